@@ -1,0 +1,3 @@
+pub mod diagnostic;
+pub mod load;
+pub mod model;

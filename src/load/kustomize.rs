@@ -1,0 +1,662 @@
+//! Kustomize resolution: a directory of the [`Repository`] → the manifests it builds to.
+//!
+//! Follows `resources:` (and legacy `bases:`), `components:`, `patches:` /
+//! `patchesStrategicMerge:` / `patchesJson6902:`, `namespace:`, `namePrefix:` /
+//! `nameSuffix:` and `commonLabels:` / `labels:`, recursively, in kustomize's order
+//! (resources, components, patches, then namespace and names). A directory without a
+//! kustomization file gets the one Flux generates: every `.yaml`/`.yml` below it, except
+//! that a sub-directory with its own kustomization file is one unit. Remote resources are
+//! noted, never fetched. Written by hand because no Rust kustomize exists; it covers what
+//! decides which Flux objects a Kustomization applies, not every kustomize transformer.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::patch::{Patch, Target};
+use super::yaml::{Node, Value};
+use super::{Repository, SourceFile, parent_dir};
+use crate::diagnostic::{Code, Diagnostic};
+
+/// Names kustomize recognises for its file, in its order of preference.
+pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Nesting deeper than this is a loop kustomize would also refuse.
+const MAX_DEPTH: usize = 64;
+
+/// One manifest in a build, with where it was written.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub file: Arc<str>,
+    /// Line of the document in `file`.
+    pub line: u32,
+    pub manifest: Node,
+    /// The document carries SOPS metadata: its values are encrypted.
+    pub sops: bool,
+}
+
+/// What a Flux Kustomization adds on top of the kustomization file at its path.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    pub namespace: Option<String>,
+    pub patches: Vec<Patch>,
+    /// Component directories, relative to the repository root.
+    pub components: Vec<String>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+}
+
+/// The result of building one directory.
+#[derive(Debug, Default)]
+pub struct Build {
+    pub resources: Vec<Resource>,
+    /// Every file the build read (kustomization files, resources, patches).
+    pub files: BTreeSet<String>,
+    /// Problems; the caller says which Kustomization they belong to.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The kustomization file of `dir`, when it has one.
+pub fn kustomization_file<'a>(repo: &'a Repository, dir: &str) -> Option<&'a SourceFile> {
+    KUSTOMIZATION_FILES.iter().find_map(|name| repo.files.get(&join(dir, name)))
+}
+
+/// Builds `dir` as Flux would for a Kustomization whose `spec.path` is `dir`.
+pub fn build(repo: &Repository, dir: &str, overlay: &Overlay) -> Build {
+    let mut builder = Builder { repo, build: Build::default(), stack: Vec::new() };
+    let resources = match kustomization_file(repo, dir) {
+        Some(file) => builder.kustomization(dir, file, Some(overlay)),
+        None => {
+            let mut resources = builder.generated(dir);
+            builder.finish_layer(dir, &mut resources, &[], overlay_namespace(overlay), overlay);
+            resources
+        }
+    };
+    builder.build.resources = resources;
+    builder.build
+}
+
+fn overlay_namespace(overlay: &Overlay) -> Option<&str> {
+    overlay.namespace.as_deref()
+}
+
+struct Builder<'a> {
+    repo: &'a Repository,
+    build: Build,
+    stack: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    /// Flux's generated kustomization: every YAML file below `dir`, recursively, stopping at
+    /// sub-directories that hold a kustomization file (each built as one unit).
+    fn generated(&mut self, dir: &str) -> Vec<Resource> {
+        let mut out = Vec::new();
+        for file in self.repo.files_in(dir) {
+            self.build.files.insert(file.path.clone());
+            out.extend(self.file_resources(file, true));
+        }
+        let subdirs: Vec<&str> = self.repo.subdirs(dir).collect();
+        for sub in subdirs {
+            match kustomization_file(self.repo, sub) {
+                Some(k) => out.extend(self.kustomization(sub, k, None)),
+                None => out.extend(self.generated(sub)),
+            }
+        }
+        out
+    }
+
+    fn kustomization(&mut self, dir: &str, kfile: &'a SourceFile, overlay: Option<&Overlay>) -> Vec<Resource> {
+        self.build.files.insert(kfile.path.clone());
+        if self.stack.iter().any(|d| d == dir) || self.stack.len() > MAX_DEPTH {
+            let chain = self.stack.iter().chain([&dir.to_string()]).cloned().collect::<Vec<_>>().join(" -> ");
+            self.build.diagnostics.push(Diagnostic::error(
+                Code::KustomizationCycle,
+                kfile.path.clone(),
+                0,
+                format!("kustomization files include each other: {chain}"),
+            ));
+            return Vec::new();
+        }
+        let root = match kfile.documents.first() {
+            Some(Ok(doc)) => doc.root.clone(),
+            Some(Err(e)) => {
+                self.build.diagnostics.push(Diagnostic::error(
+                    Code::InvalidYaml,
+                    kfile.path.clone(),
+                    e.line,
+                    format!("kustomization file is not valid YAML: {}", e.message),
+                ));
+                return Vec::new();
+            }
+            None if kfile.unreadable.is_some() => {
+                self.push_unreadable(kfile);
+                return Vec::new();
+            }
+            None => Node::new(1, Value::Map(Vec::new())),
+        };
+        self.stack.push(dir.to_string());
+        let mut resources = Vec::new();
+        for key in ["resources", "bases"] {
+            for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
+                let Some(rel) = entry.scalar_text() else { continue };
+                resources.extend(self.resource(dir, &rel, &kfile.path, entry.line));
+            }
+        }
+        let mut components: Vec<(String, String, u32)> = root
+            .get("components")
+            .map(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| Some((normalize(&join(dir, &n.scalar_text()?))?, kfile.path.clone(), n.line)))
+            .collect();
+        if let Some(o) = overlay {
+            components.extend(o.components.iter().map(|c| (c.clone(), kfile.path.clone(), 0)));
+        }
+        for (component, from, line) in components {
+            self.component(&component, &from, line, &mut resources);
+        }
+        let patches = self.patches(dir, &root, &kfile.path);
+        let namespace = overlay
+            .and_then(overlay_namespace)
+            .map(str::to_string)
+            .or_else(|| root.get("namespace").and_then(Node::scalar_text).filter(|s| !s.is_empty()));
+        let layer = Layer::read(&root);
+        let empty = Overlay::default();
+        let overlay = overlay.unwrap_or(&empty);
+        apply_patches(&patches, &mut resources, &mut self.build.diagnostics, &kfile.path);
+        let json6902 = layer.json6902(self, dir, &kfile.path);
+        self.finish_layer(dir, &mut resources, &json6902, namespace.as_deref(), overlay);
+        layer.apply(&mut resources);
+        self.stack.pop();
+        resources
+    }
+
+    /// What every layer does last: the Flux overlay's patches, the namespace, the names.
+    fn finish_layer(&mut self, _dir: &str, resources: &mut Vec<Resource>, json6902: &[Patch], namespace: Option<&str>, overlay: &Overlay) {
+        apply_patches(&overlay.patches, resources, &mut self.build.diagnostics, "");
+        if let Some(ns) = namespace {
+            for r in resources.iter_mut() {
+                set_namespace(&mut r.manifest, ns);
+            }
+        }
+        if overlay.name_prefix.is_some() || overlay.name_suffix.is_some() {
+            for r in resources.iter_mut() {
+                rename(&mut r.manifest, overlay.name_prefix.as_deref(), overlay.name_suffix.as_deref());
+            }
+        }
+        apply_patches(json6902, resources, &mut self.build.diagnostics, "");
+    }
+
+    fn resource(&mut self, dir: &str, rel: &str, from: &str, line: u32) -> Vec<Resource> {
+        if is_remote(rel) {
+            self.build.diagnostics.push(Diagnostic::info(
+                Code::RemoteResource,
+                from,
+                line,
+                format!("remote resource {rel} is applied too, but fluxgraph does not fetch it"),
+            ));
+            return Vec::new();
+        }
+        let Some(path) = normalize(&join(dir, rel)) else {
+            self.build.diagnostics.push(Diagnostic::error(
+                Code::PathNotFound,
+                from,
+                line,
+                format!("resource {rel} points outside the repository"),
+            ));
+            return Vec::new();
+        };
+        if let Some(file) = self.repo.files.get(&path) {
+            self.build.files.insert(path);
+            return self.file_resources(file, false);
+        }
+        if self.repo.is_dir(&path) {
+            return match kustomization_file(self.repo, &path) {
+                Some(k) => self.kustomization(&path, k, None),
+                None => {
+                    self.build.diagnostics.push(Diagnostic::error(
+                        Code::PathNotFound,
+                        from,
+                        line,
+                        format!("resource directory {path} has no kustomization.yaml, so kustomize cannot build it"),
+                    ));
+                    Vec::new()
+                }
+            };
+        }
+        let what = if self.repo.is_file(&path) { "is not a YAML file" } else { "does not exist" };
+        self.build.diagnostics.push(Diagnostic::error(Code::PathNotFound, from, line, format!("resource {path} {what}")));
+        Vec::new()
+    }
+
+    fn component(&mut self, dir: &str, from: &str, line: u32, resources: &mut Vec<Resource>) {
+        let Some(kfile) = kustomization_file(self.repo, dir) else {
+            let what = if self.repo.is_dir(dir) { "has no kustomization.yaml" } else { "does not exist" };
+            self.build.diagnostics.push(Diagnostic::error(Code::PathNotFound, from, line, format!("component {dir} {what}")));
+            return;
+        };
+        // A component adds its resources, then patches everything built so far.
+        let Some(Ok(doc)) = kfile.documents.first() else {
+            resources.extend(self.kustomization(dir, kfile, None));
+            return;
+        };
+        let root = doc.root.clone();
+        self.build.files.insert(kfile.path.clone());
+        self.stack.push(dir.to_string());
+        for key in ["resources", "bases"] {
+            for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
+                let Some(rel) = entry.scalar_text() else { continue };
+                let added = self.resource(dir, &rel, &kfile.path, entry.line);
+                resources.extend(added);
+            }
+        }
+        for nested in root.get("components").map(Node::as_seq).unwrap_or_default() {
+            if let Some(c) = nested.scalar_text().and_then(|c| normalize(&join(dir, &c))) {
+                self.component(&c, &kfile.path, nested.line, resources);
+            }
+        }
+        let patches = self.patches(dir, &root, &kfile.path);
+        apply_patches(&patches, resources, &mut self.build.diagnostics, &kfile.path);
+        let layer = Layer::read(&root);
+        let json6902 = layer.json6902(self, dir, &kfile.path);
+        apply_patches(&json6902, resources, &mut self.build.diagnostics, &kfile.path);
+        layer.apply(resources);
+        self.stack.pop();
+    }
+
+    /// `patches:` and `patchesStrategicMerge:` of a kustomization file.
+    fn patches(&mut self, dir: &str, root: &Node, from: &str) -> Vec<Patch> {
+        let mut out = Vec::new();
+        for entry in root.get("patches").map(Node::as_seq).unwrap_or_default() {
+            let target = entry.get("target").map(Target::read);
+            let parsed = if let Some(inline) = entry.get("patch").and_then(Node::as_str) {
+                Patch::parse(inline, target)
+            } else if let Some(path) = entry.get("path").and_then(Node::as_str) {
+                self.patch_file(dir, path, from, entry.line).map(|text| Patch::parse(&text, target))
+                    .unwrap_or_else(|| Err(String::new()))
+            } else {
+                Err("a patch needs `patch:` or `path:`".into())
+            };
+            self.keep_patch(parsed, &mut out, from, entry.line);
+        }
+        for entry in root.get("patchesStrategicMerge").map(Node::as_seq).unwrap_or_default() {
+            let Some(value) = entry.as_str() else { continue };
+            let parsed = if value.contains('\n') || value.contains(':') && !value.ends_with(".yaml") && !value.ends_with(".yml") {
+                Patch::parse(value, None)
+            } else {
+                self.patch_file(dir, value, from, entry.line).map(|t| Patch::parse(&t, None)).unwrap_or_else(|| Err(String::new()))
+            };
+            self.keep_patch(parsed, &mut out, from, entry.line);
+        }
+        out
+    }
+
+    fn keep_patch(&mut self, parsed: Result<Patch, String>, out: &mut Vec<Patch>, from: &str, line: u32) {
+        match parsed {
+            Ok(p) => out.push(p),
+            Err(msg) if msg.is_empty() => {}
+            Err(msg) => self.build.diagnostics.push(Diagnostic::error(Code::InvalidYaml, from, line, msg)),
+        }
+    }
+
+    /// Reads a patch file; reports it when missing.
+    fn patch_file(&mut self, dir: &str, rel: &str, from: &str, line: u32) -> Option<String> {
+        let path = normalize(&join(dir, rel));
+        match path.as_ref().and_then(|p| self.repo.files.get(p)) {
+            Some(file) => {
+                self.build.files.insert(file.path.clone());
+                Some(file.text.to_string())
+            }
+            None => {
+                self.build.diagnostics.push(Diagnostic::error(
+                    Code::PathNotFound,
+                    from,
+                    line,
+                    format!("patch file {} does not exist", path.unwrap_or_else(|| rel.to_string())),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The documents of a file as resources. In a generated build, a file that is not a
+    /// Kubernetes object fails the whole build, as it does in Flux.
+    fn file_resources(&mut self, file: &SourceFile, generated: bool) -> Vec<Resource> {
+        if file.unreadable.is_some() {
+            self.push_unreadable(file);
+            return Vec::new();
+        }
+        let path: Arc<str> = Arc::from(file.path.as_str());
+        let mut out = Vec::new();
+        for doc in &file.documents {
+            match doc {
+                Ok(doc) => {
+                    let (api, kind) = crate::model::type_of(&doc.root);
+                    if api.is_empty() || kind.is_empty() {
+                        if doc.root.is_map() || generated {
+                            self.build.diagnostics.push(Diagnostic::error(
+                                Code::InvalidObject,
+                                file.path.clone(),
+                                doc.line,
+                                "not a Kubernetes object (apiVersion and kind are required); kustomize fails the whole build".to_string(),
+                            ));
+                        }
+                        continue;
+                    }
+                    if doc.root.get("kind").and_then(Node::as_str) == Some("List") {
+                        for item in doc.root.get("items").map(Node::as_seq).unwrap_or_default() {
+                            out.push(Resource { file: path.clone(), line: item.line, manifest: item.clone(), sops: false });
+                        }
+                        continue;
+                    }
+                    out.push(Resource { file: path.clone(), line: doc.line, sops: is_sops(&doc.root), manifest: doc.root.clone() });
+                }
+                Err(e) => self.build.diagnostics.push(Diagnostic::error(
+                    Code::InvalidYaml,
+                    file.path.clone(),
+                    e.line,
+                    format!("{}: {}; kustomize fails the whole build", file.path, e.message),
+                )),
+            }
+        }
+        out
+    }
+
+    fn push_unreadable(&mut self, file: &SourceFile) {
+        if let Some(d) = &file.unreadable {
+            let mut d = d.clone();
+            d.code = Code::InvalidYaml;
+            d.severity = crate::diagnostic::Severity::Error;
+            d.message = format!("{}; the build that includes it fails", d.message);
+            self.build.diagnostics.push(d);
+        }
+    }
+}
+
+/// Label and name changes of one kustomization file.
+struct Layer {
+    labels: Vec<(String, String)>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+    json6902: Vec<(Node, u32)>,
+}
+
+impl Layer {
+    fn read(root: &Node) -> Layer {
+        let mut labels: Vec<(String, String)> = root
+            .get("commonLabels")
+            .map(Node::entries)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.scalar_text()?)))
+            .collect();
+        for group in root.get("labels").map(Node::as_seq).unwrap_or_default() {
+            for (k, v) in group.get("pairs").map(Node::entries).unwrap_or_default() {
+                if let Some(v) = v.scalar_text() {
+                    labels.push((k.clone(), v));
+                }
+            }
+        }
+        let text = |k: &str| root.get(k).and_then(Node::scalar_text).filter(|s| !s.is_empty());
+        Layer {
+            labels,
+            prefix: text("namePrefix"),
+            suffix: text("nameSuffix"),
+            json6902: root
+                .get("patchesJson6902")
+                .map(Node::as_seq)
+                .unwrap_or_default()
+                .iter()
+                .map(|n| (n.clone(), n.line))
+                .collect(),
+        }
+    }
+
+    fn json6902(&self, builder: &mut Builder<'_>, dir: &str, from: &str) -> Vec<Patch> {
+        let mut out = Vec::new();
+        for (entry, line) in &self.json6902 {
+            let target = entry.get("target").map(Target::read);
+            let parsed = if let Some(inline) = entry.get("patch").and_then(Node::as_str) {
+                Patch::parse(inline, target)
+            } else if let Some(path) = entry.get("path").and_then(Node::as_str) {
+                builder.patch_file(dir, path, from, *line).map(|t| Patch::parse(&t, target)).unwrap_or_else(|| Err(String::new()))
+            } else {
+                continue;
+            };
+            builder.keep_patch(parsed, &mut out, from, *line);
+        }
+        out
+    }
+
+    fn apply(&self, resources: &mut [Resource]) {
+        for r in resources.iter_mut() {
+            if self.prefix.is_some() || self.suffix.is_some() {
+                rename(&mut r.manifest, self.prefix.as_deref(), self.suffix.as_deref());
+            }
+            for (k, v) in &self.labels {
+                set_label(&mut r.manifest, k, v);
+            }
+        }
+    }
+}
+
+fn apply_patches(patches: &[Patch], resources: &mut Vec<Resource>, diagnostics: &mut Vec<Diagnostic>, from: &str) {
+    for patch in patches {
+        let mut matched = false;
+        resources.retain_mut(|r| {
+            if !patch.selects(&r.manifest) {
+                return true;
+            }
+            matched = true;
+            match patch.apply(&r.manifest) {
+                Ok(Some(m)) => {
+                    r.manifest = m;
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    diagnostics.push(Diagnostic::error(
+                        Code::InvalidYaml,
+                        if from.is_empty() { r.file.to_string() } else { from.to_string() },
+                        r.line,
+                        format!("patch failed on {}: {e}", crate::model::metadata_name(&r.manifest).unwrap_or_default()),
+                    ));
+                    true
+                }
+            }
+        });
+        let _ = matched;
+    }
+}
+
+/// Kinds that have no namespace; kustomize's namespace transformer leaves them alone.
+fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace" | "CustomResourceDefinition" | "ClusterRole" | "ClusterRoleBinding" | "ClusterIssuer"
+            | "StorageClass" | "PriorityClass" | "PersistentVolume" | "IngressClass" | "GatewayClass"
+            | "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" | "APIService"
+            | "CSIDriver" | "RuntimeClass" | "ClusterSecretStore" | "ClusterPolicy" | "Node"
+            | "VolumeSnapshotClass" | "ClusterIssuers" | "ClusterExternalSecret"
+    )
+}
+
+fn set_namespace(manifest: &mut Node, namespace: &str) {
+    let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
+    if is_cluster_scoped(kind) {
+        return;
+    }
+    let meta = ensure_map(manifest, "metadata");
+    set_key(meta, "namespace", Value::Str(namespace.to_string()));
+}
+
+fn rename(manifest: &mut Node, prefix: Option<&str>, suffix: Option<&str>) {
+    if manifest.get("kind").and_then(Node::as_str) == Some("Namespace") {
+        return;
+    }
+    if let Some(name) = manifest.get_mut("metadata").and_then(|m| m.get_mut("name")) {
+        if let Value::Str(n) = &mut name.value {
+            *n = format!("{}{}{}", prefix.unwrap_or(""), n, suffix.unwrap_or(""));
+        }
+    }
+}
+
+fn set_label(manifest: &mut Node, key: &str, value: &str) {
+    let meta = ensure_map(manifest, "metadata");
+    let labels = ensure_map(meta, "labels");
+    set_key(labels, key, Value::Str(value.to_string()));
+}
+
+fn ensure_map<'n>(node: &'n mut Node, key: &str) -> &'n mut Node {
+    let line = node.line;
+    if !matches!(node.get(key).map(|n| &n.value), Some(Value::Map(_))) {
+        set_key(node, key, Value::Map(Vec::new()));
+    }
+    let child = node.get_mut(key).expect("just set");
+    if child.line == 0 {
+        child.line = line;
+    }
+    child
+}
+
+fn set_key(node: &mut Node, key: &str, value: Value) {
+    let line = node.line;
+    if let Value::Map(entries) = &mut node.value {
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => v.value = value,
+            None => entries.push((key.to_string(), Node::new(line, value))),
+        }
+    } else {
+        node.value = Value::Map(vec![(key.to_string(), Node::new(line, value))]);
+    }
+}
+
+/// A document is SOPS-encrypted when it carries SOPS's metadata block.
+pub fn is_sops(manifest: &Node) -> bool {
+    manifest.get("sops").is_some_and(|s| s.get("mac").is_some() || s.get("lastmodified").is_some())
+}
+
+/// URLs and git references kustomize would fetch.
+pub fn is_remote(entry: &str) -> bool {
+    entry.contains("://") || entry.starts_with("git@") || entry.starts_with("github.com/") || entry.contains("?ref=")
+}
+
+/// `dir` + `/` + `rel`, without the separator when `dir` is the root.
+pub fn join(dir: &str, rel: &str) -> String {
+    if dir.is_empty() { rel.to_string() } else { format!("{dir}/{rel}") }
+}
+
+/// Resolves `.` and `..` and drops empty parts; `None` when the path leaves the root.
+/// Absolute paths are taken as relative to the root, as Flux's `spec.path` is.
+pub fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The directory a kustomization or resource file lives in.
+pub fn dir_of(path: &str) -> &str {
+    parent_dir(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn repo(files: &[(&str, &str)]) -> Repository {
+        Repository::from_files(Path::new("/r"), files.iter().copied())
+    }
+
+    fn names(build: &Build) -> Vec<String> {
+        build
+            .resources
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}/{}",
+                    crate::model::metadata_namespace(&r.manifest).unwrap_or_default(),
+                    crate::model::metadata_name(&r.manifest).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ";
+
+    #[test]
+    fn generated_kustomization_stops_at_units() {
+        let r = repo(&[
+            ("apps/a.yaml", &format!("{CM}a\n")),
+            ("apps/deep/b.yml", &format!("{CM}b\n")),
+            ("apps/unit/kustomization.yaml", "resources:\n  - c.yaml\n"),
+            ("apps/unit/c.yaml", &format!("{CM}c\n")),
+            ("apps/unit/not-listed.yaml", &format!("{CM}d\n")),
+            ("apps/notes.txt", "hello"),
+        ]);
+        let b = build(&r, "apps", &Overlay::default());
+        assert_eq!(names(&b), ["/a", "/b", "/c"]);
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+    }
+
+    #[test]
+    fn outermost_namespace_wins_and_overlay_wins_over_all() {
+        let r = repo(&[
+            ("a/kustomization.yaml", "namespace: outer\nresources:\n  - ../b\n"),
+            ("b/kustomization.yaml", "namespace: inner\nresources:\n  - cm.yaml\n"),
+            ("b/cm.yaml", &format!("{CM}x\n  namespace: own\n")),
+        ]);
+        assert_eq!(names(&build(&r, "a", &Overlay::default())), ["outer/x"]);
+        assert_eq!(names(&build(&r, "b", &Overlay::default())), ["inner/x"]);
+        let o = Overlay { namespace: Some("target".into()), ..Overlay::default() };
+        assert_eq!(names(&build(&r, "a", &o)), ["target/x"]);
+    }
+
+    #[test]
+    fn missing_resources_remote_urls_and_cycles_are_reported() {
+        let r = repo(&[
+            ("a/kustomization.yaml", "resources:\n  - missing.yaml\n  - https://example.com/x.yaml\n  - ../b\n"),
+            ("b/kustomization.yaml", "resources:\n  - ../a\n"),
+        ]);
+        let b = build(&r, "a", &Overlay::default());
+        let codes: Vec<_> = b.diagnostics.iter().map(|d| (d.code, d.line)).collect();
+        assert_eq!(codes, [(Code::PathNotFound, 2), (Code::RemoteResource, 3), (Code::KustomizationCycle, 0)]);
+    }
+
+    #[test]
+    fn components_add_and_patch() {
+        let r = repo(&[
+            ("app/kustomization.yaml", "resources:\n  - cm.yaml\ncomponents:\n  - ../comp\n"),
+            ("app/cm.yaml", &format!("{CM}x\n")),
+            ("comp/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - extra.yaml\npatches:\n  - patch: |\n      - op: add\n        path: /data\n        value: {k: v}\n    target:\n      kind: ConfigMap\n"),
+            ("comp/extra.yaml", &format!("{CM}y\n")),
+        ]);
+        let b = build(&r, "app", &Overlay::default());
+        assert_eq!(names(&b), ["/x", "/y"]);
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+        assert!(b.resources.iter().all(|r| r.manifest.at(&["data", "k"]).is_some()), "{:?}", b.resources);
+    }
+
+    #[test]
+    fn generated_build_rejects_non_objects() {
+        let r = repo(&[("d/values.yaml", "replicas: 2\n"), ("d/bad.yaml", "a: [\n")]);
+        let b = build(&r, "d", &Overlay::default());
+        let codes: Vec<_> = b.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::InvalidYaml, Code::InvalidObject]);
+    }
+
+    #[test]
+    fn normalize_paths() {
+        assert_eq!(normalize("./a/./b/../c").as_deref(), Some("a/c"));
+        assert_eq!(normalize("/abs/x").as_deref(), Some("abs/x"));
+        assert_eq!(normalize("a/../../x"), None);
+        assert_eq!(normalize("./").as_deref(), Some(""));
+    }
+}

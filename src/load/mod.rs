@@ -1,0 +1,274 @@
+//! Load: a repository folder on disk → [`Repository`], an immutable in-memory snapshot.
+//!
+//! Walks the tree once (the `ignore` crate: hidden files kept, git rules off, as in Flux's
+//! artifact; `.sourceignore` files honoured, nested ones scoped to their folder; Flux's
+//! default exclusions first), reads and parses every `.yaml`/`.yml` file in parallel, and
+//! records every other file's path so that kustomize resolution can check that it exists.
+//! Files that cannot be used (too large, binary, not UTF-8, symlink loops or links leaving
+//! the root, YAML errors) become diagnostics; the rest still loads. Nothing after this
+//! stage touches the file system.
+
+pub mod kustomize;
+pub mod patch;
+pub mod substitute;
+pub mod yaml;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ignore::WalkBuilder;
+use ignore::overrides::OverrideBuilder;
+use rayon::prelude::*;
+
+use crate::diagnostic::{Code, Diagnostic};
+pub use yaml::{Document, Node, Value, YamlError};
+
+/// Files larger than this are not read: no Flux manifest is this big, and a generated
+/// bundle of this size is better left out than allowed to stall every reload.
+pub const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Flux's default exclusions (source-controller's `sourceignore` defaults: VCS, CI,
+/// binary extensions and SOPS/Flux config files), applied before `.sourceignore`.
+const DEFAULT_EXCLUSIONS: &[&str] = &[
+    ".git/", ".gitignore", ".gitmodules", ".gitattributes",
+    "*.jpg", "*.jpeg", "*.gif", "*.png", "*.wmv", "*.flv", "*.tar.gz", "*.zip",
+    ".github/", ".circleci/", ".travis.yml", ".gitlab-ci.yml", "appveyor.yml", ".drone.yml",
+    "cloudbuild.yaml", "codeship-services.yml", "codeship-steps.yml",
+    "**/.goreleaser.yml", "**/.sops.yaml", "**/.flux.yaml",
+];
+
+/// One file of the repository. YAML files carry their text and documents.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Path relative to the repository root, with `/` separators.
+    pub path: String,
+    pub text: Arc<str>,
+    pub documents: Vec<Result<Document, YamlError>>,
+    /// Why the file could not be read as YAML at all, when it could not.
+    pub unreadable: Option<Diagnostic>,
+}
+
+/// The loaded repository: every file Flux would see, parsed where it is YAML.
+#[derive(Debug, Clone, Default)]
+pub struct Repository {
+    pub root: PathBuf,
+    /// YAML files (and files named `Kustomization`), by relative path.
+    pub files: BTreeMap<String, SourceFile>,
+    /// Every other file Flux would see, by relative path.
+    pub other_files: BTreeSet<String>,
+    /// Every directory holding at least one such file, and its ancestors; "" is the root.
+    pub dirs: BTreeSet<String>,
+    /// Problems found while walking (links, unreadable files).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Repository {
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.dirs.contains(path)
+    }
+
+    pub fn is_file(&self, path: &str) -> bool {
+        self.files.contains_key(path) || self.other_files.contains(path)
+    }
+
+    /// Files directly in `dir`, in name order.
+    pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a SourceFile> + 'a {
+        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        self.files
+            .range(prefix.clone()..)
+            .take_while({
+                let prefix = prefix.clone();
+                move |(p, _)| p.starts_with(&prefix)
+            })
+            .filter(move |(p, _)| !p[prefix.len()..].contains('/'))
+            .map(|(_, f)| f)
+    }
+
+    /// Sub-directories directly below `dir`, in name order.
+    pub fn subdirs<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        self.dirs
+            .range(prefix.clone()..)
+            .take_while({
+                let prefix = prefix.clone();
+                move |p| p.starts_with(&prefix)
+            })
+            .filter(move |p| p.len() > prefix.len() && !p[prefix.len()..].contains('/'))
+            .map(String::as_str)
+    }
+
+    /// Builds a repository from in-memory files (tests, and the Flux-artifact mode).
+    pub fn from_files<'a>(root: &Path, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Repository {
+        let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
+        repo.dirs.insert(String::new());
+        for (path, text) in files {
+            repo.add(path.to_string(), Ok(text.to_string()));
+        }
+        repo
+    }
+
+    fn add(&mut self, path: String, text: Result<String, Diagnostic>) {
+        let mut dir = parent_dir(&path);
+        loop {
+            if !self.dirs.insert(dir.to_string()) || dir.is_empty() {
+                break;
+            }
+            dir = parent_dir(dir);
+        }
+        if !is_yaml_name(&path) {
+            self.other_files.insert(path);
+            return;
+        }
+        let file = match text {
+            Ok(text) => {
+                let documents = yaml::parse_documents(&text);
+                SourceFile { path: path.clone(), text: text.into(), documents, unreadable: None }
+            }
+            Err(diag) => SourceFile { path: path.clone(), text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
+        };
+        self.files.insert(path, file);
+    }
+}
+
+/// The folder part of a relative path ("" for the root).
+pub fn parent_dir(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+pub fn is_yaml_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".yaml") || name.ends_with(".yml") || name == "Kustomization"
+}
+
+/// Reads the repository at `root`. Fails only when `root` itself cannot be read.
+pub fn read_repository(root: &Path) -> std::io::Result<Repository> {
+    let root = root.canonicalize()?;
+    if !root.is_dir() {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
+    }
+    let (paths, mut diagnostics) = walk(&root);
+    let read: Vec<(String, Result<String, Diagnostic>)> = paths
+        .into_par_iter()
+        .map(|(rel, abs)| {
+            let text = if is_yaml_name(&rel) { read_text(&rel, &abs) } else { Ok(String::new()) };
+            (rel, text)
+        })
+        .collect();
+    let mut repo = Repository { root: root.clone(), ..Repository::default() };
+    repo.dirs.insert(String::new());
+    for (rel, text) in read {
+        if let Err(d) = &text {
+            diagnostics.push(d.clone());
+        }
+        repo.add(rel, text);
+    }
+    diagnostics.sort();
+    repo.diagnostics = diagnostics;
+    Ok(repo)
+}
+
+type Walked = (Vec<(String, PathBuf)>, Vec<Diagnostic>);
+
+fn walk(root: &Path) -> Walked {
+    let mut overrides = OverrideBuilder::new(root);
+    for pattern in DEFAULT_EXCLUSIONS {
+        overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
+    }
+    let overrides = overrides.build().expect("default exclusions are valid globs");
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(false)
+        .git_global(false)
+        .git_exclude(false)
+        .ignore(false)
+        .parents(false)
+        .follow_links(true)
+        .overrides(overrides)
+        .add_custom_ignore_filename(".sourceignore")
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build();
+    let mut paths = Vec::new();
+    let mut diagnostics = Vec::new();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                diagnostics.push(walk_error(root, &err));
+                continue;
+            }
+        };
+        let Some(rel) = relative(root, entry.path()) else { continue };
+        if entry.path_is_symlink() {
+            match entry.path().canonicalize() {
+                Ok(target) if target.starts_with(root) => {}
+                _ => {
+                    diagnostics.push(Diagnostic::warning(
+                        Code::SymlinkOutsideRoot,
+                        rel.clone(),
+                        0,
+                        format!("{rel} is a link to something outside the repository or that does not exist; Flux's artifact would not hold it, so it is left out"),
+                    ));
+                    continue;
+                }
+            }
+        }
+        if entry.file_type().is_some_and(|t| t.is_file()) {
+            paths.push((rel, entry.into_path()));
+        }
+    }
+    (paths, diagnostics)
+}
+
+fn walk_error(root: &Path, err: &ignore::Error) -> Diagnostic {
+    let mut path = None;
+    let mut is_loop = false;
+    let mut cur = err;
+    loop {
+        match cur {
+            ignore::Error::WithPath { path: p, err } => {
+                path.get_or_insert_with(|| p.clone());
+                cur = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => cur = err,
+            ignore::Error::Loop { child, .. } => {
+                path.get_or_insert_with(|| child.clone());
+                is_loop = true;
+                break;
+            }
+            _ => break,
+        }
+    }
+    let rel = path.as_deref().and_then(|p| relative(root, p)).unwrap_or_default();
+    if is_loop {
+        Diagnostic::warning(Code::SymlinkLoop, rel.clone(), 0, format!("{rel} is a symbolic link loop; it is not followed"))
+    } else {
+        Diagnostic::warning(Code::UnreadableFile, rel, 0, format!("could not read: {err}"))
+    }
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<&str> = rel.components().filter_map(|c| c.as_os_str().to_str()).collect();
+    if parts.is_empty() { None } else { Some(parts.join("/")) }
+}
+
+fn read_text(rel: &str, abs: &Path) -> Result<String, Diagnostic> {
+    let len = std::fs::metadata(abs).map(|m| m.len()).unwrap_or(0);
+    if len > MAX_FILE_BYTES {
+        return Err(Diagnostic::warning(
+            Code::FileTooLarge,
+            rel,
+            0,
+            format!("{rel} is {} MiB, over the {} MiB limit; it is not read", len / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024)),
+        ));
+    }
+    let bytes = std::fs::read(abs).map_err(|e| Diagnostic::warning(Code::UnreadableFile, rel, 0, format!("could not read {rel}: {e}")))?;
+    if bytes.contains(&0) {
+        return Err(Diagnostic::warning(Code::BinaryFile, rel, 0, format!("{rel} is a binary file, not YAML; it is not read")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32;
+        Diagnostic::warning(Code::NotUtf8, rel, line, format!("{rel} is not valid UTF-8; it is not read"))
+    })
+}
