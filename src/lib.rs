@@ -1,3 +1,26 @@
+//! fluxgraph reads a Flux v2 GitOps repository from disk and shows in what order Flux
+//! will reconcile it: levels, the critical path, cycles, and what blocks each component.
+//!
+//! The pipeline, one module each, data flowing one way:
+//! [`load`] (files, YAML with lines, kustomize) → [`model`] (typed Flux objects) →
+//! [`cluster`] (entry points, what each Kustomization applies) → [`graph`] (petgraph,
+//! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
+//! (JSON, DOT, Mermaid, text). [`snapshot`] runs it; [`cli`] is the command line.
+//!
+//! ```no_run
+//! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
+//! for view in &snapshot.clusters {
+//!     println!("{}: {} levels", view.cluster.name, view.analysis.waves.len());
+//! }
+//! ```
+
+pub mod analysis;
+pub mod cli;
+pub mod cluster;
 pub mod diagnostic;
+pub mod graph;
 pub mod load;
 pub mod model;
+pub mod render;
+pub mod snapshot;
+pub mod synthetic;

@@ -1,6 +1,7 @@
 //! Flux's post-build variable substitution (kustomize-controller's `postBuild`), which
-//! uses drone/envsubst: `${VAR}`, `$VAR`, `${VAR:=default}`, `${VAR=default}`,
-//! `${VAR:-default}`, `${VAR-default}`, `$$` for a literal `$`. Written here because
+//! uses Flux's fork of drone/envsubst: `${VAR}`, `${VAR:=default}`, `${VAR=default}`,
+//! `${VAR:-default}`, `${VAR-default}`, `$${VAR}` for a literal `${VAR}`. The brace-less
+//! `$VAR` is left alone, as Flux's docs promise for scripts embedded in ConfigMaps. Written here because
 //! no Rust crate implements exactly this subset and its non-strict rules (an undefined
 //! variable without default becomes the empty string, and is reported).
 
@@ -74,14 +75,6 @@ impl Variables {
                         i = bytes.len();
                     }
                 },
-                Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
-                    let len = text[i + 1..]
-                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .unwrap_or(text.len() - i - 1);
-                    let name = &text[i + 1..i + 1 + len];
-                    self.emit(name, &text[i..i + 1 + len], None, out);
-                    i += 1 + len;
-                }
                 _ => {
                     out.text.push('$');
                     i += 1;
@@ -108,16 +101,16 @@ impl Variables {
         };
         match default {
             Some(d) => self.expand(d, out),
-            None => self.emit(name, whole, Some(op), out),
+            None => self.emit(name, whole, op, out),
         }
     }
 
-    fn emit(&self, name: &str, whole: &str, op: Option<&str>, out: &mut Substitution) {
+    fn emit(&self, name: &str, whole: &str, op: &str, out: &mut Substitution) {
         match self.lookup(name) {
-            Some(Binding::Value(v)) => out.text.push_str(&apply_operator(v, op.unwrap_or(""))),
+            Some(Binding::Value(v)) => out.text.push_str(&apply_operator(v, op)),
             Some(Binding::Hidden) => out.text.push_str(whole),
             None => {
-                let has_default = op.is_some_and(|o| [":=", ":-", "=", "-"].iter().any(|p| o.starts_with(p)));
+                let has_default = [":=", ":-", "=", "-"].iter().any(|p| op.starts_with(p));
                 if !has_default && !out.undefined.iter().any(|u| u == name) {
                     out.undefined.push(name.to_string());
                 }
@@ -190,7 +183,7 @@ mod tests {
         let v = vars();
         let cases = [
             ("${APP}", "web"),
-            ("$APP-x", "web-x"),
+            ("$APP-x {{ $labels.job }}", "$APP-x {{ $labels.job }}"),
             ("./apps/${APP}/app", "./apps/web/app"),
             ("${MISSING:=base}", "base"),
             ("${MISSING:-base}", "base"),

@@ -1,0 +1,197 @@
+//! Lints: diagnostics that need the whole graph — cycles, dependencies and sources that
+//! point nowhere, objects with two owners, and dependencies that reconcile but probably
+//! not as meant (false-ready, suspended, redundant).
+
+use std::collections::BTreeSet;
+
+use petgraph::graph::NodeIndex;
+
+use super::cycles::Cycle;
+use super::prerequisites::{Prerequisites, Wait};
+use crate::cluster::Cluster;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::graph::{Graph, depends_on_kind};
+use crate::model::{FluxObject, Kind, ObjectId, Spec};
+
+pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycle]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for cycle in cycles {
+        out.push(cycle_diagnostic(cluster, cycle));
+    }
+    for object in cluster.objects.values() {
+        dependencies(cluster, object, &mut out);
+        sources(cluster, object, &mut out);
+        if let Some(parents) = cluster.parents.get(&object.id).filter(|p| p.len() > 1) {
+            let names: Vec<String> = parents.iter().map(ToString::to_string).collect();
+            out.push(
+                Diagnostic::error(
+                    Code::MultipleOwners,
+                    &object.file,
+                    object.line,
+                    format!("{} is applied by {} Kustomizations: {}; they fight over it and prune it from each other", object.id, parents.len(), names.join(", ")),
+                )
+                .on(&object.id)
+                .with_hint("keep it in the build of one Kustomization only"),
+            );
+        }
+    }
+    redundant(cluster, graph, pre, &mut out);
+    out
+}
+
+fn cycle_diagnostic(cluster: &Cluster, cycle: &Cycle) -> Diagnostic {
+    let first = &cycle.members[0];
+    let object = &cluster.objects[first];
+    let mut text: Vec<String> = cycle.members.iter().map(ToString::to_string).collect();
+    text.push(first.to_string());
+    let (from, to) = &cycle.cut;
+    let why = cycle.edges.iter().find(|e| &e.0 == from && &e.1 == to).map(|e| e.2);
+    let hint = match why {
+        Some(Wait::Parent) => format!("{from} is applied by {to}, which waits on it: move {from} out of {to}'s path or drop the dependsOn"),
+        _ => format!("remove `dependsOn: {}` from {from}", to.name),
+    };
+    Diagnostic::error(
+        Code::DependencyCycle,
+        &object.file,
+        object.line,
+        format!("dependency cycle: {}; none of these ever reconciles", text.join(" -> ")),
+    )
+    .on(first)
+    .with_hint(hint)
+}
+
+fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
+    let kind = depends_on_kind(object);
+    for r in object.depends_on() {
+        let target = r.resolve(kind, &object.id.namespace);
+        let Some(found) = cluster.objects.get(&target) else {
+            let d = Diagnostic::error(
+                Code::MissingDependency,
+                &object.file,
+                r.line,
+                format!("dependsOn {target}: no such object; {} waits for it forever", object.id),
+            )
+            .on(&object.id);
+            out.push(match near_miss(cluster, &target) {
+                Some(hint) => d.with_hint(hint),
+                None => d,
+            });
+            continue;
+        };
+        if found.suspended() {
+            out.push(
+                Diagnostic::warning(
+                    Code::SuspendedDependency,
+                    &object.file,
+                    r.line,
+                    format!("dependsOn {target}, which is suspended: {} waits until it is resumed", object.id),
+                )
+                .on(&object.id),
+            );
+        }
+        if let Spec::Kustomization(k) = &found.spec {
+            if !k.waits() && !found.implied {
+                out.push(
+                    Diagnostic::warning(
+                        Code::FalseReadyDependency,
+                        &object.file,
+                        r.line,
+                        format!("dependsOn {target}, which has neither wait: true nor healthChecks, so it is Ready as soon as it is applied, before what it deploys is running"),
+                    )
+                    .on(&object.id)
+                    .with_hint(format!("set spec.wait: true on {target}, or add healthChecks")),
+                );
+            }
+        }
+    }
+}
+
+/// A hint when a missing dependency exists under another namespace or kind.
+fn near_miss(cluster: &Cluster, target: &ObjectId) -> Option<String> {
+    let others: Vec<&ObjectId> = cluster.objects.keys().filter(|id| id.name == target.name && *id != target).collect();
+    let other = others.first()?;
+    Some(if other.kind != target.kind {
+        format!(
+            "{other} exists, but a {} can only depend on a {}: Flux never sees a dependency across kinds as Ready",
+            target.kind, target.kind
+        )
+    } else {
+        format!("{other} exists in namespace {}: add `namespace: {}` to the dependsOn entry", other.namespace, other.namespace)
+    })
+}
+
+fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
+    for (kind, r) in object.source_refs() {
+        let source = r.resolve(kind, &object.id.namespace);
+        if cluster.objects.contains_key(&source) || (kind == Kind::ExternalArtifact && produced_artifact(cluster, &source)) {
+            continue;
+        }
+        out.push(
+            Diagnostic::error(
+                Code::SourceNotFound,
+                &object.file,
+                r.line,
+                format!("source {source} is not in this cluster; {} cannot fetch anything", object.id),
+            )
+            .on(&object.id),
+        );
+    }
+}
+
+fn produced_artifact(cluster: &Cluster, artifact: &ObjectId) -> bool {
+    cluster.objects.values().any(|o| {
+        o.id.kind == Kind::ArtifactGenerator
+            && o.id.namespace == artifact.namespace
+            && o.manifest.at(&["spec", "artifacts"]).is_some_and(|a| {
+                a.as_seq().iter().any(|x| x.get("name").and_then(crate::load::Node::as_str) == Some(&artifact.name))
+            })
+    })
+}
+
+/// A dependsOn target already implied by another dependsOn chain of the same object.
+fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Vec<Diagnostic>) {
+    let depends = |x: usize| pre.waits_on[x].iter().filter(move |e| e.1 == Wait::DependsOn && e.0 != x).map(|e| e.0);
+    let mut mark = vec![0u32; pre.len()];
+    let mut generation = 0u32;
+    for x in 0..pre.len() {
+        let direct: BTreeSet<usize> = depends(x).collect();
+        if direct.len() < 2 {
+            continue;
+        }
+        for &via in &direct {
+            // Everything `via` waits on through dependsOn, without going back through x.
+            generation += 1;
+            let mut stack: Vec<usize> = depends(via).collect();
+            let mut found = Vec::new();
+            while let Some(y) = stack.pop() {
+                if mark[y] == generation || y == x {
+                    continue;
+                }
+                mark[y] = generation;
+                if direct.contains(&y) && y != via {
+                    found.push(y);
+                }
+                stack.extend(depends(y));
+            }
+            for y in found {
+                let object = &cluster.objects[graph.id(NodeIndex::new(x))];
+                let target = graph.id(NodeIndex::new(y));
+                let via = graph.id(NodeIndex::new(via));
+                let line = object
+                    .depends_on()
+                    .iter()
+                    .find(|r| r.name == target.name)
+                    .map_or(object.line, |r| r.line);
+                out.push(
+                    Diagnostic::info(
+                        Code::RedundantDependency,
+                        &object.file,
+                        line,
+                        format!("dependsOn {target} is implied: {via} already waits on it"),
+                    )
+                    .on(&object.id),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The prerequisite graph: X → P when X cannot reconcile before P. Flux reconciles X
+//! after every `dependsOn` target is Ready and after the Kustomization that applies X
+//! has applied it, so the prerequisites of X are its dependsOn targets plus its parents.
+
+use petgraph::graph::NodeIndex;
+
+use crate::cluster::Cluster;
+use crate::graph::{EdgeKind, Graph};
+
+/// Why one object waits for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Wait {
+    /// A `dependsOn` target: waited for until Ready.
+    DependsOn,
+    /// The Kustomization that applies it: waited for until applied.
+    Parent,
+}
+
+/// For each node (by index in the cluster's graph), what it waits for and what waits for it.
+#[derive(Debug, Clone, Default)]
+pub struct Prerequisites {
+    pub waits_on: Vec<Vec<(usize, Wait)>>,
+    pub waited_by: Vec<Vec<(usize, Wait)>>,
+}
+
+impl Prerequisites {
+    pub fn new(_cluster: &Cluster, graph: &Graph) -> Prerequisites {
+        let n = graph.len();
+        let mut p = Prerequisites { waits_on: vec![Vec::new(); n], waited_by: vec![Vec::new(); n] };
+        for e in graph.graph.edge_indices() {
+            let Some((a, b)) = graph.graph.edge_endpoints(e) else { continue };
+            let (x, pre, wait) = match graph.graph[e] {
+                EdgeKind::DependsOn => (a.index(), b.index(), Wait::DependsOn),
+                // A Kustomization applying its own manifest does not wait on itself.
+                EdgeKind::Applies if a == b => continue,
+                // `applies` runs parent → child; the child waits on the parent.
+                EdgeKind::Applies => (b.index(), a.index(), Wait::Parent),
+                EdgeKind::Source => continue,
+            };
+            p.waits_on[x].push((pre, wait));
+            p.waited_by[pre].push((x, wait));
+        }
+        for list in p.waits_on.iter_mut().chain(p.waited_by.iter_mut()) {
+            list.sort();
+            list.dedup();
+        }
+        p
+    }
+
+    pub fn len(&self) -> usize {
+        self.waits_on.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waits_on.is_empty()
+    }
+
+    /// As a petgraph graph (for its SCC algorithm), edges X → P.
+    pub fn to_petgraph(&self) -> petgraph::graph::DiGraph<(), Wait> {
+        let mut g = petgraph::graph::DiGraph::with_capacity(self.len(), 0);
+        for _ in 0..self.len() {
+            g.add_node(());
+        }
+        for (x, list) in self.waits_on.iter().enumerate() {
+            for &(p, w) in list {
+                g.add_edge(NodeIndex::new(x), NodeIndex::new(p), w);
+            }
+        }
+        g
+    }
+}

@@ -1,0 +1,297 @@
+//! Entry points: where each cluster's graph grows from.
+//!
+//! In Flux's order of evidence: `flux bootstrap`'s `gotk-sync.yaml` (its flux-system
+//! Kustomization, or, when the file is the placeholder some repositories commit, the one
+//! bootstrap would write for that folder); a Flux Operator `FluxInstance`'s
+//! `spec.sync.path`, also found in the values of a HelmRelease of the flux-instance chart;
+//! failing those, the Kustomizations that nothing in the repository applies, grouped by
+//! the folder they live in, keeping only the groups that are not themselves inside what
+//! another group builds and that reach something.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{BOOTSTRAP_NAMESPACE, Cluster};
+use crate::diagnostic::Code;
+use crate::load::kustomize::{self, Overlay, Resource, is_sops, join, normalize};
+use crate::load::yaml::parse_documents;
+use crate::load::{Node, Repository, parent_dir};
+use crate::model::{self, Kind, ObjectId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Bootstrap,
+    FluxInstance,
+    /// Kustomizations nothing applies, grouped by folder: a guess, checked after resolving.
+    Unapplied,
+    /// Named with `--entry`.
+    Given,
+}
+
+/// One cluster's starting point.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    /// The file or folder the entry was found in.
+    pub path: String,
+    pub kind: EntryKind,
+    /// The manifests Flux's bootstrap applies: the roots of the graph.
+    pub roots: Vec<Resource>,
+    /// Roots made up here (bootstrap's or the operator's flux-system Kustomization).
+    pub implied: BTreeSet<ObjectId>,
+}
+
+/// Finds every entry point of the repository.
+pub fn discover(repo: &Repository) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = bootstrap_entries(repo);
+    let known: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
+    entries.extend(flux_instance_entries(repo).into_iter().filter(|e| !known.contains(&e.path)));
+    if entries.is_empty() {
+        entries = unapplied_entries(repo);
+    }
+    name_uniquely(&mut entries);
+    entries
+}
+
+/// The entry named with `--entry`: a file (its Flux objects are the roots) or a folder
+/// (what bootstrap would apply for it).
+pub fn given(repo: &Repository, path: &str) -> Result<Entry, String> {
+    let rel = normalize(path).ok_or_else(|| format!("--entry {path} points outside the repository"))?;
+    if let Some(file) = repo.files.get(&rel) {
+        let roots = flux_documents(repo, &file.path);
+        if roots.is_empty() {
+            return Err(format!("--entry {rel} holds no Flux object"));
+        }
+        return Ok(Entry { name: cluster_name(parent_dir(&rel), repo), path: rel, kind: EntryKind::Given, roots, implied: BTreeSet::new() });
+    }
+    if repo.is_dir(&rel) {
+        let (root, id) = synthetic_root(&rel, "GitRepository", &rel, 0);
+        return Ok(Entry { name: cluster_name(&rel, repo), path: rel, kind: EntryKind::Given, roots: vec![root], implied: BTreeSet::from([id]) });
+    }
+    Err(format!("--entry {path}: no such file or folder in the repository"))
+}
+
+fn bootstrap_entries(repo: &Repository) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for file in repo.files.values() {
+        let name = file.path.rsplit('/').next().unwrap_or("");
+        if name != "gotk-sync.yaml" && name != "gotk-sync.yml" {
+            continue;
+        }
+        let roots = flux_documents(repo, &file.path);
+        let kustomization = roots.iter().find(|r| model::flux_kind(&r.manifest) == Some(Kind::Kustomization));
+        match kustomization {
+            Some(k) => {
+                let path = k.manifest.at(&["spec", "path"]).and_then(Node::as_str).and_then(normalize).unwrap_or_default();
+                out.push(Entry { name: cluster_name(&path, repo), path: file.path.clone(), kind: EntryKind::Bootstrap, roots, implied: BTreeSet::new() });
+            }
+            None => {
+                // The placeholder committed before `flux bootstrap` runs: bootstrap syncs the
+                // folder that holds flux-system/.
+                let dir = parent_dir(parent_dir(&file.path)).to_string();
+                let (root, id) = synthetic_root(&dir, "GitRepository", &file.path, 1);
+                out.push(Entry { name: cluster_name(&dir, repo), path: file.path.clone(), kind: EntryKind::Bootstrap, roots: vec![root], implied: BTreeSet::from([id]) });
+            }
+        }
+    }
+    out
+}
+
+fn flux_instance_entries(repo: &Repository) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for file in repo.files.values() {
+        for doc in file.documents.iter().flatten() {
+            let (api, kind) = model::type_of(&doc.root);
+            let sync = if kind == "FluxInstance" && api.starts_with("fluxcd.controlplane.io/") {
+                doc.root.at(&["spec", "sync"])
+            } else if model::flux_kind(&doc.root) == Some(Kind::HelmRelease) {
+                doc.root.at(&["spec", "values", "instance", "sync"])
+            } else {
+                None
+            };
+            let Some(sync) = sync else { continue };
+            let Some(path) = sync.get("path").and_then(Node::scalar_text).and_then(|p| normalize(&p)) else { continue };
+            if out.iter().any(|e| e.roots.iter().any(|r| r.manifest.at(&["spec", "path"]).and_then(Node::as_str) == Some(path.as_str()))) {
+                continue;
+            }
+            let source_kind = sync.get("kind").and_then(Node::as_str).unwrap_or("GitRepository");
+            // The operator syncs this repository whatever the transport; read it locally.
+            let source_kind = if source_kind == "OCIRepository" || source_kind == "Bucket" { "GitRepository" } else { source_kind };
+            let (root, id) = synthetic_root(&path, source_kind, &file.path, sync.line);
+            out.push(Entry { name: cluster_name(&path, repo), path: file.path.clone(), kind: EntryKind::FluxInstance, roots: vec![root], implied: BTreeSet::from([id]) });
+        }
+    }
+    out
+}
+
+/// The flux-system Kustomization that bootstrap or the operator creates for `path`.
+fn synthetic_root(path: &str, source_kind: &str, file: &str, line: u32) -> (Resource, ObjectId) {
+    let text = format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: {BOOTSTRAP_NAMESPACE}\nspec:\n  interval: 10m\n  path: ./{path}\n  prune: true\n  sourceRef:\n    kind: {source_kind}\n    name: flux-system\n"
+    );
+    let mut manifest = parse_documents(&text).remove(0).expect("the synthetic root is valid YAML").root;
+    set_lines(&mut manifest, line);
+    let resource = Resource { file: Arc::from(file), line, manifest, sops: false };
+    (resource, ObjectId::new(Kind::Kustomization, BOOTSTRAP_NAMESPACE, "flux-system"))
+}
+
+fn set_lines(node: &mut Node, line: u32) {
+    node.line = line;
+    match &mut node.value {
+        crate::load::Value::Seq(items) => items.iter_mut().for_each(|n| set_lines(n, line)),
+        crate::load::Value::Map(entries) => entries.iter_mut().for_each(|(_, n)| set_lines(n, line)),
+        _ => {}
+    }
+}
+
+/// Every Flux document of a file, as a root resource.
+fn flux_documents(repo: &Repository, path: &str) -> Vec<Resource> {
+    let Some(file) = repo.files.get(path) else { return Vec::new() };
+    let shared: Arc<str> = Arc::from(path);
+    file.documents
+        .iter()
+        .flatten()
+        .filter(|d| model::flux_kind(&d.root).is_some())
+        .map(|d| Resource { file: shared.clone(), line: d.line, manifest: d.root.clone(), sops: is_sops(&d.root) })
+        .collect()
+}
+
+/// Kustomizations that no other Kustomization's build includes, grouped by folder.
+fn unapplied_entries(repo: &Repository) -> Vec<Entry> {
+    let documents: Vec<(&str, u32, &Node)> = repo
+        .files
+        .values()
+        .flat_map(|f| f.documents.iter().flatten().map(move |d| (f.path.as_str(), d.line, &d.root)))
+        .filter(|(_, _, n)| model::flux_kind(n).is_some())
+        .collect();
+    let patches = patch_files(repo);
+    // Which Kustomizations include each file.
+    let mut includers: BTreeMap<&str, BTreeSet<(&str, u32)>> = BTreeMap::new();
+    for &(file, line, node) in &documents {
+        if model::flux_kind(node) != Some(Kind::Kustomization) {
+            continue;
+        }
+        let Some(path) = node.at(&["spec", "path"]).and_then(Node::as_str).map_or(Some(String::new()), normalize) else { continue };
+        // Paths into OCI artifacts, buckets and generated artifacts are not this tree; a
+        // document without sourceRef is a patch or a partial, not a Kustomization Flux runs.
+        let source_kind = node.at(&["spec", "sourceRef", "kind"]).and_then(Node::as_str);
+        if source_kind != Some("GitRepository") || patches.contains(file) || path.contains("${") || !repo.is_dir(&path) {
+            continue;
+        }
+        let components = node
+            .at(&["spec", "components"])
+            .map(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| normalize(&join(&path, &c.scalar_text()?)))
+            .collect();
+        let build = kustomize::build(repo, &path, &Overlay { components, ..Overlay::default() });
+        for f in build.files {
+            if let Some((key, _)) = repo.files.get_key_value(&f) {
+                includers.entry(key.as_str()).or_default().insert((file, line));
+            }
+        }
+    }
+    let applied_by_other = |file: &str, line: u32| includers.get(file).is_some_and(|s| s.iter().any(|&k| k != (file, line)));
+    let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
+    let root_files: BTreeSet<&str> = documents
+        .iter()
+        .filter(|(f, _, _)| !patches.contains(*f))
+        .filter(|(f, l, n)| model::flux_kind(n) == Some(Kind::Kustomization) && !applied_by_other(f, *l))
+        .map(|(f, _, _)| *f)
+        .collect();
+    for &(file, line, node) in &documents {
+        if root_files.contains(file) && !applied_by_other(file, line) {
+            groups.entry(parent_dir(file)).or_default().push(Resource { file: Arc::from(file), line, manifest: node.clone(), sops: false });
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(dir, roots)| Entry { name: cluster_name(dir, repo), path: dir.to_string(), kind: EntryKind::Unapplied, roots, implied: BTreeSet::new() })
+        .collect()
+}
+
+/// Keeps only the guessed entries that are real clusters: a group inside what a larger
+/// cluster builds is part of it (just not listed), and a group that reaches nothing
+/// because its paths are gone (an `.archive/` folder) is no cluster at all.
+pub fn drop_false_entries(entries: &[Entry], clusters: &mut Vec<Cluster>) {
+    let mut order: Vec<usize> = (0..clusters.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(clusters[i].objects.len()));
+    let mut keep = vec![false; clusters.len()];
+    let mut covered: Vec<String> = Vec::new();
+    for i in order {
+        let (entry, cluster) = (&entries[i], &clusters[i]);
+        if entry.kind != EntryKind::Unapplied {
+            keep[i] = true;
+            continue;
+        }
+        let inside = covered.iter().any(|d| d.is_empty() || entry.path == *d || entry.path.starts_with(&format!("{d}/")));
+        let reaches_nothing = cluster.objects.len() <= entry.roots.len()
+            && cluster.diagnostics.iter().any(|d| d.code == Code::PathNotFound);
+        if inside || reaches_nothing {
+            continue;
+        }
+        keep[i] = true;
+        covered.extend(cluster.objects.values().filter(|o| !cluster.external.contains_key(&o.id)).filter_map(|o| {
+            o.kustomization()?.path.as_ref().and_then(|p| normalize(&p.value))
+        }));
+    }
+    let mut i = 0;
+    clusters.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// A cluster's name from its folder: the last part that is not a generic word of Flux
+/// layouts (`kubernetes/rpi-cluster/flux/config` → `rpi-cluster`, `clusters/prod` → `prod`).
+pub fn cluster_name(dir: &str, repo: &Repository) -> String {
+    const GENERIC: &[&str] = &["flux-system", "flux", "config", "cluster", "clusters", "kubernetes", "k8s", "bootstrap", "base", "gitops", "deploy", "manifests"];
+    dir.rsplit('/')
+        .find(|p| !p.is_empty() && !GENERIC.contains(p))
+        .map(str::to_string)
+        .or_else(|| repo.root.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "default".into())
+}
+
+fn name_uniquely(entries: &mut [Entry]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for e in entries.iter_mut() {
+        let n = seen.entry(e.name.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            e.name = format!("{}-{}", e.name, n);
+        }
+    }
+}
+
+/// Files that kustomization files use as patches: their documents are not resources.
+pub fn patch_files(repo: &Repository) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for file in repo.files.values() {
+        let name = file.path.rsplit('/').next().unwrap_or("");
+        if !kustomize::KUSTOMIZATION_FILES.contains(&name) {
+            continue;
+        }
+        let dir = parent_dir(&file.path);
+        let Some(Ok(doc)) = file.documents.first() else { continue };
+        let mut add = |p: &str| {
+            if let Some(p) = normalize(&join(dir, p)) {
+                out.insert(p);
+            }
+        };
+        for key in ["patches", "patchesJson6902"] {
+            for e in doc.root.get(key).map(Node::as_seq).unwrap_or_default() {
+                if let Some(p) = e.get("path").and_then(Node::as_str) {
+                    add(p);
+                }
+            }
+        }
+        for e in doc.root.get("patchesStrategicMerge").map(Node::as_seq).unwrap_or_default() {
+            if let Some(p) = e.as_str().filter(|p| !p.contains('\n')) {
+                add(p);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,515 @@
+//! Cluster: the loaded [`Repository`] → one [`Cluster`] per entry point, each the set of
+//! Flux objects it reconciles and which Kustomization applies each one.
+//!
+//! This is where Flux is emulated. Entry points are found as Flux creates them
+//! ([`entry`]); from each, every Kustomization's `spec.path` is built (kustomize
+//! resolution with the Kustomization's own patches, components and target namespace),
+//! its output substituted with its `postBuild` variables, and every Flux object in it is
+//! read — so a child is always read after its parent's patches and substitution. The
+//! same names in two clusters are two objects: each cluster is resolved on its own.
+
+pub mod entry;
+mod variables;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::load::kustomize::{self, Overlay, Resource, normalize};
+use crate::load::patch::{Patch, Target};
+use crate::load::{Node, Repository};
+use crate::model::{self, FluxObject, Kind, ObjectId, Spec};
+pub use entry::Entry;
+use variables::VariableIndex;
+
+/// Namespace of objects that nothing gives one: what `flux bootstrap` applies lands in
+/// flux-system.
+pub const BOOTSTRAP_NAMESPACE: &str = "flux-system";
+
+/// A manifest in a Kustomization's build, summarised for the views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub file: Arc<str>,
+    pub line: u32,
+    pub sops: bool,
+}
+
+/// Where a Kustomization's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    /// This repository: the path is resolved here.
+    Local,
+    /// Another repository, an OCI artifact or a bucket: not resolved, the node says so.
+    External(String),
+}
+
+/// One cluster: what one entry point reconciles.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    pub name: String,
+    /// The entry's file or folder, relative to the repository root.
+    pub entry: String,
+    pub objects: BTreeMap<ObjectId, FluxObject>,
+    /// The Kustomizations that apply each object, in the order they were found.
+    pub parents: BTreeMap<ObjectId, Vec<ObjectId>>,
+    /// What each Kustomization's build holds, Flux objects and all.
+    pub inventory: BTreeMap<ObjectId, Vec<Applied>>,
+    /// Kustomizations whose source is not this repository.
+    pub external: BTreeMap<ObjectId, String>,
+    /// Kustomizations whose build holds their own manifest (flux-system does).
+    pub self_applied: BTreeSet<ObjectId>,
+    /// Every file some build of this cluster read.
+    pub files: BTreeSet<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// All clusters of a repository, and what belongs to none of them.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    pub clusters: Vec<Cluster>,
+    /// Findings outside every cluster: unreadable files, objects nothing applies.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Finds the entry points (or takes `entry`, a file or folder relative to the root) and
+/// resolves each into a cluster.
+pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
+    let variables = VariableIndex::new(repo);
+    let entries = match entry {
+        Some(path) => vec![entry::given(repo, path)?],
+        None => entry::discover(repo),
+    };
+    let mut clusters: Vec<Cluster> = entries
+        .iter()
+        .map(|e| Resolver::new(repo, &variables, e).run())
+        .collect();
+    if entry.is_none() {
+        entry::drop_false_entries(&entries, &mut clusters);
+    }
+    let diagnostics = outside_diagnostics(repo, &clusters, &entries);
+    Ok(Resolution { clusters, diagnostics })
+}
+
+struct Pending {
+    resource: Resource,
+    parent: Option<ObjectId>,
+    /// Where an object without namespace lands: the applying Kustomization's namespace.
+    default_namespace: String,
+}
+
+struct Resolver<'a> {
+    repo: &'a Repository,
+    variables: &'a VariableIndex,
+    cluster: Cluster,
+    queue: VecDeque<Pending>,
+    /// Kustomizations waiting for the ArtifactGenerator that defines their source.
+    deferred: Vec<ObjectId>,
+    implied: BTreeSet<ObjectId>,
+    local_sources: BTreeSet<ObjectId>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(repo: &'a Repository, variables: &'a VariableIndex, entry: &Entry) -> Resolver<'a> {
+        let mut local_sources = BTreeSet::from([ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system")]);
+        let mut queue = VecDeque::new();
+        for root in &entry.roots {
+            let ns = model::metadata_namespace(&root.manifest).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
+            if let Some(r) = root.manifest.at(&["spec", "sourceRef"]) {
+                let kind = r.get("kind").and_then(Node::as_str).and_then(Kind::parse).unwrap_or(Kind::GitRepository);
+                if let Some(name) = r.get("name").and_then(Node::scalar_text) {
+                    let rns = r.get("namespace").and_then(Node::scalar_text).unwrap_or_else(|| ns.clone());
+                    local_sources.insert(ObjectId::new(kind, rns, name));
+                }
+            }
+            queue.push_back(Pending { resource: root.clone(), parent: None, default_namespace: ns });
+        }
+        Resolver {
+            repo,
+            variables,
+            cluster: Cluster { name: entry.name.clone(), entry: entry.path.clone(), ..Cluster::default() },
+            queue,
+            deferred: Vec::new(),
+            implied: entry.implied.clone(),
+            local_sources,
+        }
+    }
+
+    fn run(mut self) -> Cluster {
+        loop {
+            while let Some(p) = self.queue.pop_front() {
+                self.visit(p);
+            }
+            // Kustomizations on an ExternalArtifact wait until every ArtifactGenerator of
+            // the cluster is known; after one more round, the rest are external.
+            let deferred = std::mem::take(&mut self.deferred);
+            if deferred.is_empty() {
+                break;
+            }
+            let waiting = deferred.len();
+            for id in deferred {
+                self.expand(&id, false);
+            }
+            if self.queue.is_empty() && self.deferred.len() == waiting {
+                for id in std::mem::take(&mut self.deferred) {
+                    self.expand(&id, true);
+                }
+            }
+        }
+        self.add_implied_sources();
+        for id in &self.implied {
+            if let Some(o) = self.cluster.objects.get_mut(id) {
+                o.implied = true;
+            }
+        }
+        self.cluster.diagnostics.sort();
+        self.cluster.diagnostics.dedup();
+        self.cluster
+    }
+
+    fn visit(&mut self, p: Pending) {
+        let manifest = &p.resource.manifest;
+        let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
+        let Some(object) = model::read_object(manifest, &ns, &p.resource.file, p.resource.line) else {
+            return;
+        };
+        let id = object.id.clone();
+        // A Kustomization applying its own file (flux-system) is normal, not its own parent.
+        if p.parent.as_ref() == Some(&id) {
+            self.cluster.self_applied.insert(id);
+            return;
+        }
+        if self.cluster.objects.contains_key(&id) {
+            if let Some(parent) = p.parent {
+                let parents = self.cluster.parents.entry(id).or_default();
+                if !parents.contains(&parent) {
+                    parents.push(parent);
+                }
+            }
+            return;
+        }
+        self.cluster.parents.insert(id.clone(), p.parent.into_iter().collect());
+        let is_kustomization = matches!(object.spec, Spec::Kustomization(_));
+        self.cluster.objects.insert(id.clone(), object);
+        if is_kustomization {
+            self.expand(&id, false);
+        }
+    }
+
+    /// Builds a Kustomization's path and queues the Flux objects it applies.
+    fn expand(&mut self, id: &ObjectId, last_round: bool) {
+        let object = self.cluster.objects[id].clone();
+        let Some(spec) = object.kustomization() else { return };
+        let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
+        let path_line = spec.path.as_ref().map_or(object.line, |p| p.line);
+        let path = match self.source_root(&object, path_text, last_round) {
+            Some(Ok(path)) => path,
+            Some(Err(external)) => {
+                self.cluster.diagnostics.push(
+                    Diagnostic::info(
+                        Code::ExternalSource,
+                        &object.file,
+                        object.line,
+                        format!("{} reads {external}; its path {path_text:?} is not resolved here", object.id),
+                    )
+                    .on(id),
+                );
+                self.cluster.external.insert(id.clone(), external);
+                return;
+            }
+            None => {
+                self.deferred.push(id.clone());
+                return;
+            }
+        };
+        let Some(path) = path else {
+            self.cluster.diagnostics.push(
+                Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?} points outside the repository"))
+                    .on(id),
+            );
+            return;
+        };
+        if !self.repo.is_dir(&path) {
+            let what = if self.repo.is_file(&path) { "is a file, not a directory" } else { "does not exist" };
+            self.cluster.diagnostics.push(
+                Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?}: {path} {what}"))
+                    .on(id)
+                    .with_hint(self.closest_dir(&path)),
+            );
+            return;
+        }
+        let overlay = self.overlay(&object, &path);
+        let build = kustomize::build(self.repo, &path, &overlay);
+        self.cluster.files.extend(build.files.iter().cloned());
+        for d in build.diagnostics {
+            self.cluster.diagnostics.push(d.on(id));
+        }
+        let vars = spec.post_build.as_ref().map(|pb| self.variables.for_kustomization(pb, &object, &mut self.cluster.diagnostics));
+        let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
+        let mut sops_files = BTreeSet::new();
+        let mut inventory = Vec::with_capacity(build.resources.len());
+        for mut resource in build.resources {
+            if let Some(vars) = &vars {
+                if !substitution_disabled(&resource.manifest) {
+                    let file = resource.file.clone();
+                    resource.manifest.visit_strings_mut(&mut |s, line| {
+                        if s.contains('$') {
+                            let out = vars.substitute(s);
+                            for name in out.undefined {
+                                undefined.entry(name).or_insert_with(|| (file.clone(), line));
+                            }
+                            *s = out.text;
+                        }
+                    });
+                }
+            }
+            if resource.sops && spec.decryption.is_none() {
+                sops_files.insert((resource.file.clone(), resource.line));
+            }
+            inventory.push(applied(&resource));
+            if model::flux_kind(&resource.manifest).is_some() {
+                self.queue.push_back(Pending { resource, parent: Some(id.clone()), default_namespace: id.namespace.clone() });
+            }
+        }
+        for (name, (file, line)) in undefined {
+            self.cluster.diagnostics.push(
+                Diagnostic::warning(
+                    Code::UndefinedVariable,
+                    file.to_string(),
+                    line,
+                    format!("${{{name}}} is not defined by {id}'s postBuild (substitute or substituteFrom); Flux replaces it with an empty string"),
+                )
+                .on(id)
+                .with_hint(format!("define {name} in a substituteFrom ConfigMap or Secret, or give a default: ${{{name}:=value}}")),
+            );
+        }
+        let mut seen_files = BTreeSet::new();
+        for (file, line) in sops_files {
+            if seen_files.insert(file.clone()) {
+                self.cluster.diagnostics.push(
+                    Diagnostic::error(
+                        Code::SopsWithoutDecryption,
+                        file.to_string(),
+                        line,
+                        format!("{file} is SOPS-encrypted but {id} has no spec.decryption; Flux would apply the encrypted values and the apply fails"),
+                    )
+                    .on(id)
+                    .with_hint("add spec.decryption: {provider: sops, secretRef: {name: ...}}"),
+                );
+            }
+        }
+        self.cluster.inventory.insert(id.clone(), inventory);
+    }
+
+    /// The repository folder a Kustomization's path names. `None`: wait for more of the
+    /// cluster (an ArtifactGenerator not seen yet); `Some(Err)`: an external source.
+    #[allow(clippy::type_complexity)]
+    fn source_root(&self, object: &FluxObject, path: &str, last_round: bool) -> Option<Result<Option<String>, String>> {
+        let Some((kind, reference)) = object.source_refs().into_iter().next() else {
+            return Some(Ok(normalize(path)));
+        };
+        let source = reference.resolve(kind, &object.id.namespace);
+        match kind {
+            Kind::GitRepository if self.is_local(&source) => Some(Ok(normalize(path))),
+            Kind::ExternalArtifact => match self.artifact_path(&source, path) {
+                Some(mapped) => Some(Ok(mapped)),
+                None if last_round => Some(Err(format!("{source}, which no ArtifactGenerator of this cluster produces"))),
+                None => None,
+            },
+            _ => Some(Err(self.describe_source(&source))),
+        }
+    }
+
+    fn is_local(&self, source: &ObjectId) -> bool {
+        if self.local_sources.contains(source) {
+            return true;
+        }
+        // Another GitRepository of the same URL (say another branch) is this repository too.
+        let url = |id: &ObjectId| self.cluster.objects.get(id).and_then(source_url).map(|u| normalize_url(&u));
+        match url(source) {
+            Some(u) => self.local_sources.iter().any(|l| url(l).as_ref() == Some(&u)),
+            None => false,
+        }
+    }
+
+    fn describe_source(&self, source: &ObjectId) -> String {
+        match self.cluster.objects.get(source).and_then(source_url) {
+            Some(url) => format!("{source} ({url})"),
+            None => source.to_string(),
+        }
+    }
+
+    /// Maps a path inside an ExternalArtifact back to this repository through the
+    /// `copy` rules of the ArtifactGenerator that produces it.
+    fn artifact_path(&self, artifact: &ObjectId, path: &str) -> Option<Option<String>> {
+        let generator = self.cluster.objects.values().find(|o| {
+            o.id.kind == Kind::ArtifactGenerator
+                && o.id.namespace == artifact.namespace
+                && o.manifest.at(&["spec", "artifacts"]).is_some_and(|a| {
+                    a.as_seq().iter().any(|x| x.get("name").and_then(Node::as_str) == Some(&artifact.name))
+                })
+        })?;
+        let spec = generator.manifest.get("spec")?;
+        let art = spec.get("artifacts")?.as_seq().iter().find(|x| x.get("name").and_then(Node::as_str) == Some(&artifact.name))?;
+        let Some(path) = normalize(path) else { return Some(None) };
+        let mut best: Option<(usize, String)> = None;
+        for copy in art.get("copy").map(Node::as_seq).unwrap_or_default() {
+            let from = copy.get("from").and_then(Node::as_str).unwrap_or("");
+            let to = copy.get("to").and_then(Node::as_str).unwrap_or("");
+            let Some(repo_dir) = from.split_once('/').map(|(_, rest)| rest.trim_end_matches("**").trim_end_matches('/')) else { continue };
+            let art_dir = to.strip_prefix("@artifact").unwrap_or(to).trim_matches('/');
+            let rest = if art_dir.is_empty() {
+                Some(path.as_str())
+            } else if path == art_dir {
+                Some("")
+            } else {
+                path.strip_prefix(&format!("{art_dir}/"))
+            };
+            if let Some(rest) = rest {
+                if best.as_ref().is_none_or(|(len, _)| art_dir.len() > *len) {
+                    best = Some((art_dir.len(), kustomize::join(repo_dir, rest).trim_end_matches('/').to_string()));
+                }
+            }
+        }
+        Some(best.map(|(_, p)| p))
+    }
+
+    fn overlay(&self, object: &FluxObject, path: &str) -> Overlay {
+        let spec = object.kustomization().expect("a Kustomization");
+        let patches = object
+            .manifest
+            .at(&["spec", "patches"])
+            .map(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                let target = p.get("target").map(Target::read);
+                Patch::parse(p.get("patch")?.as_str()?, target).ok()
+            })
+            .collect();
+        Overlay {
+            namespace: spec.target_namespace.clone(),
+            patches,
+            components: spec.components.iter().filter_map(|c| normalize(&kustomize::join(path, c))).collect(),
+            name_prefix: spec.name_prefix.clone(),
+            name_suffix: spec.name_suffix.clone(),
+        }
+    }
+
+    /// A hint for a path that does not exist: the nearest existing folder above it.
+    fn closest_dir(&self, path: &str) -> String {
+        let mut dir = path;
+        while !dir.is_empty() && !self.repo.is_dir(dir) {
+            dir = crate::load::parent_dir(dir);
+        }
+        let shown = if dir.is_empty() { "the repository root".to_string() } else { format!("./{dir}") };
+        format!("the closest existing folder is {shown}; spec.path is relative to the source's root, not to this file")
+    }
+
+    /// `flux bootstrap` creates the flux-system GitRepository; when the repository does not
+    /// hold it but something reads from it, it is there all the same.
+    fn add_implied_sources(&mut self) {
+        let bootstrap = ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system");
+        if self.cluster.objects.contains_key(&bootstrap) {
+            return;
+        }
+        let used = self.cluster.objects.values().any(|o| {
+            o.source_refs().iter().any(|(k, r)| r.resolve(*k, &o.id.namespace) == bootstrap)
+        });
+        if used {
+            self.cluster.objects.insert(bootstrap.clone(), implied_git_repository());
+            self.cluster.parents.insert(bootstrap.clone(), Vec::new());
+            self.implied.insert(bootstrap);
+        }
+    }
+}
+
+fn source_url(object: &FluxObject) -> Option<String> {
+    match &object.spec {
+        Spec::Source(s) => s.url.clone(),
+        _ => None,
+    }
+}
+
+fn normalize_url(url: &str) -> String {
+    let url = url.trim_end_matches('/').trim_end_matches(".git");
+    let url = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let url = url.split_once('@').map_or(url, |(_, rest)| rest);
+    url.replace(':', "/").to_lowercase()
+}
+
+fn implied_git_repository() -> FluxObject {
+    FluxObject {
+        id: ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system"),
+        file: String::new(),
+        line: 0,
+        spec: Spec::Source(model::SourceSpec::default()),
+        manifest: Node::new(0, crate::load::Value::Null),
+        implied: true,
+    }
+}
+
+fn substitution_disabled(manifest: &Node) -> bool {
+    const KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+    ["labels", "annotations"].iter().any(|k| {
+        manifest.at(&["metadata", k, KEY]).and_then(Node::as_str) == Some("disabled")
+    })
+}
+
+fn applied(resource: &Resource) -> Applied {
+    let (api, kind) = model::type_of(&resource.manifest);
+    Applied {
+        api_version: api.to_string(),
+        kind: kind.to_string(),
+        namespace: model::metadata_namespace(&resource.manifest),
+        name: model::metadata_name(&resource.manifest).unwrap_or_default(),
+        file: resource.file.clone(),
+        line: resource.line,
+        sops: resource.sops,
+    }
+}
+
+/// Findings that belong to no cluster: files no build reads that are broken, and Flux
+/// objects that no entry point reaches.
+fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry]) -> Vec<Diagnostic> {
+    let in_some_build = |file: &str| clusters.iter().any(|c| c.files.contains(file));
+    let mut out: Vec<Diagnostic> = repo.diagnostics.clone();
+    let patch_files = entry::patch_files(repo);
+    for file in repo.files.values() {
+        if in_some_build(&file.path) {
+            continue;
+        }
+        for doc in &file.documents {
+            match doc {
+                Err(e) => out.push(Diagnostic::new(
+                    Code::InvalidYaml,
+                    Severity::Info,
+                    &file.path,
+                    e.line,
+                    format!("{}: {} (no Kustomization applies this file, so Flux never reads it)", file.path, e.message),
+                )),
+                Ok(doc) if !clusters.is_empty() && !patch_files.contains(&file.path) => {
+                    let Some(kind) = model::flux_kind(&doc.root) else { continue };
+                    let Some(name) = model::metadata_name(&doc.root) else { continue };
+                    if name.contains("${") || entries.iter().any(|e| e.roots.iter().any(|r| *r.file == file.path && r.line == doc.line)) {
+                        continue;
+                    }
+                    let ns = model::metadata_namespace(&doc.root).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
+                    let id = ObjectId::new(kind, ns, name);
+                    out.push(
+                        Diagnostic::warning(Code::NotApplied, &file.path, doc.line, format!("{id} is not applied by any Kustomization of any cluster, so Flux never reconciles it"))
+                            .on(&id)
+                            .with_hint("list its file in the kustomization.yaml of its folder, or delete it"),
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,0 +1,63 @@
+//! Snapshot: the whole pipeline's output for one repository, immutable once built. The
+//! server holds one behind an `Arc` and swaps it when the files change; the CLI renders
+//! one and exits.
+
+use std::path::Path;
+
+use crate::analysis::{self, Analysis};
+use crate::cluster::{self, Cluster};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::{self, Graph};
+use crate::load::{self, Repository};
+
+/// One cluster with its graph and analysis.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    pub cluster: Cluster,
+    pub graph: Graph,
+    pub analysis: Analysis,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub repository: Repository,
+    pub clusters: Vec<ClusterView>,
+    /// Findings that belong to no cluster.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Snapshot {
+    /// Reads the repository at `root` and runs the pipeline. `entry` overrides the entry
+    /// point discovery (a file or folder relative to `root`).
+    pub fn read(root: &Path, entry: Option<&str>) -> Result<Snapshot, String> {
+        let repository = load::read_repository(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        Snapshot::from_repository(repository, entry)
+    }
+
+    pub fn from_repository(repository: Repository, entry: Option<&str>) -> Result<Snapshot, String> {
+        let resolution = cluster::resolve(&repository, entry)?;
+        let clusters = resolution
+            .clusters
+            .into_iter()
+            .map(|cluster| {
+                let graph = graph::build(&cluster);
+                let analysis = analysis::analyze(&cluster, &graph);
+                ClusterView { cluster, graph, analysis }
+            })
+            .collect();
+        Ok(Snapshot { repository, clusters, diagnostics: resolution.diagnostics })
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&ClusterView> {
+        self.clusters.iter().find(|c| c.cluster.name == name)
+    }
+
+    /// Every diagnostic, cluster ones first.
+    pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.clusters.iter().flat_map(|c| c.analysis.diagnostics.iter()).chain(&self.diagnostics)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.all_diagnostics().filter(|d| d.severity == severity).count()
+    }
+}

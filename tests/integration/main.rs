@@ -1,0 +1,5 @@
+//! The integration tests: the real `fluxgraph` binary run on tiny Flux repositories under `tests/repos/`,
+//! checked against its JSON output (the contract of DESIGN.md, "Machine-readable output").
+
+mod rules;
+mod util;

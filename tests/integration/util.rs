@@ -1,0 +1,258 @@
+//! Helpers shared by the integration tests: run `fluxgraph` on a case repository and read its JSON
+//! document as sets, since the order of nodes, edges and diagnostics carries no meaning.
+//!
+//! Every document read here is first checked for the invariants the contract states (ids are
+//! `Kind/namespace/name`, edge kinds are known, `levels` agrees with each node's `level`, cycle members
+//! have no level), so a test only spells out what is particular to its case.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `GitRepository` that `flux bootstrap` creates. Most cases reference it without defining it, so
+/// it is an implied node (file `""`, line 0).
+pub const FLUX_SYSTEM_SOURCE: &str = "GitRepository/flux-system/flux-system";
+
+/// The case repository `tests/repos/<case>`.
+pub fn repo(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos").join(case)
+}
+
+/// `fluxgraph graph <path> --format json`, which must succeed.
+pub fn graph_json(path: &Path) -> Value {
+    graph_json_with(path, &[])
+}
+
+/// `fluxgraph graph <path> --format json <extra…>`, which must succeed.
+pub fn graph_json_with(path: &Path, extra: &[&str]) -> Value {
+    let output = fluxgraph("graph", path, extra);
+    assert!(
+        output.status.success(),
+        "`fluxgraph graph {}` failed ({}):\n{}",
+        path.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse(&output)
+}
+
+/// `fluxgraph check <path> --format json`: its exit code (0 clean, 1 errors found, 2 could not run)
+/// and its document.
+pub fn check(path: &Path) -> (i32, Value) {
+    let output = fluxgraph("check", path, &[]);
+    let code = output.status.code().expect("fluxgraph check was killed by a signal");
+    (code, parse(&output))
+}
+
+fn fluxgraph(subcommand: &str, path: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
+        .arg(subcommand)
+        .arg(path)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run fluxgraph: {e}"))
+}
+
+fn parse(output: &Output) -> Value {
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    match doc.get("clusters") {
+        Some(clusters) => clusters
+            .as_array()
+            .expect("`clusters` is an array")
+            .iter()
+            .for_each(assert_consistent),
+        None => assert_consistent(&doc),
+    }
+    doc
+}
+
+/// The invariants every single-cluster document keeps, whatever the repository.
+fn assert_consistent(doc: &Value) {
+    let mut seen = BTreeSet::new();
+    for node in array(doc, "nodes") {
+        let id = string(&node["id"]);
+        let composed = format!("{}/{}/{}", string(&node["kind"]), string(&node["namespace"]), string(&node["name"]));
+        assert_eq!(id, composed, "a node id is Kind/namespace/name");
+        assert!(seen.insert(id.clone()), "node {id} is listed twice");
+    }
+    for edge in array(doc, "edges") {
+        let kind = string(&edge["kind"]);
+        assert!(["dependsOn", "applies", "source"].contains(&kind.as_str()), "unknown edge kind in {edge}");
+    }
+    let by_level = levels(doc);
+    for id in &seen {
+        match level(doc, id) {
+            Some(l) => {
+                let l = usize::try_from(l).expect("level fits usize");
+                assert!(by_level.get(l).is_some_and(|ids| ids.contains(id)), "{id} has level {l} but is not in levels[{l}]");
+            }
+            None => assert!(by_level.iter().all(|ids| !ids.contains(id)), "{id} has no level but is in `levels`"),
+        }
+    }
+    let listed: usize = by_level.iter().map(BTreeSet::len).sum();
+    let leveled = seen.iter().filter(|id| level(doc, id).is_some()).count();
+    assert_eq!(listed, leveled, "`levels` lists exactly the nodes that have a level");
+    for member in cycles(doc).iter().flatten() {
+        assert_eq!(level(doc, member), None, "{member} is on a cycle, so it has no level");
+    }
+}
+
+/// A set of ids, from literals.
+pub fn set<const N: usize>(ids: [&str; N]) -> BTreeSet<String> {
+    ids.into_iter().map(str::to_owned).collect()
+}
+
+/// A set of (from, to) pairs, from literals.
+pub fn pairs<const N: usize>(pairs: [(&str, &str); N]) -> BTreeSet<(String, String)> {
+    pairs.into_iter().map(|(from, to)| (from.to_owned(), to.to_owned())).collect()
+}
+
+/// The pairs (from, `to`) for every `from`: e.g. the source edges of Kustomizations sharing one source.
+pub fn each_to<const N: usize>(from: [&str; N], to: &str) -> BTreeSet<(String, String)> {
+    from.into_iter().map(|from| (from.to_owned(), to.to_owned())).collect()
+}
+
+/// The single-cluster document of cluster `name` inside a `{"clusters": [...]}` document.
+pub fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    array(doc, "clusters")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no cluster {name:?}; clusters are {:?}", cluster_names(doc)))
+}
+
+/// The names of the clusters of a `{"clusters": [...]}` document.
+pub fn cluster_names(doc: &Value) -> BTreeSet<String> {
+    array(doc, "clusters").iter().map(|c| string(&c["name"])).collect()
+}
+
+/// The node with this id; panics, listing the ids, when there is none.
+pub fn node<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    array(doc, "nodes")
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap_or_else(|| panic!("no node {id}; nodes are {:#?}", node_ids(doc)))
+}
+
+/// The ids of all nodes.
+pub fn node_ids(doc: &Value) -> BTreeSet<String> {
+    array(doc, "nodes").iter().map(|n| string(&n["id"])).collect()
+}
+
+/// Asserts where a node is defined: its file (relative to the repository root) and the 1-based line of
+/// its document's first key.
+pub fn assert_located(doc: &Value, id: &str, file: &str, line: u64) {
+    let node = node(doc, id);
+    assert_eq!(node["file"], file, "file of {id}");
+    assert_eq!(node["line"], line, "line of {id}");
+}
+
+/// A node's level; `None` when it is `null` (on or behind a cycle).
+pub fn level(doc: &Value, id: &str) -> Option<u64> {
+    let level = &node(doc, id)["level"];
+    if level.is_null() {
+        None
+    } else {
+        Some(level.as_u64().unwrap_or_else(|| panic!("level of {id} is not a count: {level}")))
+    }
+}
+
+/// The ids of the Kustomizations that apply a node.
+pub fn parents(doc: &Value, id: &str) -> BTreeSet<String> {
+    array(node(doc, id), "parents").iter().map(string).collect()
+}
+
+/// The (from, to) pairs of the edges of one kind: `dependsOn`, `applies` or `source`.
+pub fn edges(doc: &Value, kind: &str) -> BTreeSet<(String, String)> {
+    array(doc, "edges")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| (string(&e["from"]), string(&e["to"])))
+        .collect()
+}
+
+/// The `applies` edges between two different objects. Whether flux-system's applying its own file is
+/// also an edge is pinned once, by `rules::kustomization_applying_its_own_file_is_not_a_cycle`; the
+/// other bootstrap cases use this.
+pub fn applies_others(doc: &Value) -> BTreeSet<(String, String)> {
+    edges(doc, "applies").into_iter().filter(|(from, to)| from != to).collect()
+}
+
+/// The reconciliation waves, level 0 first, each as a set.
+pub fn levels(doc: &Value) -> Vec<BTreeSet<String>> {
+    array(doc, "levels").iter().map(|wave| as_array(wave).iter().map(string).collect()).collect()
+}
+
+/// The critical path, root first.
+pub fn critical_path(doc: &Value) -> Vec<String> {
+    array(doc, "critical_path").iter().map(string).collect()
+}
+
+/// The cycles, each as the set of its members.
+pub fn cycles(doc: &Value) -> BTreeSet<BTreeSet<String>> {
+    array(doc, "cycles").iter().map(|cycle| as_array(cycle).iter().map(string).collect()).collect()
+}
+
+/// Every diagnostic as (code, severity, object), sorted: a multiset, since two diagnostics may share
+/// all three.
+pub fn codes(doc: &Value) -> Vec<(String, String, Option<String>)> {
+    let mut codes: Vec<_> = array(doc, "diagnostics")
+        .iter()
+        .map(|d| (string(&d["code"]), string(&d["severity"]), d["object"].as_str().map(str::to_owned)))
+        .collect();
+    codes.sort();
+    codes
+}
+
+/// Asserts the exact multiset of diagnostics as (code, severity, object).
+pub fn assert_codes(doc: &Value, expected: &[(&str, &str, Option<&str>)]) {
+    let mut expected: Vec<_> = expected
+        .iter()
+        .map(|&(code, severity, object)| (code.to_owned(), severity.to_owned(), object.map(str::to_owned)))
+        .collect();
+    expected.sort();
+    assert_eq!(codes(doc), expected, "diagnostics: {:#}", doc["diagnostics"]);
+}
+
+/// The diagnostics with this code.
+pub fn diag<'a>(doc: &'a Value, code: &str) -> Vec<&'a Value> {
+    array(doc, "diagnostics").iter().filter(|d| d["code"] == code).collect()
+}
+
+/// The single diagnostic with this code about this object (`None`: about no object).
+pub fn diag_on<'a>(doc: &'a Value, code: &str, object: Option<&str>) -> &'a Value {
+    let found: Vec<_> = diag(doc, code).into_iter().filter(|d| d["object"].as_str() == object).collect();
+    assert_eq!(found.len(), 1, "expected one {code} diagnostic on {object:?}, got {found:#?}");
+    found[0]
+}
+
+/// What a diagnostic tells a reader: its message and, when present, its hint.
+pub fn text(diagnostic: &Value) -> String {
+    let message = string(&diagnostic["message"]);
+    match diagnostic.get("hint").and_then(Value::as_str) {
+        Some(hint) => format!("{message}\n{hint}"),
+        None => message,
+    }
+}
+
+fn array<'a>(doc: &'a Value, key: &str) -> &'a [Value] {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("no array `{key}` in {doc:#}"))
+}
+
+fn as_array(value: &Value) -> &[Value] {
+    value.as_array().unwrap_or_else(|| panic!("not an array: {value}"))
+}
+
+fn string(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}")).to_owned()
+}
