@@ -22,17 +22,23 @@ pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycl
         dependencies(cluster, object, &mut out);
         sources(cluster, object, &mut out);
         if let Some(parents) = cluster.parents.get(&object.id).filter(|p| p.len() > 1) {
-            let names: Vec<String> = parents.iter().map(ToString::to_string).collect();
-            out.push(
+            let names = parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let d = if cluster.conflicting.contains(&object.id) {
                 Diagnostic::error(
                     Code::MultipleOwners,
                     &object.file,
                     object.line,
-                    format!("{} is applied by {} Kustomizations: {}; they fight over it and prune it from each other", object.id, parents.len(), names.join(", ")),
+                    format!("{} is applied by {} Kustomizations with different definitions: {names}; each overwrites the other's", object.id, parents.len()),
                 )
-                .on(&object.id)
-                .with_hint("keep it in the build of one Kustomization only"),
-            );
+            } else {
+                Diagnostic::warning(
+                    Code::MultipleOwners,
+                    &object.file,
+                    object.line,
+                    format!("{} is applied, identically, by {} Kustomizations: {names}; ownership flips between them and removing it from one prunes it for all", object.id, parents.len()),
+                )
+            };
+            out.push(d.on(&object.id).with_hint("keep it in the build of one Kustomization only"));
         }
     }
     redundant(cluster, graph, pre, &mut out);

@@ -214,7 +214,7 @@ fn unapplied_entries(repo: &Repository) -> Vec<Entry> {
 /// Keeps only the guessed entries that are real clusters: a group inside what a larger
 /// cluster builds is part of it (just not listed), and a group that reaches nothing
 /// because its paths are gone (an `.archive/` folder) is no cluster at all.
-pub fn drop_false_entries(entries: &[Entry], clusters: &mut Vec<Cluster>) {
+pub fn real_entries(entries: &[Entry], clusters: &[Cluster]) -> Vec<bool> {
     let mut order: Vec<usize> = (0..clusters.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(clusters[i].objects.len()));
     let mut keep = vec![false; clusters.len()];
@@ -236,11 +236,7 @@ pub fn drop_false_entries(entries: &[Entry], clusters: &mut Vec<Cluster>) {
             o.kustomization()?.path.as_ref().and_then(|p| normalize(&p.value))
         }));
     }
-    let mut i = 0;
-    clusters.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
+    keep
 }
 
 /// A cluster's name from its folder: the last part that is not a generic word of Flux

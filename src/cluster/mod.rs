@@ -60,6 +60,8 @@ pub struct Cluster {
     pub inventory: BTreeMap<ObjectId, Vec<Applied>>,
     /// Kustomizations whose source is not this repository.
     pub external: BTreeMap<ObjectId, String>,
+    /// Objects applied by several Kustomizations that do not agree on their definition.
+    pub conflicting: BTreeSet<ObjectId>,
     /// Kustomizations whose build holds their own manifest (flux-system does).
     pub self_applied: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read.
@@ -87,8 +89,13 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
         .iter()
         .map(|e| Resolver::new(repo, &variables, e).run())
         .collect();
+    let mut entries = entries;
     if entry.is_none() {
-        entry::drop_false_entries(&entries, &mut clusters);
+        let keep = entry::real_entries(&entries, &clusters);
+        let mut flags = keep.iter();
+        clusters.retain(|_| *flags.next().expect("one flag per cluster"));
+        let mut flags = keep.iter();
+        entries.retain(|_| *flags.next().expect("one flag per entry"));
     }
     let diagnostics = outside_diagnostics(repo, &clusters, &entries);
     Ok(Resolution { clusters, diagnostics })
@@ -182,7 +189,10 @@ impl<'a> Resolver<'a> {
             self.cluster.self_applied.insert(id);
             return;
         }
-        if self.cluster.objects.contains_key(&id) {
+        if let Some(existing) = self.cluster.objects.get(&id) {
+            if existing.manifest.to_json() != object.manifest.to_json() {
+                self.cluster.conflicting.insert(id.clone());
+            }
             if let Some(parent) = p.parent {
                 let parents = self.cluster.parents.entry(id).or_default();
                 if !parents.contains(&parent) {

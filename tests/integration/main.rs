@@ -1,5 +1,9 @@
 //! The integration tests: the real `fluxgraph` binary run on tiny Flux repositories under `tests/repos/`,
 //! checked against its JSON output (the contract of DESIGN.md, "Machine-readable output").
 
+mod corpus;
+mod example;
+mod fixture;
+mod load;
 mod rules;
 mod util;

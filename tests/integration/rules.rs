@@ -545,8 +545,9 @@ fn invalid_yaml_is_an_error_only_inside_a_build() {
     assert_eq!(status, 1);
 }
 
-/// An object applied by two Kustomizations has two owners fighting over it (each prunes it when the
-/// other changes): an error about the object, which has both as parents.
+/// An object applied by two Kustomizations with different definitions has two owners fighting over it
+/// (each overwrites the other's spec and prunes it when it drops it): an error about the object, which
+/// has both as parents.
 #[test]
 fn object_applied_by_two_kustomizations_has_multiple_owners() {
     let (status, doc) = check(&repo("multiple-owners"));
@@ -560,6 +561,18 @@ fn object_applied_by_two_kustomizations_has_multiple_owners() {
     assert_eq!(level(&doc, metrics_server), Some(1));
     assert_codes(&doc, &[("multiple-owners", "error", Some(metrics_server))]);
     assert_eq!(status, 1);
+}
+
+/// The same object applied identically by two Kustomizations (the home-ops pattern of a shared
+/// component) reconciles, but ownership flips between them and removing it from one prunes it for
+/// both: a warning.
+#[test]
+fn object_applied_identically_by_two_kustomizations_is_a_warning() {
+    let (status, doc) = check(&repo("multiple-owners-identical"));
+    let metrics_server = "Kustomization/flux-system/metrics-server";
+    assert_eq!(parents(&doc, metrics_server), set(["Kustomization/flux-system/infrastructure", "Kustomization/flux-system/apps"]));
+    assert_codes(&doc, &[("multiple-owners", "warning", Some(metrics_server))]);
+    assert_eq!(status, 0);
 }
 
 /// A HelmRelease whose `chart.spec.sourceRef` names a HelmRepository defined nowhere: an error about the

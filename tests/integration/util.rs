@@ -46,6 +46,23 @@ pub fn check(path: &Path) -> (i32, Value) {
     (code, parse(&output))
 }
 
+/// `../shared` beside the project (the workplace's fixtures and corpus), or `None`, after saying
+/// that the test is skipped.
+pub fn shared(test: &str) -> Option<PathBuf> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if shared.is_dir() {
+        Some(shared)
+    } else {
+        eprintln!("skipping {test}: {} is absent", shared.display());
+        None
+    }
+}
+
+/// Runs `fluxgraph <args…>` and returns its output, whatever its status.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fluxgraph")).args(args).output().unwrap_or_else(|e| panic!("cannot run fluxgraph: {e}"))
+}
+
 fn fluxgraph(subcommand: &str, path: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
         .arg(subcommand)

@@ -1,0 +1,155 @@
+//! Real public Flux repositories (`../shared/corpus/*`): each loads without a panic, and per
+//! cluster the Kustomizations reached, their dependsOn edges, the longest dependsOn chain and the
+//! HelmReleases match the "resolved graph" of its MANIFEST.md (`MANIFEST.counts.json`), whose
+//! numbers come from a simpler Flux-emulating script.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{graph_json, shared};
+
+/// The numbers the MANIFEST compares, for one cluster.
+#[derive(Debug, PartialEq, Eq)]
+struct Counts {
+    kustomizations: usize,
+    kustomization_depends_on: usize,
+    longest_chain: usize,
+    helm_releases: usize,
+    helm_release_depends_on: usize,
+}
+
+fn counts(cluster: &Value) -> Counts {
+    let nodes = cluster["nodes"].as_array().unwrap();
+    // Kustomizations made up for bootstrap or the operator are not in the MANIFEST's counts.
+    let ks: BTreeSet<&str> = nodes
+        .iter()
+        .filter(|n| n["kind"] == "Kustomization" && n["implied"] == false)
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    let depends: Vec<(&str, &str)> = cluster["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "dependsOn")
+        .map(|e| (e["from"].as_str().unwrap(), e["to"].as_str().unwrap()))
+        .collect();
+    let ks_depends: Vec<(&str, &str)> = depends.iter().copied().filter(|(a, _)| a.starts_with("Kustomization/")).collect();
+    Counts {
+        kustomizations: ks.len(),
+        kustomization_depends_on: ks_depends.len(),
+        longest_chain: longest_chain(&ks, &ks_depends),
+        helm_releases: nodes.iter().filter(|n| n["kind"] == "HelmRelease").count(),
+        helm_release_depends_on: depends.iter().filter(|(a, _)| a.starts_with("HelmRelease/")).count(),
+    }
+}
+
+/// Nodes on the longest dependsOn chain (the graph is acyclic in every corpus repository).
+fn longest_chain(nodes: &BTreeSet<&str>, edges: &[(&str, &str)]) -> usize {
+    fn depth<'a>(n: &'a str, edges: &[(&'a str, &'a str)], memo: &mut BTreeMap<&'a str, usize>) -> usize {
+        if let Some(&d) = memo.get(n) {
+            return d;
+        }
+        let d = 1 + edges.iter().filter(|e| e.0 == n).map(|e| depth(e.1, edges, memo)).max().unwrap_or(0);
+        memo.insert(n, d);
+        d
+    }
+    let mut memo = BTreeMap::new();
+    nodes.iter().map(|n| depth(n, edges, &mut memo)).max().unwrap_or(0)
+}
+
+fn manifest_counts(dir: &Path) -> Vec<Counts> {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.counts.json")).expect("MANIFEST.counts.json");
+    let manifest: Value = serde_json::from_str(&text).unwrap();
+    manifest["resolved_entrypoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| Counts {
+            kustomizations: e["ks_reached"].as_u64().unwrap() as usize,
+            kustomization_depends_on: e["ks_dependsOn_edges"].as_u64().unwrap() as usize,
+            longest_chain: e["ks_longest_chain_nodes"].as_u64().unwrap() as usize,
+            helm_releases: e["hr_reached"].as_u64().unwrap() as usize,
+            helm_release_depends_on: e["hr_dependsOn_edges"].as_u64().unwrap() as usize,
+        })
+        .collect()
+}
+
+/// Checks one corpus repository: the clusters found (by name, in the MANIFEST's order) and their
+/// counts, and no error that the repository does not really have.
+fn corpus(name: &str, clusters: &[&str]) {
+    let Some(shared) = shared(name) else { return };
+    let dir = shared.join("corpus").join(name);
+    let doc = graph_json(&dir);
+    let documents: Vec<&Value> = match doc["clusters"].as_array() {
+        Some(all) => all.iter().collect(),
+        None => vec![&doc],
+    };
+    let found: Vec<&str> = documents.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    let expected = manifest_counts(&dir);
+    assert_eq!(documents.len(), expected.len(), "{name}: clusters found {found:?}");
+    for (cluster_name, expected) in clusters.iter().zip(expected) {
+        let document = documents
+            .iter()
+            .find(|c| c["name"].as_str().unwrap_or("") == *cluster_name)
+            .unwrap_or_else(|| panic!("{name}: no cluster {cluster_name}, found {found:?}"));
+        assert_eq!(counts(document), expected, "{name}, cluster {cluster_name:?}");
+        let errors: Vec<&Value> =
+            document["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == "error").collect();
+        assert!(errors.is_empty(), "{name}, cluster {cluster_name:?}: {errors:#?}");
+    }
+}
+
+#[test]
+fn flux2_kustomize_helm_example_classic() {
+    // Two bootstrap placeholders (gotk-sync.yaml with no manifest): production, staging.
+    corpus("fluxcd__flux2-kustomize-helm-example__classic-a484a05", &["production", "staging"]);
+}
+
+#[test]
+fn flux2_kustomize_helm_example_with_artifact_generator() {
+    // Paths are inside ExternalArtifacts, mapped back through the ArtifactGenerator's copy rules.
+    corpus("fluxcd__flux2-kustomize-helm-example", &["production", "staging"]);
+}
+
+#[test]
+fn onedr0p_home_ops_flux_operator() {
+    // One cluster from the FluxInstance in a HelmRelease's values; every name under
+    // `kubernetes/flux/cluster` is generic, so the cluster is named after the repository folder and
+    // the single-cluster document carries no name.
+    corpus("onedr0p__home-ops", &[""]);
+}
+
+#[test]
+fn thaynes43_haynes_ops_two_clusters() {
+    // Entries guessed from unapplied Kustomizations: kubernetes/{edge,main}/flux/config/cluster.yaml;
+    // the `.archive/` group reaches nothing and the edge addons folder lies inside edge's apps, so
+    // neither is a cluster. The MANIFEST lists edge first.
+    corpus("thaynes43__haynes-ops", &["edge", "main"]);
+}
+
+#[test]
+fn thaynes43_haynes_ops_orphans_are_not_applied() {
+    let Some(shared) = shared("thaynes43_haynes_ops_orphans_are_not_applied") else { return };
+    let doc = graph_json(&shared.join("corpus/thaynes43__haynes-ops"));
+    let not_applied: BTreeSet<(&str, &str)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "not-applied" && d["object"].as_str().unwrap().starts_with("Kustomization/"))
+        .map(|d| (d["file"].as_str().unwrap(), d["object"].as_str().unwrap()))
+        .collect();
+    // The MANIFEST's six orphans: five retired ks.yaml documents and the unlisted edge addons.
+    let files: BTreeSet<&str> = not_applied.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from([
+            ".archive/apps/metallb-system/ks.yaml",
+            ".archive/apps/searxng/ks.yaml",
+            ".archive/apps/willow/ks.yaml",
+            "kubernetes/edge/apps/flux-system/addons/ks.yaml",
+        ])
+    );
+    assert_eq!(not_applied.len(), 6, "{not_applied:#?}");
+}

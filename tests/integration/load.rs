@@ -1,0 +1,103 @@
+//! Bad files in the user's repository become diagnostics with file and line, never a panic, and
+//! the rest of the graph still shows: huge, binary and non-UTF-8 files, symlink loops, links
+//! leaving the root, paths that climb out of the repository.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::{assert_codes, check, node_ids, set};
+
+const ROOT_KS: &str = "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps\n  prune: true\n  wait: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+
+fn write(root: &Path, rel: &str, bytes: &[u8]) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+/// A repository whose apps folder (generated kustomization) holds one good ConfigMap.
+fn base() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "clusters/test/cluster.yaml", ROOT_KS.as_bytes());
+    write(dir.path(), "apps/ok.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n");
+    dir
+}
+
+const APPS: &str = "Kustomization/flux-system/apps";
+
+#[test]
+fn huge_binary_and_non_utf8_files_fail_the_build_that_holds_them_and_nothing_else() {
+    let dir = base();
+    let mut huge = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  x: \"".to_vec();
+    huge.resize(6 * 1024 * 1024, b'a');
+    write(dir.path(), "apps/huge.yaml", &huge);
+    write(dir.path(), "apps/binary.yaml", b"apiVersion: v1\0\x01\x02");
+    write(dir.path(), "apps/latin1.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caf\xe9\n");
+    // Outside every build: reported, but only as information.
+    write(dir.path(), "notes/broken.yaml", b"key: [unclosed\n");
+
+    let (status, doc) = check(dir.path());
+    assert_eq!(node_ids(&doc), set([APPS, "GitRepository/flux-system/flux-system"]));
+    assert_codes(
+        &doc,
+        &[
+            ("file-too-large", "warning", None),
+            ("binary-file", "warning", None),
+            ("not-utf8", "warning", None),
+            ("invalid-yaml", "error", Some(APPS)),
+            ("invalid-yaml", "error", Some(APPS)),
+            ("invalid-yaml", "error", Some(APPS)),
+            ("invalid-yaml", "info", None),
+        ],
+    );
+    let lines: Vec<(String, u64)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "not-utf8" || d["file"] == "notes/broken.yaml")
+        .map(|d| (d["file"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert!(lines.contains(&("apps/latin1.yaml".to_string(), 4)), "the line of the bad byte: {lines:?}");
+    assert!(lines.iter().any(|(f, l)| f == "notes/broken.yaml" && *l >= 1), "{lines:?}");
+    assert_eq!(status, 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_and_links_out_of_the_repository_are_not_followed() {
+    let dir = base();
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "secret.yaml", b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: outside\n");
+    std::os::unix::fs::symlink(dir.path().join("apps"), dir.path().join("apps/loop")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.yaml"), dir.path().join("apps/outside.yaml")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("apps/outside-dir")).unwrap();
+
+    let (status, doc) = check(dir.path());
+    assert_eq!(node_ids(&doc), set([APPS, "GitRepository/flux-system/flux-system"]));
+    assert_codes(
+        &doc,
+        &[
+            ("symlink-loop", "warning", None),
+            ("symlink-outside-root", "warning", None),
+            ("symlink-outside-root", "warning", None),
+        ],
+    );
+    assert_eq!(status, 0);
+}
+
+#[test]
+fn a_path_that_climbs_out_of_the_repository_is_not_found() {
+    let dir = base();
+    let escaping = ROOT_KS.replace("name: apps", "name: escape").replace("path: ./apps", "path: ../../../etc");
+    write(dir.path(), "clusters/test/escape.yaml", escaping.as_bytes());
+    let (status, doc) = check(dir.path());
+    assert_codes(&doc, &[("path-not-found", "error", Some("Kustomization/flux-system/escape"))]);
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_missing_repository_could_not_run() {
+    let output = crate::util::run(&["check", "/nonexistent/fluxgraph-test"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+}
