@@ -129,9 +129,9 @@ fn synthetic_root(path: &str, source_kind: &str, file: &str, line: u32) -> (Reso
     let text = format!(
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: {BOOTSTRAP_NAMESPACE}\nspec:\n  interval: 10m\n  path: ./{path}\n  prune: true\n  sourceRef:\n    kind: {source_kind}\n    name: flux-system\n"
     );
-    let mut manifest = parse_documents(&text).remove(0).expect("the synthetic root is valid YAML").root;
+    let mut manifest = (*parse_documents(&text).remove(0).expect("the synthetic root is valid YAML").root).clone();
     set_lines(&mut manifest, line);
-    let resource = Resource { file: Arc::from(file), line, manifest, sops: false };
+    let resource = Resource { file: Arc::from(file), line, manifest: Arc::new(manifest), sops: false };
     (resource, ObjectId::new(Kind::Kustomization, BOOTSTRAP_NAMESPACE, "flux-system"))
 }
 
@@ -152,57 +152,67 @@ fn flux_documents(repo: &Repository, path: &str) -> Vec<Resource> {
         .iter()
         .flatten()
         .filter(|d| model::flux_kind(&d.root).is_some())
-        .map(|d| Resource { file: shared.clone(), line: d.line, manifest: d.root.clone(), sops: is_sops(&d.root) })
+        .map(|d| Resource { file: shared.clone(), line: d.line, manifest: Arc::clone(&d.root), sops: is_sops(&d.root) })
         .collect()
 }
 
 /// Kustomizations that no other Kustomization's build includes, grouped by folder.
 fn unapplied_entries(repo: &Repository) -> Vec<Entry> {
-    let documents: Vec<(&str, u32, &Node)> = repo
+    let patches = patch_files(repo);
+    let documents: Vec<(&str, u32, &Arc<Node>, Kind)> = repo
         .files
         .values()
+        .filter(|f| !patches.contains(&f.path))
         .flat_map(|f| f.documents.iter().flatten().map(move |d| (f.path.as_str(), d.line, &d.root)))
-        .filter(|(_, _, n)| model::flux_kind(n).is_some())
+        .filter_map(|(f, l, n)| Some((f, l, n, model::flux_kind(n)?)))
         .collect();
-    let patches = patch_files(repo);
-    // Which Kustomizations include each file.
-    let mut includers: BTreeMap<&str, BTreeSet<(&str, u32)>> = BTreeMap::new();
-    for &(file, line, node) in &documents {
-        if model::flux_kind(node) != Some(Kind::Kustomization) {
+    // What each Kustomization builds from. Those whose path holds their own file (flux-system)
+    // are followed one by one, so that a file they alone include is not "applied by another".
+    let mut shared_paths = Vec::new();
+    let mut self_applying = Vec::new();
+    for &(file, line, node, kind) in &documents {
+        if kind != Kind::Kustomization {
             continue;
         }
         let Some(path) = node.at(&["spec", "path"]).and_then(Node::as_str).map_or(Some(String::new()), normalize) else { continue };
         // Paths into OCI artifacts, buckets and generated artifacts are not this tree; a
         // document without sourceRef is a patch or a partial, not a Kustomization Flux runs.
         let source_kind = node.at(&["spec", "sourceRef", "kind"]).and_then(Node::as_str);
-        if source_kind != Some("GitRepository") || patches.contains(file) || path.contains("${") || !repo.is_dir(&path) {
+        if source_kind != Some("GitRepository") || path.contains("${") || !repo.is_dir(&path) {
             continue;
         }
-        let components = node
+        let components: Vec<String> = node
             .at(&["spec", "components"])
             .map(Node::as_seq)
             .unwrap_or_default()
             .iter()
             .filter_map(|c| normalize(&join(&path, &c.scalar_text()?)))
             .collect();
-        let build = kustomize::build(repo, &path, &Overlay { components, ..Overlay::default() });
-        for f in build.files {
-            if let Some((key, _)) = repo.files.get_key_value(&f) {
-                includers.entry(key.as_str()).or_default().insert((file, line));
-            }
+        if path.is_empty() || file.starts_with(&format!("{path}/")) {
+            self_applying.push(((file, line), path, components));
+        } else {
+            shared_paths.push((path, components));
         }
     }
-    let applied_by_other = |file: &str, line: u32| includers.get(file).is_some_and(|s| s.iter().any(|&k| k != (file, line)));
-    let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
+    let applied = kustomize::reachable_files(repo, shared_paths.iter().map(|(p, c)| (p.as_str(), c.clone())));
+    let mut applied_by_self: BTreeMap<String, Vec<(&str, u32)>> = BTreeMap::new();
+    for (who, path, components) in &self_applying {
+        for f in kustomize::files(repo, path, &Overlay { components: components.clone(), ..Overlay::default() }) {
+            applied_by_self.entry(f).or_default().push(*who);
+        }
+    }
+    let applied_by_other = |file: &str, line: u32| {
+        applied.contains(file) || applied_by_self.get(file).is_some_and(|s| s.iter().any(|&k| k != (file, line)))
+    };
     let root_files: BTreeSet<&str> = documents
         .iter()
-        .filter(|(f, _, _)| !patches.contains(*f))
-        .filter(|(f, l, n)| model::flux_kind(n) == Some(Kind::Kustomization) && !applied_by_other(f, *l))
-        .map(|(f, _, _)| *f)
+        .filter(|&&(f, l, _, k)| k == Kind::Kustomization && !applied_by_other(f, l))
+        .map(|&(f, ..)| f)
         .collect();
-    for &(file, line, node) in &documents {
+    let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
+    for &(file, line, node, _) in &documents {
         if root_files.contains(file) && !applied_by_other(file, line) {
-            groups.entry(parent_dir(file)).or_default().push(Resource { file: Arc::from(file), line, manifest: node.clone(), sops: false });
+            groups.entry(parent_dir(file)).or_default().push(Resource { file: Arc::from(file), line, manifest: Arc::clone(node), sops: false });
         }
     }
     groups

@@ -263,9 +263,9 @@ impl<'a> Resolver<'a> {
         let mut inventory = Vec::with_capacity(build.resources.len());
         for mut resource in build.resources {
             if let Some(vars) = &vars {
-                if !substitution_disabled(&resource.manifest) {
+                if resource.manifest.any_string_contains('$') && !substitution_disabled(&resource.manifest) {
                     let file = resource.file.clone();
-                    resource.manifest.visit_strings_mut(&mut |s, line| {
+                    Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
                         if s.contains('$') {
                             let out = vars.substitute(s);
                             for name in out.undefined {
@@ -457,7 +457,7 @@ fn implied_git_repository() -> FluxObject {
         file: String::new(),
         line: 0,
         spec: Spec::Source(model::SourceSpec::default()),
-        manifest: Node::new(0, crate::load::Value::Null),
+        manifest: Arc::new(Node::new(0, crate::load::Value::Null)),
         implied: true,
     }
 }

@@ -9,7 +9,7 @@
 //! noted, never fetched. Written by hand because no Rust kustomize exists; it covers what
 //! decides which Flux objects a Kustomization applies, not every kustomize transformer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::patch::{Patch, Target};
@@ -29,7 +29,8 @@ pub struct Resource {
     pub file: Arc<str>,
     /// Line of the document in `file`.
     pub line: u32,
-    pub manifest: Node,
+    /// Shared with the parsed file until a patch or transformer changes it.
+    pub manifest: Arc<Node>,
     /// The document carries SOPS metadata: its values are encrypted.
     pub sops: bool,
 }
@@ -62,7 +63,31 @@ pub fn kustomization_file<'a>(repo: &'a Repository, dir: &str) -> Option<&'a Sou
 
 /// Builds `dir` as Flux would for a Kustomization whose `spec.path` is `dir`.
 pub fn build(repo: &Repository, dir: &str, overlay: &Overlay) -> Build {
-    let mut builder = Builder { repo, build: Build::default(), stack: Vec::new() };
+    build_with(repo, dir, overlay, true)
+}
+
+/// Only the files a build of `dir` reads, without its manifests: cheaper, for finding out
+/// which files some Kustomization applies.
+pub fn files(repo: &Repository, dir: &str, overlay: &Overlay) -> BTreeSet<String> {
+    build_with(repo, dir, overlay, false).files
+}
+
+/// Every file that the builds of all `paths` (each with its components) read, each folder
+/// followed once however many builds share it: the cheap way to learn what is applied at all.
+pub fn reachable_files<'p>(repo: &Repository, paths: impl IntoIterator<Item = (&'p str, Vec<String>)>) -> BTreeSet<String> {
+    let mut builder = Builder { repo, build: Build::default(), stack: Vec::new(), manifests: false, visited: Some(HashSet::new()) };
+    for (dir, components) in paths {
+        let overlay = Overlay { components, ..Overlay::default() };
+        match kustomization_file(repo, dir) {
+            Some(file) => drop(builder.kustomization(dir, file, Some(&overlay))),
+            None => drop(builder.generated(dir)),
+        }
+    }
+    builder.build.files
+}
+
+fn build_with(repo: &Repository, dir: &str, overlay: &Overlay, manifests: bool) -> Build {
+    let mut builder = Builder { repo, build: Build::default(), stack: Vec::new(), manifests, visited: None };
     let resources = match kustomization_file(repo, dir) {
         Some(file) => builder.kustomization(dir, file, Some(overlay)),
         None => {
@@ -83,6 +108,17 @@ struct Builder<'a> {
     repo: &'a Repository,
     build: Build,
     stack: Vec<String>,
+    /// Whether to produce manifests, or only follow the files.
+    manifests: bool,
+    /// Folders already followed, when builds share the work (files only).
+    visited: Option<HashSet<String>>,
+}
+
+impl Builder<'_> {
+    /// Whether `dir` was followed already by an earlier build sharing this builder.
+    fn seen(&mut self, dir: &str) -> bool {
+        self.visited.as_mut().is_some_and(|v| !v.insert(dir.to_string()))
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -90,6 +126,9 @@ impl<'a> Builder<'a> {
     /// sub-directories that hold a kustomization file (each built as one unit).
     fn generated(&mut self, dir: &str) -> Vec<Resource> {
         let mut out = Vec::new();
+        if self.seen(dir) {
+            return out;
+        }
         for file in self.repo.files_in(dir) {
             self.build.files.insert(file.path.clone());
             out.extend(self.file_resources(file, true));
@@ -106,6 +145,9 @@ impl<'a> Builder<'a> {
 
     fn kustomization(&mut self, dir: &str, kfile: &'a SourceFile, overlay: Option<&Overlay>) -> Vec<Resource> {
         self.build.files.insert(kfile.path.clone());
+        if overlay.is_none_or(|o| o.components.is_empty()) && self.seen(dir) {
+            return Vec::new();
+        }
         if self.stack.iter().any(|d| d == dir) || self.stack.len() > MAX_DEPTH {
             let chain = self.stack.iter().chain([&dir.to_string()]).cloned().collect::<Vec<_>>().join(" -> ");
             self.build.diagnostics.push(Diagnostic::error(
@@ -117,7 +159,7 @@ impl<'a> Builder<'a> {
             return Vec::new();
         }
         let root = match kfile.documents.first() {
-            Some(Ok(doc)) => doc.root.clone(),
+            Some(Ok(doc)) => Arc::clone(&doc.root),
             Some(Err(e)) => {
                 self.build.diagnostics.push(Diagnostic::error(
                     Code::InvalidYaml,
@@ -131,7 +173,7 @@ impl<'a> Builder<'a> {
                 self.push_unreadable(kfile);
                 return Vec::new();
             }
-            None => Node::new(1, Value::Map(Vec::new())),
+            None => Arc::new(Node::new(1, Value::Map(Vec::new()))),
         };
         self.stack.push(dir.to_string());
         let mut resources = Vec::new();
@@ -239,7 +281,7 @@ impl<'a> Builder<'a> {
             resources.extend(self.kustomization(dir, kfile, None));
             return;
         };
-        let root = doc.root.clone();
+        let root = Arc::clone(&doc.root);
         self.build.files.insert(kfile.path.clone());
         self.stack.push(dir.to_string());
         for key in ["resources", "bases"] {
@@ -321,6 +363,9 @@ impl<'a> Builder<'a> {
     /// The documents of a file as resources. In a generated build, a file that is not a
     /// Kubernetes object fails the whole build, as it does in Flux.
     fn file_resources(&mut self, file: &SourceFile, generated: bool) -> Vec<Resource> {
+        if !self.manifests {
+            return Vec::new();
+        }
         if file.unreadable.is_some() {
             self.push_unreadable(file);
             return Vec::new();
@@ -344,11 +389,11 @@ impl<'a> Builder<'a> {
                     }
                     if doc.root.get("kind").and_then(Node::as_str) == Some("List") {
                         for item in doc.root.get("items").map(Node::as_seq).unwrap_or_default() {
-                            out.push(Resource { file: path.clone(), line: item.line, manifest: item.clone(), sops: false });
+                            out.push(Resource { file: path.clone(), line: item.line, manifest: Arc::new(item.clone()), sops: false });
                         }
                         continue;
                     }
-                    out.push(Resource { file: path.clone(), line: doc.line, sops: is_sops(&doc.root), manifest: doc.root.clone() });
+                    out.push(Resource { file: path.clone(), line: doc.line, sops: is_sops(&doc.root), manifest: Arc::clone(&doc.root) });
                 }
                 Err(e) => self.build.diagnostics.push(Diagnostic::error(
                     Code::InvalidYaml,
@@ -449,7 +494,7 @@ fn apply_patches(patches: &[Patch], resources: &mut Vec<Resource>, diagnostics: 
             matched = true;
             match patch.apply(&r.manifest) {
                 Ok(Some(m)) => {
-                    r.manifest = m;
+                    r.manifest = Arc::new(m);
                     true
                 }
                 Ok(None) => false,
@@ -480,28 +525,31 @@ fn is_cluster_scoped(kind: &str) -> bool {
     )
 }
 
-fn set_namespace(manifest: &mut Node, namespace: &str) {
+fn set_namespace(manifest: &mut Arc<Node>, namespace: &str) {
     let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
-    if is_cluster_scoped(kind) {
+    if is_cluster_scoped(kind) || crate::model::metadata_namespace(manifest).as_deref() == Some(namespace) {
         return;
     }
-    let meta = ensure_map(manifest, "metadata");
+    let meta = ensure_map(Arc::make_mut(manifest), "metadata");
     set_key(meta, "namespace", Value::Str(namespace.to_string()));
 }
 
-fn rename(manifest: &mut Node, prefix: Option<&str>, suffix: Option<&str>) {
+fn rename(manifest: &mut Arc<Node>, prefix: Option<&str>, suffix: Option<&str>) {
     if manifest.get("kind").and_then(Node::as_str) == Some("Namespace") {
         return;
     }
-    if let Some(name) = manifest.get_mut("metadata").and_then(|m| m.get_mut("name")) {
+    if let Some(name) = Arc::make_mut(manifest).get_mut("metadata").and_then(|m| m.get_mut("name")) {
         if let Value::Str(n) = &mut name.value {
             *n = format!("{}{}{}", prefix.unwrap_or(""), n, suffix.unwrap_or(""));
         }
     }
 }
 
-fn set_label(manifest: &mut Node, key: &str, value: &str) {
-    let meta = ensure_map(manifest, "metadata");
+fn set_label(manifest: &mut Arc<Node>, key: &str, value: &str) {
+    if manifest.at(&["metadata", "labels", key]).and_then(Node::as_str) == Some(value) {
+        return;
+    }
+    let meta = ensure_map(Arc::make_mut(manifest), "metadata");
     let labels = ensure_map(meta, "labels");
     set_key(labels, key, Value::Str(value.to_string()));
 }

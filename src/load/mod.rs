@@ -17,9 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ignore::WalkBuilder;
+use std::sync::Mutex;
+
+use ignore::{WalkBuilder, WalkState};
 use ignore::overrides::OverrideBuilder;
-use rayon::prelude::*;
 
 use crate::diagnostic::{Code, Diagnostic};
 pub use yaml::{Document, Node, Value, YamlError};
@@ -49,6 +50,13 @@ pub struct SourceFile {
     pub unreadable: Option<Diagnostic>,
 }
 
+/// What a directory holds, by full relative path, in name order.
+#[derive(Debug, Clone, Default)]
+pub struct Dir {
+    pub files: BTreeSet<String>,
+    pub dirs: BTreeSet<String>,
+}
+
 /// The loaded repository: every file Flux would see, parsed where it is YAML.
 #[derive(Debug, Clone, Default)]
 pub struct Repository {
@@ -58,76 +66,61 @@ pub struct Repository {
     /// Every other file Flux would see, by relative path.
     pub other_files: BTreeSet<String>,
     /// Every directory holding at least one such file, and its ancestors; "" is the root.
-    pub dirs: BTreeSet<String>,
+    pub dirs: BTreeMap<String, Dir>,
     /// Problems found while walking (links, unreadable files).
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Repository {
     pub fn is_dir(&self, path: &str) -> bool {
-        self.dirs.contains(path)
+        self.dirs.contains_key(path)
     }
 
     pub fn is_file(&self, path: &str) -> bool {
         self.files.contains_key(path) || self.other_files.contains(path)
     }
 
-    /// Files directly in `dir`, in name order.
-    pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a SourceFile> + 'a {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        self.files
-            .range(prefix.clone()..)
-            .take_while({
-                let prefix = prefix.clone();
-                move |(p, _)| p.starts_with(&prefix)
-            })
-            .filter(move |(p, _)| !p[prefix.len()..].contains('/'))
-            .map(|(_, f)| f)
+    /// YAML files directly in `dir`, in name order.
+    pub fn files_in<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a SourceFile> + 'a {
+        self.dirs.get(dir).into_iter().flat_map(|d| d.files.iter()).filter_map(|p| self.files.get(p))
     }
 
     /// Sub-directories directly below `dir`, in name order.
-    pub fn subdirs<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        self.dirs
-            .range(prefix.clone()..)
-            .take_while({
-                let prefix = prefix.clone();
-                move |p| p.starts_with(&prefix)
-            })
-            .filter(move |p| p.len() > prefix.len() && !p[prefix.len()..].contains('/'))
-            .map(String::as_str)
+    pub fn subdirs<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.dirs.get(dir).into_iter().flat_map(|d| d.dirs.iter()).map(String::as_str)
     }
 
     /// Builds a repository from in-memory files (tests, and the Flux-artifact mode).
     pub fn from_files<'a>(root: &Path, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Repository {
         let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
-        repo.dirs.insert(String::new());
+        repo.dirs.insert(String::new(), Dir::default());
         for (path, text) in files {
-            repo.add(path.to_string(), Ok(text.to_string()));
+            let documents = if is_yaml_name(path) { yaml::parse_documents(text) } else { Vec::new() };
+            repo.insert(SourceFile { path: path.to_string(), text: text.into(), documents, unreadable: None });
         }
         repo
     }
 
-    fn add(&mut self, path: String, text: Result<String, Diagnostic>) {
-        let mut dir = parent_dir(&path);
-        loop {
-            if !self.dirs.insert(dir.to_string()) || dir.is_empty() {
+    fn insert(&mut self, file: SourceFile) {
+        let folder = parent_dir(&file.path);
+        let entry = self.dirs.entry(folder.to_string()).or_default();
+        if is_yaml_name(&file.path) {
+            entry.files.insert(file.path.clone());
+        }
+        // Link the folder into its parents, up to the first one already linked.
+        let mut dir = folder;
+        while !dir.is_empty() {
+            let parent = parent_dir(dir);
+            if !self.dirs.entry(parent.to_string()).or_default().dirs.insert(dir.to_string()) {
                 break;
             }
-            dir = parent_dir(dir);
+            dir = parent;
         }
-        if !is_yaml_name(&path) {
-            self.other_files.insert(path);
-            return;
+        if is_yaml_name(&file.path) {
+            self.files.insert(file.path.clone(), file);
+        } else {
+            self.other_files.insert(file.path);
         }
-        let file = match text {
-            Ok(text) => {
-                let documents = yaml::parse_documents(&text);
-                SourceFile { path: path.clone(), text: text.into(), documents, unreadable: None }
-            }
-            Err(diag) => SourceFile { path: path.clone(), text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
-        };
-        self.files.insert(path, file);
     }
 }
 
@@ -147,30 +140,30 @@ pub fn read_repository(root: &Path) -> std::io::Result<Repository> {
     if !root.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
     }
-    let (paths, mut diagnostics) = walk(&root);
-    let read: Vec<(String, Result<String, Diagnostic>)> = paths
-        .into_par_iter()
-        .map(|(rel, abs)| {
-            let text = if is_yaml_name(&rel) { read_text(&rel, &abs) } else { Ok(String::new()) };
-            (rel, text)
-        })
-        .collect();
-    let mut repo = Repository { root: root.clone(), ..Repository::default() };
-    repo.dirs.insert(String::new());
-    for (rel, text) in read {
-        if let Err(d) = &text {
+    let (mut found, mut diagnostics) = walk(&root);
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut repo = Repository { root, ..Repository::default() };
+    repo.dirs.insert(String::new(), Dir::default());
+    for file in found {
+        if let Some(d) = &file.unreadable {
             diagnostics.push(d.clone());
         }
-        repo.add(rel, text);
+        repo.insert(file);
     }
     diagnostics.sort();
     repo.diagnostics = diagnostics;
     Ok(repo)
 }
 
-type Walked = (Vec<(String, PathBuf)>, Vec<Diagnostic>);
+/// What the walk found at one path: a YAML file read and parsed, or another file.
+enum Found {
+    File(SourceFile),
+    Other(String),
+    Problem(Diagnostic),
+}
 
-fn walk(root: &Path) -> Walked {
+/// Walks the tree on every core, reading and parsing each YAML file where it is found.
+fn walk(root: &Path) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
@@ -186,38 +179,71 @@ fn walk(root: &Path) -> Walked {
         .follow_links(true)
         .overrides(overrides)
         .add_custom_ignore_filename(".sourceignore")
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    let mut paths = Vec::new();
+        .build_parallel();
+    let results: Mutex<Vec<Vec<Found>>> = Mutex::new(Vec::new());
+    walker.run(|| {
+        let mut batch = Batch { found: Vec::new(), results: &results };
+        Box::new(move |entry| {
+            if let Some(found) = visit(root, entry) {
+                batch.found.push(found);
+            }
+            WalkState::Continue
+        })
+    });
+    let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                diagnostics.push(walk_error(root, &err));
-                continue;
-            }
-        };
-        let Some(rel) = relative(root, entry.path()) else { continue };
-        if entry.path_is_symlink() {
-            match entry.path().canonicalize() {
-                Ok(target) if target.starts_with(root) => {}
-                _ => {
-                    diagnostics.push(Diagnostic::warning(
-                        Code::SymlinkOutsideRoot,
-                        rel.clone(),
-                        0,
-                        format!("{rel} is a link to something outside the repository or that does not exist; Flux's artifact would not hold it, so it is left out"),
-                    ));
-                    continue;
-                }
-            }
-        }
-        if entry.file_type().is_some_and(|t| t.is_file()) {
-            paths.push((rel, entry.into_path()));
+    for found in results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten() {
+        match found {
+            Found::File(f) => files.push(f),
+            Found::Other(path) => files.push(SourceFile { path, text: "".into(), documents: Vec::new(), unreadable: None }),
+            Found::Problem(d) => diagnostics.push(d),
         }
     }
-    (paths, diagnostics)
+    (files, diagnostics)
+}
+
+/// One walker thread's findings, handed over when the thread's visitor is dropped.
+struct Batch<'a> {
+    found: Vec<Found>,
+    results: &'a Mutex<Vec<Vec<Found>>>,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let found = std::mem::take(&mut self.found);
+        self.results.lock().unwrap_or_else(|e| e.into_inner()).push(found);
+    }
+}
+
+fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Found> {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(err) => return Some(Found::Problem(walk_error(root, &err))),
+    };
+    let rel = relative(root, entry.path())?;
+    if entry.path_is_symlink() {
+        match entry.path().canonicalize() {
+            Ok(target) if target.starts_with(root) => {}
+            _ => {
+                return Some(Found::Problem(Diagnostic::warning(
+                    Code::SymlinkOutsideRoot,
+                    rel.clone(),
+                    0,
+                    format!("{rel} is a link to something outside the repository or that does not exist; Flux's artifact would not hold it, so it is left out"),
+                )));
+            }
+        }
+    }
+    if !entry.file_type().is_some_and(|t| t.is_file()) {
+        return None;
+    }
+    if !is_yaml_name(&rel) {
+        return Some(Found::Other(rel));
+    }
+    Some(Found::File(match read_text(&rel, entry.path()) {
+        Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
+        Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
+    }))
 }
 
 fn walk_error(root: &Path, err: &ignore::Error) -> Diagnostic {
@@ -271,4 +297,26 @@ fn read_text(rel: &str, abs: &Path) -> Result<String, Diagnostic> {
         let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32;
         Diagnostic::warning(Code::NotUtf8, rel, line, format!("{rel} is not valid UTF-8; it is not read"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_index_links_every_level() {
+        let repo = Repository::from_files(
+            Path::new("/r"),
+            [("a/b/c/x.yaml", ""), ("a/b/y.yaml", ""), ("a/d/z.yml", ""), ("a/notes.txt", ""), ("top.yaml", "")],
+        );
+        let subdirs = |d: &str| repo.subdirs(d).map(str::to_string).collect::<Vec<_>>();
+        let files = |d: &str| repo.files_in(d).map(|f| f.path.clone()).collect::<Vec<_>>();
+        assert_eq!(subdirs(""), ["a"]);
+        assert_eq!(subdirs("a"), ["a/b", "a/d"]);
+        assert_eq!(subdirs("a/b"), ["a/b/c"]);
+        assert_eq!(files(""), ["top.yaml"]);
+        assert_eq!(files("a"), Vec::<String>::new());
+        assert_eq!(files("a/b"), ["a/b/y.yaml"]);
+        assert!(repo.is_file("a/notes.txt") && repo.is_dir("a/b/c") && !repo.is_dir("a/b/c/x.yaml"));
+    }
 }

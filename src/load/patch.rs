@@ -222,7 +222,7 @@ mod tests {
     use super::*;
 
     fn manifest(text: &str) -> Node {
-        parse_documents(text).remove(0).unwrap().root
+        (*parse_documents(text).remove(0).unwrap().root).clone()
     }
 
     const KS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: flux-system\n  labels:\n    tier: apps\nspec:\n  path: ./a\n  dependsOn:\n    - name: x\n";

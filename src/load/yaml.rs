@@ -1,15 +1,24 @@
 //! YAML text → [`Document`]s: a tree of [`Node`]s, each with its 1-based line.
 //!
-//! Takes the text of one file and gives its documents, one `Result` each, so that one
-//! bad document does not hide the others. Parsing is serde-saphyr's (anchors, aliases,
-//! merge keys, tags ignored); we deserialize into our own untyped tree because every later
-//! stage (kustomize resolution, patches, substitution, typed Flux objects) works on whole
-//! manifests and still needs the line of any node it reports on.
+//! Takes the text of one file and gives its documents, one `Result` each, so that one bad
+//! document does not hide the others (the stream is split at `---` lines and each part
+//! parsed alone). Anchors, aliases and merge keys (`<<`) are resolved; tags are ignored,
+//! except `!!str`; plain scalars follow YAML 1.2's core schema, and numbers keep the text
+//! they were written with (`1.10` stays `1.10`).
+//!
+//! The events come from granit-parser, the YAML parser serde-saphyr is built on. We checked
+//! serde-saphyr itself (multi-document, anchors with merge keys, `Spanned<T>` lines on nested
+//! fields all work), but every later stage needs an untyped tree with a line on every node,
+//! and building that through serde with `Spanned` cost 3.4× the parser's own time on a
+//! 42,000-file repository (1.04 s against 0.30 s, one thread). So the tree is built here,
+//! from the parser's events, in one pass.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
+use granit_parser::{Event, Parser, ScalarStyle, Tag};
 
 /// One YAML node and the line it starts on (1-based; 0 when not known).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +32,8 @@ pub struct Node {
 pub enum Value {
     Null,
     Bool(bool),
-    Int(i64),
-    Float(f64),
+    /// An integer or float, as written.
+    Number(String),
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<(String, Node)>),
@@ -34,7 +43,8 @@ pub enum Value {
 #[derive(Debug, Clone)]
 pub struct Document {
     pub line: u32,
-    pub root: Node,
+    /// Shared, so that every build holding the document can use it without a copy.
+    pub root: Arc<Node>,
 }
 
 /// Why a document could not be parsed, and where.
@@ -43,6 +53,9 @@ pub struct YamlError {
     pub line: u32,
     pub message: String,
 }
+
+/// Alias expansion beyond this many nodes in one document is refused ("billion laughs").
+const MAX_NODES: usize = 2_000_000;
 
 impl Node {
     pub fn new(line: u32, value: Value) -> Node {
@@ -69,7 +82,7 @@ impl Node {
         path.iter().try_fold(self, |node, key| node.get(key))
     }
 
-    /// The text of a scalar: strings as they are, numbers and booleans as YAML writes them.
+    /// The text of a string scalar.
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
@@ -80,10 +93,8 @@ impl Node {
     /// A scalar as text, whatever its type (`8080` and `"8080"` alike).
     pub fn scalar_text(&self) -> Option<String> {
         match &self.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) | Value::Number(s) => Some(s.clone()),
             Value::Bool(b) => Some(b.to_string()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
             _ => None,
         }
     }
@@ -131,14 +142,28 @@ impl Node {
         }
     }
 
+    /// Whether any string scalar or key contains `needle`.
+    pub fn any_string_contains(&self, needle: char) -> bool {
+        match &self.value {
+            Value::Str(s) => s.contains(needle),
+            Value::Seq(items) => items.iter().any(|n| n.any_string_contains(needle)),
+            Value::Map(entries) => entries.iter().any(|(k, v)| k.contains(needle) || v.any_string_contains(needle)),
+            _ => false,
+        }
+    }
+
     /// Converts to JSON, for patching and for output. Lines are lost.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Number(n) => n
+                .parse::<i64>()
+                .map(J::from)
+                .ok()
+                .or_else(|| n.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(J::Number))
+                .unwrap_or_else(|| J::String(n.clone())),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
@@ -155,7 +180,13 @@ impl Node {
         let value = match json {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
+            J::Number(n) => match old.map(|o| &o.value) {
+                // Keep the text the number was written with when the patch left it alone.
+                Some(Value::Number(text)) if Node::new(0, Value::Number(text.clone())).to_json() == *json => {
+                    Value::Number(text.clone())
+                }
+                _ => Value::Number(n.to_string()),
+            },
             J::String(s) => Value::Str(s.clone()),
             J::Array(items) => Value::Seq(
                 items
@@ -212,30 +243,19 @@ fn parse_one(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError
     if chunk.lines().all(is_blank_or_marker) {
         return Ok(None);
     }
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_documents: 4,
-            max_nodes: 2_000_000,
-            max_events: 8_000_000,
-            max_depth: 256,
-        },
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-        strict_booleans: true,
-    };
     let offset = first_line - 1;
-    match serde_saphyr::from_str_with_options::<Option<Node>>(chunk, options) {
-        Ok(Some(mut root)) => {
-            shift_lines(&mut root, offset);
-            let line = root.line;
-            Ok(Some(Document { line, root }))
-        }
-        Ok(None) => Ok(None),
-        Err(err) => {
-            let line = err.location().map_or(first_line, |l| l.line() as u32 + offset);
-            let message = first_line_of(&err.to_string());
-            Err(YamlError { line, message })
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(chunk) {
+        let (event, span) = event.map_err(|e| YamlError {
+            line: e.marker().line() as u32 + offset,
+            message: e.info(),
+        })?;
+        let line = span.start.line() as u32 + offset;
+        if let Some(root) = builder.push(event, line).map_err(|message| YamlError { line, message })? {
+            return Ok(Some(Document { line: root.line, root: Arc::new(root) }));
         }
     }
+    Ok(None)
 }
 
 fn is_blank_or_marker(line: &str) -> bool {
@@ -243,115 +263,178 @@ fn is_blank_or_marker(line: &str) -> bool {
     t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
 }
 
-fn first_line_of(message: &str) -> String {
-    message.lines().next().unwrap_or("invalid YAML").trim().to_string()
+/// A collection being built, with the anchor to record it under when it closes.
+enum Open {
+    Seq { line: u32, anchor: usize, items: Vec<Node> },
+    Map { line: u32, anchor: usize, entries: Vec<(String, Node)>, key: Option<(String, u32)>, merged: Vec<Node> },
 }
 
-fn shift_lines(node: &mut Node, offset: u32) {
-    if node.line > 0 {
-        node.line += offset;
-    }
-    match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(|n| shift_lines(n, offset)),
-        Value::Map(entries) => entries.iter_mut().for_each(|(_, n)| shift_lines(n, offset)),
-        _ => {}
-    }
+/// Builds one document's tree from parser events.
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Node, D::Error> {
-        let spanned = Spanned::<Value>::deserialize(deserializer)?;
-        Ok(Node { line: spanned.referenced.line() as u32, value: spanned.value })
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or(Value::Str(v.to_string()), Value::Int))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or(Value::Str(v.to_string()), Value::Int))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element::<Node>()? {
-            items.push(item);
+impl Builder {
+    /// Takes one event; returns the root once the document's top node is complete.
+    fn push(&mut self, event: Event<'_>, line: u32) -> Result<Option<Node>, String> {
+        let node = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = Node::new(line, scalar(text, style, tag.as_deref()));
+                self.remember(anchor, &node);
+                node
+            }
+            Event::Alias(id) => {
+                let mut node = self.anchors.get(&id).cloned().ok_or("alias to an unknown anchor")?;
+                node.line = line;
+                self.nodes += count(&node);
+                node
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                self.stack.push(Open::Seq { line, anchor, items: Vec::new() });
+                return Ok(None);
+            }
+            Event::MappingStart(_, anchor, _) => {
+                self.stack.push(Open::Map { line, anchor, entries: Vec::new(), key: None, merged: Vec::new() });
+                return Ok(None);
+            }
+            Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
+                Some(Open::Seq { line, anchor, items }) => {
+                    let node = Node::new(line, Value::Seq(items));
+                    self.remember(anchor, &node);
+                    node
+                }
+                Some(Open::Map { line, anchor, entries, merged, .. }) => {
+                    let node = Node::new(line, Value::Map(merge(entries, merged)));
+                    self.remember(anchor, &node);
+                    node
+                }
+                None => return Err("unbalanced collection end".into()),
+            },
+            _ => return Ok(None),
+        };
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(format!("more than {MAX_NODES} nodes after alias expansion"));
         }
-        Ok(Value::Seq(items))
+        Ok(self.attach(node))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries: Vec<(String, Node)> = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(key) = map.next_key::<Key>()? {
-            let value = map.next_value::<Node>()?;
-            // Later duplicates replace earlier ones, as Kubernetes' decoder does.
-            match entries.iter_mut().find(|(k, _)| *k == key.0) {
-                Some(slot) => slot.1 = value,
-                None => entries.push((key.0, value)),
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+    }
+
+    /// Puts a finished node into its parent; returns it when it has none (the root).
+    fn attach(&mut self, node: Node) -> Option<Node> {
+        match self.stack.last_mut() {
+            None => Some(node),
+            Some(Open::Seq { items, .. }) => {
+                items.push(node);
+                None
+            }
+            Some(Open::Map { entries, key, merged, .. }) => {
+                match key.take() {
+                    None => *key = Some((key_text(&node), node.line)),
+                    Some((k, _)) if k == "<<" && !matches!(node.value, Value::Str(_)) => merged.push(node),
+                    // A later duplicate key replaces the earlier one, as Kubernetes' decoder does.
+                    Some((k, _)) => match entries.iter_mut().find(|(e, _)| *e == k) {
+                        Some(slot) => slot.1 = node,
+                        None => entries.push((k, node)),
+                    },
+                }
+                None
             }
         }
-        Ok(Value::Map(entries))
     }
 }
 
-/// A mapping key of any scalar type, kept as its text.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Key, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        let text = match value {
-            Value::Str(s) => s,
-            Value::Null => "null".to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Seq(_) | Value::Map(_) => return Err(de::Error::custom("complex mapping keys are not supported")),
+/// Merge keys: the merged mappings' entries, unless the mapping sets the key itself; of
+/// several merged mappings, the first one that has a key wins.
+fn merge(mut entries: Vec<(String, Node)>, merged: Vec<Node>) -> Vec<(String, Node)> {
+    for source in merged {
+        let maps = match source.value {
+            Value::Seq(items) => items,
+            value => vec![Node::new(source.line, value)],
         };
-        Ok(Key(text))
+        for map in maps {
+            if let Value::Map(extra) = map.value {
+                for (k, v) in extra {
+                    if !entries.iter().any(|(e, _)| *e == k) {
+                        entries.push((k, v));
+                    }
+                }
+            }
+        }
     }
+    entries
+}
+
+fn count(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| count(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn key_text(node: &Node) -> String {
+    match &node.value {
+        Value::Str(s) | Value::Number(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        // Complex keys never occur in Kubernetes manifests; keep them visible, not lost.
+        Value::Seq(_) | Value::Map(_) => node.to_json().to_string(),
+    }
+}
+
+/// YAML 1.2 core schema for plain scalars; quoted and block scalars are strings.
+fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if style != ScalarStyle::Plain || tag.is_some_and(|t| t.is_yaml_core_schema_tag("str")) {
+        return Value::Str(text.into_owned());
+    }
+    match text.as_ref() {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        t if is_number(t) => Value::Number(text.into_owned()),
+        _ => Value::Str(text.into_owned()),
+    }
+}
+
+fn is_number(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if digits.is_empty() {
+        return false;
+    }
+    if let Some(hex) = t.strip_prefix("0x") {
+        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if let Some(oct) = t.strip_prefix("0o") {
+        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    }
+    if matches!(digits, ".inf" | ".Inf" | ".INF") || matches!(t, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let (mantissa, exponent) = match digits.find(['e', 'E']) {
+        Some(i) => (&digits[..i], Some(&digits[i + 1..])),
+        None => (digits, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let int_ok = int.bytes().all(|b| b.is_ascii_digit());
+    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()));
+    let has_digit = !int.is_empty() || frac.is_some_and(|f| !f.is_empty());
+    let exp_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    int_ok && frac_ok && has_digit && exp_ok
 }
 
 #[cfg(test)]
@@ -405,6 +488,39 @@ mod tests {
         let d = docs("a: !env_var FOO\nb: &k 1\nc: &k 2\nd: *k\nmatch: =\n");
         let root = &d[0].as_ref().unwrap().root;
         assert_eq!(root.get("a").unwrap().as_str(), Some("FOO"));
-        assert_eq!(root.get("d").unwrap().value, Value::Int(2));
+        assert_eq!(root.get("d").unwrap().value, Value::Number("2".into()));
+        assert_eq!(root.get("match").unwrap().as_str(), Some("="));
+    }
+
+    #[test]
+    fn scalars_keep_their_text() {
+        let d = docs("version: 1.10\nport: 8080\nname: y\nquoted: \"true\"\nnothing: ~\non: yes\nhex: 0x1F\nneg: -1e3\nword: 1.2.3\n");
+        let root = &d[0].as_ref().unwrap().root;
+        assert_eq!(root.get("version").unwrap().scalar_text().as_deref(), Some("1.10"));
+        assert_eq!(root.get("port").unwrap().value, Value::Number("8080".into()));
+        assert_eq!(root.get("name").unwrap().as_str(), Some("y"));
+        assert_eq!(root.get("quoted").unwrap().as_str(), Some("true"));
+        assert_eq!(root.get("nothing").unwrap().value, Value::Null);
+        assert_eq!(root.get("on").unwrap().as_str(), Some("yes"));
+        assert_eq!(root.get("hex").unwrap().value, Value::Number("0x1F".into()));
+        assert_eq!(root.get("neg").unwrap().value, Value::Number("-1e3".into()));
+        assert_eq!(root.get("word").unwrap().as_str(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn merge_key_lists_and_explicit_keys_win() {
+        let d = docs("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 0\n");
+        let c = d[0].as_ref().unwrap().root.get("c").unwrap().to_json();
+        assert_eq!(c, serde_json::json!({"x": 0, "y": 1, "z": 2}));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        }
+        let d = docs(&text);
+        assert!(d[0].as_ref().unwrap_err().message.contains("alias expansion"));
     }
 }

@@ -9,6 +9,7 @@
 pub mod duration;
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -260,7 +261,7 @@ pub struct FluxObject {
     pub line: u32,
     pub spec: Spec,
     /// The manifest after kustomize and substitution: what the object views show.
-    pub manifest: Node,
+    pub manifest: Arc<Node>,
     /// Made up by fluxgraph for something `flux bootstrap` or the Flux Operator creates
     /// in the cluster but that has no manifest in the repository.
     pub implied: bool,
@@ -341,7 +342,7 @@ pub fn flux_kind(manifest: &Node) -> Option<Kind> {
 
 /// Reads a Flux object from a manifest. `namespace` is where it lands (already decided by
 /// kustomize and the applying Kustomization); `None` when the manifest has no name.
-pub fn read_object(manifest: &Node, namespace: &str, file: &str, line: u32) -> Option<FluxObject> {
+pub fn read_object(manifest: &Arc<Node>, namespace: &str, file: &str, line: u32) -> Option<FluxObject> {
     let kind = flux_kind(manifest)?;
     let name = metadata_name(manifest)?;
     let spec_node = manifest.get("spec");
@@ -356,7 +357,7 @@ pub fn read_object(manifest: &Node, namespace: &str, file: &str, line: u32) -> O
         file: file.to_string(),
         line,
         spec,
-        manifest: manifest.clone(),
+        manifest: Arc::clone(manifest),
         implied: false,
     })
 }
