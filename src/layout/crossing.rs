@@ -100,11 +100,11 @@ const PATIENCE: usize = 8;
 /// Most sifting passes; each must lower the count to earn the next.
 const SIFTING_PASSES: usize = 4;
 
-/// An ordering of `g`, with crossings: at most `sweeps` sweeps per restart.
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// An ordering of `g`, with crossings: at most `sweeps` sweeps per restart.
 pub(crate) fn minimize(g: &Layered, sweeps: usize) -> (Vec<Vec<usize>>, usize) {
     let mut work = Work::new(g);
     let mut best: Option<(usize, Vec<Vec<usize>>)> = None;
@@ -119,17 +119,22 @@ pub(crate) fn minimize(g: &Layered, sweeps: usize) -> (Vec<Vec<usize>>, usize) {
         }
     }
     let (mut crossings, mut order) = best.unwrap_or_default();
-    work.install(order.clone());
-    for _ in 0..knob("SIFT", SIFTING_PASSES) {
+    work.install(g, &order);
+    let mut stale = 0;
+    for pass in 0..knob("SIFT", SIFTING_PASSES) {
         if crossings == 0 {
             break;
         }
-        work.sift(g);
+        work.sift(g, knob("SIFTTIE", 0) == 1);
+        if knob("FINREV", 0) == 1 && pass % 2 == 0 { work.transpose(g, true); }
         work.transpose(g, false);
         let now = work.crossings(g);
         if now >= crossings {
-            break;
+            stale += 1;
+            if stale > knob("FINPAT", 0) { break; }
+            continue;
         }
+        stale = 0;
         crossings = now;
         order.clone_from(&work.order);
     }
@@ -147,6 +152,7 @@ fn initial_order(g: &Layered, start: Start) -> Vec<Vec<usize>> {
     let mut order = vec![Vec::new(); g.layers];
     let mut seen = vec![false; g.len()];
     let mut pending = std::collections::VecDeque::new();
+    let mut next: Vec<usize> = Vec::new();
     for root in (0..g.len()).filter(|&v| behind[v].is_empty()) {
         if seen[root] {
             continue;
@@ -155,11 +161,13 @@ fn initial_order(g: &Layered, start: Start) -> Vec<Vec<usize>> {
         pending.push_back(root);
         while let Some(v) = if depth_first { pending.pop_back() } else { pending.pop_front() } {
             order[g.layer[v]].push(v);
-            let next = ahead[v].iter().chain(&behind[v]);
+            next.clear();
+            next.extend(ahead[v].iter().chain(&behind[v]).filter(|&&w| !seen[w]));
             // A stack pops last-pushed first: push in reverse so the preferred neighbours come first.
-            let next: Vec<usize> =
-                if depth_first { next.rev().copied().collect() } else { next.copied().collect() };
-            for w in next {
+            if depth_first {
+                next.reverse();
+            }
+            for &w in &next {
                 if !seen[w] {
                     seen[w] = true;
                     pending.push_back(w);
@@ -170,35 +178,104 @@ fn initial_order(g: &Layered, start: Start) -> Vec<Vec<usize>> {
     order
 }
 
-/// The ordering being improved, with reusable buffers.
+/// The ordering being improved. Alongside it, every vertex's neighbour positions above and below, each list
+/// kept sorted at all times: an adjacent swap fixes them in O(degree), so nothing is re-sorted while searching.
 struct Work {
     order: Vec<Vec<usize>>,
     pos: Vec<usize>,
+    /// Vertex v's sorted upper neighbour positions are `near[span[v][0]..span[v][1]]`, lower ones
+    /// `near[span[v][1]..span[v][2]]`.
+    near: Vec<usize>,
+    span: Vec<[usize; 3]>,
     tree: Vec<usize>,
     keys: Vec<(f64, isize, usize)>,
-    near: Vec<usize>,
-    sorted: Sorted,
+    souths: Vec<usize>,
 }
 
 impl Work {
     fn new(g: &Layered) -> Self {
+        let mut span = Vec::with_capacity(g.len());
+        let mut end = 0;
+        for v in 0..g.len() {
+            let start = end;
+            end += g.up[v].len() + g.down[v].len();
+            span.push([start, start + g.up[v].len(), end]);
+        }
         Self {
             order: Vec::new(),
             pos: vec![0; g.len()],
+            near: vec![0; end],
+            span,
             tree: Vec::new(),
             keys: Vec::new(),
-            near: Vec::new(),
-            sorted: Sorted::default(),
+            souths: Vec::new(),
         }
     }
 
-    fn install(&mut self, order: Vec<Vec<usize>>) {
-        for row in &order {
+    fn above(&self, v: usize) -> &[usize] {
+        &self.near[self.span[v][0]..self.span[v][1]]
+    }
+
+    fn below(&self, v: usize) -> &[usize] {
+        &self.near[self.span[v][1]..self.span[v][2]]
+    }
+
+    fn install(&mut self, g: &Layered, order: &[Vec<usize>]) {
+        self.order = order.to_vec();
+        for row in order {
             for (p, &v) in row.iter().enumerate() {
                 self.pos[v] = p;
             }
         }
-        self.order = order;
+        for v in 0..g.len() {
+            self.refill(g, v, true, true);
+        }
+    }
+
+    /// Recomputes v's neighbour lists from `pos`: the upper one, the lower one, or both.
+    fn refill(&mut self, g: &Layered, v: usize, upper: bool, lower: bool) {
+        let [start, middle, end] = self.span[v];
+        if upper {
+            for (slot, &w) in self.near[start..middle].iter_mut().zip(&g.up[v]) {
+                *slot = self.pos[w];
+            }
+            self.near[start..middle].sort_unstable();
+        }
+        if lower {
+            for (slot, &w) in self.near[middle..end].iter_mut().zip(&g.down[v]) {
+                *slot = self.pos[w];
+            }
+            self.near[middle..end].sort_unstable();
+        }
+    }
+
+    /// After layer `l` was reordered wholesale: the lists of its neighbours that point into it.
+    fn refresh_around(&mut self, g: &Layered, l: usize) {
+        if let Some(above) = l.checked_sub(1) {
+            for i in 0..self.order[above].len() {
+                self.refill(g, self.order[above][i], false, true);
+            }
+        }
+        for i in 0..self.order.get(l + 1).map_or(0, Vec::len) {
+            self.refill(g, self.order[l + 1][i], true, false);
+        }
+    }
+
+    /// Swaps the vertices at `i` and `i + 1` of layer `l`. A neighbour of only one of them sees its entry move by
+    /// one; a neighbour of both keeps {i, i + 1}: either way its list stays sorted.
+    fn swap(&mut self, g: &Layered, l: usize, i: usize) {
+        let (v, w) = (self.order[l][i], self.order[l][i + 1]);
+        self.order[l].swap(i, i + 1);
+        self.pos[v] = i + 1;
+        self.pos[w] = i;
+        for &x in g.up[v].iter().chain(&g.up[w]) {
+            let [_, middle, end] = self.span[x];
+            toggle(&mut self.near[middle..end], i);
+        }
+        for &x in g.down[v].iter().chain(&g.down[w]) {
+            let [start, middle, _] = self.span[x];
+            toggle(&mut self.near[start..middle], i);
+        }
     }
 
     /// One restart: transposition, then sweeps until `sweeps` or `PATIENCE` runs out. Returns the best seen.
@@ -209,9 +286,8 @@ impl Work {
         heuristic: Heuristic,
         sweeps: usize,
     ) -> (usize, Vec<Vec<usize>>) {
-        self.install(order);
+        self.install(g, &order);
         if knob("TR0", 1) == 1 { self.transpose(g, false); }
-        if knob("SIFT0", 0) == 1 { self.sift(g); }
         let mut best = (self.crossings(g), self.order.clone());
         let mut stale = 0;
         for iteration in 0..sweeps {
@@ -223,7 +299,6 @@ impl Work {
             let reverse = iteration % 4 >= 2;
             self.sweep(g, iteration % 2 == 0, heuristic, reverse && knob("SWREV", 1) == 1);
             match knob("TR", 2) { 1 => self.transpose(g, false), 2 => self.transpose(g, reverse), _ => {} }
-            if knob("SIFTS", 0) == 1 { self.sift(g); }
             let crossings = self.crossings(g);
             if crossings < best.0 {
                 best = (crossings, self.order.clone());
@@ -236,52 +311,52 @@ impl Work {
     }
 
     fn crossings(&mut self, g: &Layered) -> usize {
-        let Self { order, pos, tree, near, .. } = self;
         let mut total = 0;
         for l in 0..g.layers.saturating_sub(1) {
             // Lower ends grouped by upper end in layer order, each group sorted: the order BJM needs.
-            near.clear();
-            for &u in &order[l] {
-                let start = near.len();
-                near.extend(g.down[u].iter().map(|&w| pos[w]));
-                near[start..].sort_unstable();
+            let mut souths = std::mem::take(&mut self.souths);
+            souths.clear();
+            for &u in &self.order[l] {
+                souths.extend_from_slice(self.below(u));
             }
-            total += accumulate(near.iter().copied(), order[l + 1].len(), tree);
+            total += accumulate(souths.iter().copied(), self.order[l + 1].len(), &mut self.tree);
+            self.souths = souths;
         }
         total
     }
 
     /// Reorders every layer but the first of the sweep by its neighbours in the layer just placed.
     fn sweep(&mut self, g: &Layered, downward: bool, heuristic: Heuristic, reverse: bool) {
-        let (layers, fixed): (Vec<usize>, _) = if downward {
-            ((1..g.layers).collect(), &g.up)
+        if downward {
+            for l in 1..g.layers {
+                self.reorder(g, l, true, heuristic, reverse);
+            }
         } else {
-            ((0..g.layers.saturating_sub(1)).rev().collect(), &g.down)
-        };
-        for l in layers {
-            self.reorder(l, fixed, heuristic, reverse);
+            for l in (0..g.layers.saturating_sub(1)).rev() {
+                self.reorder(g, l, false, heuristic, reverse);
+            }
         }
     }
 
-    /// Sorts layer `l` by weight; vertices without neighbours in the fixed layer keep their slots.
-    fn reorder(&mut self, l: usize, fixed: &[Vec<usize>], heuristic: Heuristic, reverse: bool) {
+    /// Sorts layer `l` by weight against the layer above (`by_upper`) or below; vertices without neighbours
+    /// there keep their slots.
+    fn reorder(&mut self, g: &Layered, l: usize, by_upper: bool, heuristic: Heuristic, reverse: bool) {
         self.keys.clear();
         for (index, &v) in self.order[l].iter().enumerate() {
-            self.near.clear();
-            self.near.extend(fixed[v].iter().map(|&w| self.pos[w]));
-            if self.near.is_empty() {
+            let near = if by_upper { self.above(v) } else { self.below(v) };
+            if near.is_empty() {
                 continue;
             }
-            self.near.sort_unstable();
             let weight = match heuristic {
-                Heuristic::Median => weighted_median(&self.near),
-                Heuristic::Barycenter => self.near.iter().sum::<usize>() as f64 / self.near.len() as f64,
+                Heuristic::Median => weighted_median(near),
+                Heuristic::Barycenter => near.iter().sum::<usize>() as f64 / near.len() as f64,
             };
             let tie = if reverse { -(index as isize) } else { index as isize };
             self.keys.push((weight, tie, v));
         }
         self.keys.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut sorted = self.keys.iter().map(|&(_, _, v)| v);
+        let fixed = if by_upper { &g.up } else { &g.down };
         for slot in self.order[l].iter_mut() {
             if !fixed[*slot].is_empty() {
                 *slot = sorted.next().unwrap_or(*slot);
@@ -290,13 +365,14 @@ impl Work {
         for (p, &v) in self.order[l].iter().enumerate() {
             self.pos[v] = p;
         }
+        self.refresh_around(g, l);
     }
 
     /// Swaps adjacent vertices while that lowers crossings with both neighbouring layers; with `reverse`, also
     /// swaps pairs that tie (but only strict gains keep the rounds going). Revisits only layers next to a change.
     fn transpose(&mut self, g: &Layered, reverse: bool) {
         let mut dirty = vec![true; g.layers];
-        loop {
+        for _ in 0..knob("TRCAP", 1000) {
             let mut gain = 0;
             for l in 0..g.layers {
                 if !std::mem::take(&mut dirty[l]) {
@@ -312,7 +388,6 @@ impl Work {
                     }
                 }
             }
-            if knob("DBG", 0) == 1 { eprintln!("round gain {gain} dirty {}", dirty.iter().filter(|d| **d).count()); }
             if gain == 0 {
                 break;
             }
@@ -320,19 +395,11 @@ impl Work {
     }
 
     fn transpose_layer(&mut self, g: &Layered, l: usize, reverse: bool) -> (usize, bool) {
-        let row = &mut self.order[l];
-        if row.len() < 2 {
-            return (0, false);
-        }
-        self.sorted.fill(g, row, &self.pos);
         let (mut gain, mut changed) = (0, false);
-        for i in 0..row.len() - 1 {
-            let (kept, swapped) = self.sorted.pair(i, i + 1);
+        for i in 0..self.order[l].len().saturating_sub(1) {
+            let (kept, swapped) = self.pair(self.order[l][i], self.order[l][i + 1]);
             if swapped < kept || (reverse && kept > 0 && swapped == kept) {
-                row.swap(i, i + 1);
-                self.sorted.swap(i, i + 1);
-                self.pos[row[i]] = i;
-                self.pos[row[i + 1]] = i + 1;
+                self.swap(g, l, i);
                 gain += kept - swapped;
                 changed = true;
             }
@@ -340,63 +407,65 @@ impl Work {
         (gain, changed)
     }
 
-    /// One sifting pass: vertices by falling degree, each moved to its best slot.
-    fn sift(&mut self, g: &Layered) {
+    /// Crossings between v's and w's segments on both sides, with v first and with w first.
+    fn pair(&self, v: usize, w: usize) -> (usize, usize) {
+        add(merge_count(self.above(v), self.above(w)), merge_count(self.below(v), self.below(w)))
+    }
+
+    /// One sifting pass: vertices by falling degree, each moved to its best slot (with `ties`, to the first of
+    /// equally good slots, so that plateaus get explored).
+    fn sift(&mut self, g: &Layered, ties: bool) {
         let mut vertices: Vec<usize> = (0..g.len()).collect();
         vertices.sort_by_key(|&v| (std::cmp::Reverse(g.up[v].len() + g.down[v].len()), v));
         for v in vertices {
-            self.sift_vertex(g, v);
+            self.sift_vertex(g, v, ties);
         }
     }
 
-    fn sift_vertex(&mut self, g: &Layered, v: usize) {
+    fn sift_vertex(&mut self, g: &Layered, v: usize, ties: bool) {
         let l = g.layer[v];
         let from = self.pos[v];
-        let mut up: Vec<usize> = g.up[v].iter().map(|&w| self.pos[w]).collect();
-        let mut down: Vec<usize> = g.down[v].iter().map(|&w| self.pos[w]).collect();
-        up.sort_unstable();
-        down.sort_unstable();
-        // Running cost of putting v just before the t-th other vertex, relative to putting it first.
+        // Cost of putting v just before the t-th other vertex, relative to putting it first.
         let (mut running, mut best, mut target) = (0isize, 0isize, 0);
         let mut at_from = 0;
         for (t, &w) in self.order[l].iter().filter(|&&w| w != v).enumerate() {
             if t == from {
                 at_from = running;
             }
-            let (v_first, w_first) =
-                add(pair_with(&up, &g.up[w], &self.pos), pair_with(&down, &g.down[w], &self.pos));
+            let (v_first, w_first) = self.pair(v, w);
             running += w_first as isize - v_first as isize;
             if running < best {
                 (best, target) = (running, t + 1);
             }
         }
-        if from == self.order[l].len() - 1 {
+        if from + 1 == self.order[l].len() {
             at_from = running;
         }
-        if best >= at_from {
+        if best > at_from || (best == at_from && !ties) {
             return;
         }
-        let row = &mut self.order[l];
-        row.remove(from);
-        row.insert(target, v);
-        for p in from.min(target)..=from.max(target) {
-            self.pos[row[p]] = p;
+        for i in (target..from).rev() {
+            self.swap(g, l, i);
         }
+        for i in from..target {
+            self.swap(g, l, i);
+        }
+    }
+}
+
+/// In a sorted list holding exactly one of `i`, `i + 1`, turns it into the other; otherwise leaves it alone.
+fn toggle(list: &mut [usize], i: usize) {
+    let at = list.partition_point(|&p| p < i);
+    match (list.get(at).copied(), list.get(at + 1).copied()) {
+        (Some(a), Some(b)) if a == i && b == i + 1 => {}
+        (Some(a), _) if a == i => list[at] = i + 1,
+        (Some(a), _) if a == i + 1 => list[at] = i,
+        _ => {}
     }
 }
 
 fn add(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
     (a.0 + b.0, a.1 + b.1)
-}
-
-/// Crossings between v's segments (ends at sorted positions `mine`) and w's, with v first and with w first.
-fn pair_with(mine: &[usize], theirs: &[usize], pos: &[usize]) -> (usize, usize) {
-    theirs.iter().fold((0, 0), |(v_first, w_first), &b| {
-        let b = pos[b];
-        let below = mine.partition_point(|&a| a < b);
-        let above = mine.len() - mine.partition_point(|&a| a <= b);
-        (v_first + above, w_first + below)
-    })
 }
 
 /// Gansner et al.'s weighted median of sorted positions: the median, pulled toward the denser side when even.
@@ -415,44 +484,6 @@ fn weighted_median(p: &[usize]) -> f64 {
                 (p[m - 1] as f64 * right + p[m] as f64 * left) / (left + right)
             }
         }
-    }
-}
-
-/// Sorted neighbour positions above and below each vertex of one layer, for transposition: they stay valid
-/// while only that layer changes.
-#[derive(Default)]
-struct Sorted {
-    values: Vec<usize>,
-    /// Per slot: start of its upper list, start of its lower list, end.
-    spans: Vec<[usize; 3]>,
-}
-
-impl Sorted {
-    fn fill(&mut self, g: &Layered, row: &[usize], pos: &[usize]) {
-        self.values.clear();
-        self.spans.clear();
-        for &v in row {
-            let start = self.values.len();
-            self.values.extend(g.up[v].iter().map(|&w| pos[w]));
-            let middle = self.values.len();
-            self.values.extend(g.down[v].iter().map(|&w| pos[w]));
-            let end = self.values.len();
-            self.values[start..middle].sort_unstable();
-            self.values[middle..end].sort_unstable();
-            self.spans.push([start, middle, end]);
-        }
-    }
-
-    fn swap(&mut self, i: usize, j: usize) {
-        self.spans.swap(i, j);
-    }
-
-    /// Crossings between slots i and j (i first) on both sides, as they stand and swapped.
-    fn pair(&self, i: usize, j: usize) -> (usize, usize) {
-        let [a0, a1, a2] = self.spans[i];
-        let [b0, b1, b2] = self.spans[j];
-        let v = &self.values;
-        add(merge_count(&v[a0..a1], &v[b0..b1]), merge_count(&v[a1..a2], &v[b1..b2]))
     }
 }
 
@@ -541,8 +572,6 @@ mod tests {
                 x.iter().flat_map(|&p| y.iter().map(move |&q| (p > q) as usize)).sum::<usize>()
             };
             assert_eq!(merge_count(&a, &b), (brute(&a, &b), brute(&b, &a)));
-            let identity: Vec<usize> = (0..8).collect();
-            assert_eq!(pair_with(&a, &b, &identity), (brute(&a, &b), brute(&b, &a)));
         }
     }
 
