@@ -16,8 +16,6 @@
 //! dummies count as zero extent, so parallel long edges run `gap` apart and `gap` away from any box.
 //! O(V + E log Δ) per direction.
 
-use std::collections::HashSet;
-
 use super::layered::Layered;
 
 /// Centre of each vertex across the layer axis; the smallest box edge (or dummy) sits at 0.
@@ -29,7 +27,7 @@ pub(crate) fn assign(g: &Layered, order: &[Vec<usize>], extent: &[f64], gap: f64
         }
     }
     let half: Vec<f64> = extent.iter().map(|e| (e + gap) / 2.0).collect();
-    let conflicts = type1_conflicts(g, order, &pos);
+    let conflicts = Conflicts::mark(g, order, &pos);
     let mut candidates: Vec<(bool, Vec<f64>)> = Vec::with_capacity(4);
     for from_top in [true, false] {
         for leftward in [true, false] {
@@ -46,34 +44,54 @@ pub(crate) fn assign(g: &Layered, order: &[Vec<usize>], extent: &[f64], gap: f64
     x
 }
 
-/// Segments (upper, lower) that cross an inner segment and so must not be aligned (Alg. 1). Inner segments
-/// crossing each other (type 2) are left unmarked: the alignment's left-to-right rule already keeps them apart.
-fn type1_conflicts(g: &Layered, order: &[Vec<usize>], pos: &[usize]) -> HashSet<(usize, usize)> {
-    let inner_upper = |v: usize| match g.up[v].as_slice() {
-        &[u] if g.is_dummy(v) && g.is_dummy(u) => Some(u),
-        _ => None,
-    };
-    let mut conflicts = HashSet::new();
-    for pair in order.windows(2) {
-        let (upper, lower) = (&pair[0], &pair[1]);
-        let (mut k0, mut scanned) = (0, 0);
-        for (i, &v) in lower.iter().enumerate() {
-            let inner = inner_upper(v);
-            if inner.is_none() && i + 1 < lower.len() {
-                continue;
-            }
-            let k1 = inner.map_or(upper.len().saturating_sub(1), |u| pos[u]);
-            for &w in &lower[scanned..=i] {
-                for &u in &g.up[w] {
-                    if (pos[u] < k0 || pos[u] > k1) && inner_upper(w) != Some(u) {
-                        conflicts.insert((u, w));
+/// Segments that cross an inner segment (dummy to dummy) and so must not be aligned (type 1 conflicts, Alg. 1);
+/// one flag per segment, found through its lower end's list of upper neighbours. Inner segments crossing each
+/// other (type 2) are left unmarked: the alignment's left-to-right rule already keeps them apart.
+struct Conflicts {
+    /// Segment (g.up[w][k], w) is flag `start[w] + k`.
+    start: Vec<usize>,
+    flag: Vec<bool>,
+}
+
+impl Conflicts {
+    fn mark(g: &Layered, order: &[Vec<usize>], pos: &[usize]) -> Self {
+        let mut start = Vec::with_capacity(g.len() + 1);
+        let mut total = 0;
+        for up in &g.up {
+            start.push(total);
+            total += up.len();
+        }
+        let mut conflicts = Self { start, flag: vec![false; total] };
+        let inner_upper = |v: usize| match g.up[v].as_slice() {
+            &[u] if g.is_dummy(v) && g.is_dummy(u) => Some(u),
+            _ => None,
+        };
+        for pair in order.windows(2) {
+            let (upper, lower) = (&pair[0], &pair[1]);
+            let (mut k0, mut scanned) = (0, 0);
+            for (i, &v) in lower.iter().enumerate() {
+                let inner = inner_upper(v);
+                if inner.is_none() && i + 1 < lower.len() {
+                    continue;
+                }
+                let k1 = inner.map_or(upper.len().saturating_sub(1), |u| pos[u]);
+                for &w in &lower[scanned..=i] {
+                    for (k, &u) in g.up[w].iter().enumerate() {
+                        if (pos[u] < k0 || pos[u] > k1) && inner_upper(w) != Some(u) {
+                            conflicts.flag[conflicts.start[w] + k] = true;
+                        }
                     }
                 }
+                (scanned, k0) = (i + 1, k1);
             }
-            (scanned, k0) = (i + 1, k1);
         }
+        conflicts
     }
-    conflicts
+
+    /// Whether segment (u, w), w in the lower layer, is marked.
+    fn marked(&self, g: &Layered, u: usize, w: usize) -> bool {
+        g.up[w].iter().position(|&x| x == u).is_some_and(|k| self.flag[self.start[w] + k])
+    }
 }
 
 /// One of the four directions.
@@ -92,18 +110,22 @@ impl Scan<'_> {
         if self.leftward { self.pos[v] } else { self.order[g.layer[v]].len() - 1 - self.pos[v] }
     }
 
+    /// The vertex after `v` in its layer, in scan order.
+    fn next(&self, g: &Layered, v: usize) -> Option<usize> {
+        let row = &self.order[g.layer[v]];
+        let p = self.pos[v];
+        if self.leftward { row.get(p + 1).copied() } else { p.checked_sub(1).map(|q| row[q]) }
+    }
+
     fn row<'r>(&self, row: &'r [usize]) -> Box<dyn Iterator<Item = &'r usize> + 'r> {
         if self.leftward { Box::new(row.iter()) } else { Box::new(row.iter().rev()) }
     }
 
     /// Vertical alignment (Alg. 2): the root (top of block in scan order) of each vertex.
-    fn align(&self, g: &Layered, conflicts: &HashSet<(usize, usize)>) -> Vec<usize> {
+    fn align(&self, g: &Layered, conflicts: &Conflicts) -> Vec<usize> {
         let mut root: Vec<usize> = (0..g.len()).collect();
-        let layers: Vec<usize> = if self.from_top {
-            (1..g.layers).collect()
-        } else {
-            (0..g.layers.saturating_sub(1)).rev().collect()
-        };
+        let layers: Vec<usize> =
+            if self.from_top { (1..g.layers).collect() } else { (0..g.layers.saturating_sub(1)).rev().collect() };
         let mut near = Vec::new();
         for l in layers {
             let mut last: Option<usize> = None;
@@ -118,9 +140,9 @@ impl Scan<'_> {
                 let medians = if d % 2 == 1 { &[(d - 1) / 2][..] } else { &[d / 2 - 1, d / 2][..] };
                 for &m in medians {
                     let u = near[m];
-                    let segment = if self.from_top { (u, v) } else { (v, u) };
                     let free = last.is_none_or(|r| r < self.rank(g, u));
-                    if free && !conflicts.contains(&segment) {
+                    let crossed = if self.from_top { conflicts.marked(g, u, v) } else { conflicts.marked(g, v, u) };
+                    if free && !crossed {
                         root[v] = root[u];
                         last = Some(self.rank(g, u));
                         break;
@@ -131,41 +153,53 @@ impl Scan<'_> {
         root
     }
 
-    /// Block coordinates: longest path over the block graph, then each block pulled toward its successors.
+    /// Block coordinates: longest path over the block graph (block → block of the next vertex in a layer,
+    /// weighted by their separation), then each block pulled toward its successors. A vertex has at most one
+    /// next vertex, so the block graph lives in flat arrays: each block's members chained through `member`.
     fn compact(&self, g: &Layered, root: &[usize], half: &[f64]) -> Vec<f64> {
         let n = g.len();
-        let mut next: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        let (mut first, mut last, mut member) = (vec![usize::MAX; n], vec![usize::MAX; n], vec![usize::MAX; n]);
         let mut waiting = vec![0usize; n];
-        for row in self.order {
-            let mut previous: Option<usize> = None;
-            for &v in self.row(row) {
-                if let Some(u) = previous {
-                    next[root[u]].push((root[v], half[u] + half[v]));
-                    waiting[root[v]] += 1;
-                }
-                previous = Some(v);
+        for v in 0..n {
+            let r = root[v];
+            if first[r] == usize::MAX {
+                first[r] = v;
+            } else {
+                member[last[r]] = v;
+            }
+            last[r] = v;
+            if let Some(w) = self.next(g, v) {
+                waiting[root[w]] += 1;
             }
         }
-        // Kahn's topological order of the roots; the block graph is acyclic since alignments never cross.
+        let members =
+            |r: usize| std::iter::successors(Some(first[r]), |&v| Some(member[v]).filter(|&m| m != usize::MAX));
+        // Kahn's topological order of the blocks; acyclic since alignments never cross.
         let mut topological: Vec<usize> = (0..n).filter(|&v| root[v] == v && waiting[v] == 0).collect();
         let mut i = 0;
         while i < topological.len() {
-            for &(b, _) in &next[topological[i]] {
-                waiting[b] -= 1;
-                if waiting[b] == 0 {
-                    topological.push(b);
+            for v in members(topological[i]) {
+                if let Some(w) = self.next(g, v) {
+                    waiting[root[w]] -= 1;
+                    if waiting[root[w]] == 0 {
+                        topological.push(root[w]);
+                    }
                 }
             }
             i += 1;
         }
         let mut x = vec![0.0; n];
         for &b in &topological {
-            for &(c, sep) in &next[b] {
-                x[c] = f64::max(x[c], x[b] + sep);
+            for v in members(b) {
+                if let Some(w) = self.next(g, v) {
+                    x[root[w]] = f64::max(x[root[w]], x[b] + half[v] + half[w]);
+                }
             }
         }
         for &b in topological.iter().rev() {
-            let pull = next[b].iter().map(|&(c, sep)| x[c] - sep).fold(f64::INFINITY, f64::min);
+            let pull = members(b)
+                .filter_map(|v| self.next(g, v).map(|w| x[root[w]] - half[v] - half[w]))
+                .fold(f64::INFINITY, f64::min);
             if pull.is_finite() {
                 x[b] = f64::max(x[b], pull);
             }
@@ -179,9 +213,9 @@ impl Scan<'_> {
 /// edge), then takes for each vertex the mean of its two median candidates.
 fn balance(candidates: &mut [(bool, Vec<f64>)], extent: &[f64]) -> Vec<f64> {
     let bounds = |x: &[f64]| {
-        x.iter().zip(extent).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (x, e)| {
-            (lo.min(x - e / 2.0), hi.max(x + e / 2.0))
-        })
+        x.iter()
+            .zip(extent)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (x, e)| (lo.min(x - e / 2.0), hi.max(x + e / 2.0)))
     };
     let spans: Vec<(f64, f64)> = candidates.iter().map(|(_, x)| bounds(x)).collect();
     let narrowest = spans
@@ -222,8 +256,7 @@ mod tests {
 
     #[test]
     fn a_diamond_is_symmetric_and_separated() {
-        let (_, x) =
-            placed(&[0, 1, 1, 2], &[(0, 1), (0, 2), (1, 3), (2, 3)], vec![vec![0], vec![1, 2], vec![3]]);
+        let (_, x) = placed(&[0, 1, 1, 2], &[(0, 1), (0, 2), (1, 3), (2, 3)], vec![vec![0], vec![1, 2], vec![3]]);
         assert!(x[2] - x[1] >= 50.0);
         assert_eq!(x[0], x[3]);
         assert_eq!(x[0], (x[1] + x[2]) / 2.0);

@@ -149,12 +149,8 @@ pub fn order(input: &Input) -> Result<DotOrder, Error> {
 }
 
 fn run_dot(source: &str) -> Result<String, Error> {
-    let spawned = Command::new("dot")
-        .arg("-Tplain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+    let spawned =
+        Command::new("dot").arg("-Tplain").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     let mut child = match spawned {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NotInstalled),
         Err(e) => return Err(Error::Failed(e.to_string())),
@@ -201,7 +197,8 @@ mod tests {
         let proper = Proper { layer: vec![0, 1, 1], nodes: 3, segments: vec![(0, 1), (0, 2)] };
         let plain = "graph 1 4 2\nnode v0 0.5 1 1 0.5 \"\" solid box black lightgrey\n\
                      node v1 2.5 0.5 1 0.5 \"\" solid box black lightgrey\n\
-                     node v2 2.5 1.5 1 0.5 \"\" solid box black lightgrey\nedge v0 v1 4 1 1 2 1 2 1 2.5 0.5 solid black\nstop\n";
+                     node v2 2.5 1.5 1 0.5 \"\" solid box black lightgrey\n\
+                     edge v0 v1 4 1 1 2 1 2 1 2.5 0.5 solid black\nstop\n";
         assert_eq!(parse_plain(plain, &proper).ok(), Some(vec![vec![0], vec![2, 1]]));
         assert!(matches!(parse_plain("stop\n", &proper), Err(Error::Unparsable(_))));
     }

@@ -108,11 +108,7 @@ pub(crate) fn build(layer: &[usize], edges: &[(usize, usize)]) -> Parts {
         }
     }
 
-    let components = groups
-        .iter()
-        .zip(&spans)
-        .map(|(group, spans)| layered(group, layer, spans))
-        .collect();
+    let components = groups.iter().zip(&spans).map(|(group, spans)| layered(group, layer, spans)).collect();
     Parts { components, shapes, home }
 }
 

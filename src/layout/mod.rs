@@ -5,12 +5,12 @@
 //! [`layout`] takes each node's box size, its layer — given (Flux's reconciliation level), never changed — and
 //! the edges; it gives each box's top-left corner, each edge's route, the drawing's size and its crossings.
 //!
-//! 1. [`layered`]: per connected component, the proper layered graph — long edges become chains of dummy
+//! 1. Layering (`layered.rs`): per connected component, the proper layered graph — long edges become chains of dummy
 //!    vertices, one per layer crossed (Sugiyama, Tagawa, Toda 1981).
-//! 2. [`crossing`]: crossing reduction — breadth- and depth-first initial orders, alternating down/up sweeps by
-//!    weighted median (Gansner, Koutsofios, North, Vo 1993) or barycenter, each followed by greedy transposition,
-//!    the best ordering kept, then sifting (Matuszewski, Schönfeld, Molitor 1999); crossings counted with the
-//!    accumulator tree of Barth, Jünger, Mutzel 2004.
+//! 2. [`crossing`]: crossing reduction — sixteen starts (breadth-/depth-first from either end, shuffled) each
+//!    swept a few times down and up by weighted median (Gansner, Koutsofios, North, Vo 1993) or barycenter; the
+//!    best two polished by sifting (Matuszewski, Schönfeld, Molitor 1999) and Graphviz's greedy transposition,
+//!    then by iterated local search; crossings counted with the accumulator tree of Barth, Jünger, Mutzel 2004.
 //! 3. [`coordinates`]: positions within the layers by Brandes and Köpf 2001 (four alignments, balanced), from
 //!    the boxes' extents across the layer axis and `node_gap`.
 //! 4. Layer positions: each layer as thick as its thickest box, `layer_gap` apart; boxes of a layer share
@@ -19,8 +19,9 @@
 //! 6. [`route`]: routes from border to border through the dummies' slots, straight through layers and bending
 //!    only between them, so that a smooth curve through them ([`route::svg_path`]) never enters a box.
 //!
-//! Time is dominated by crossing reduction: O(R·S·(E + V log V)) for R restarts of at most S sweeps over the V
-//! vertices and E segments of the proper layered graph, plus a few sifting passes; memory O(V + E).
+//! Time is dominated by crossing reduction, about O(S·(E + V log V) + P·Σ_L |L|²) for S sweeps and P sifting
+//! passes over the V vertices, E segments and layers L of the proper layered graph (see [`crossing`]); large
+//! graphs use all cores, with the same result as on one. Memory O(V + E).
 //!
 //! Why by hand: measured, no crate reaches Graphviz's quality at speed. On a 200-node layered DAG where `dot`
 //! leaves 641 crossings, rust-sugiyama leaves 787 (and takes 111 s at 2,000 nodes), dagre's port dugong 1,056
@@ -30,8 +31,9 @@
 pub mod coordinates;
 pub mod crossing;
 pub mod graphviz;
-pub(crate) mod layered;
+mod layered;
 pub mod pack;
+mod rng;
 pub mod route;
 pub mod testing;
 
@@ -58,13 +60,14 @@ pub struct Options {
     pub node_gap: f64,
     /// Space between stacked components.
     pub component_gap: f64,
-    /// Most crossing-reduction sweeps per restart; a restart also stops after 8 sweeps without progress.
+    /// Crossing-reduction sweeps from each of the sixteen starts, before the best two are polished by local
+    /// search (see [`crossing`]). More rarely helps: the local search does the fine work.
     pub sweeps: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { direction: Direction::LeftToRight, layer_gap: 80.0, node_gap: 16.0, component_gap: 40.0, sweeps: 24 }
+        Self { direction: Direction::LeftToRight, layer_gap: 80.0, node_gap: 16.0, component_gap: 40.0, sweeps: 4 }
     }
 }
 
@@ -153,8 +156,7 @@ pub fn layout(input: &Input, options: &Options) -> Layout {
                 let g = &parts.components[component];
                 let path = &g.chains[chain];
                 let (first, last) = (path[0], path[path.len() - 1]);
-                let dummies =
-                    path[1..path.len() - 1].iter().map(|&d| (g.base + g.layer[d], centres[component][d]));
+                let dummies = path[1..path.len() - 1].iter().map(|&d| (g.base + g.layer[d], centres[component][d]));
                 let mut route = frame.chain(anchor(g.nodes[first]), dummies, anchor(g.nodes[last]));
                 if reversed {
                     route.reverse();
@@ -272,10 +274,10 @@ mod tests {
     fn a_chain_is_one_straight_row() {
         let input = input(&[0, 1, 2], &[(0, 1), (1, 2)]);
         let out = layout(&input, &Options::default());
-        assert_eq!(out.positions, vec![Point { x: 0.0, y: 0.0 }, Point { x: 260.0, y: 0.0 }, Point {
-            x: 520.0,
-            y: 0.0
-        }]);
+        assert_eq!(
+            out.positions,
+            vec![Point { x: 0.0, y: 0.0 }, Point { x: 260.0, y: 0.0 }, Point { x: 520.0, y: 0.0 }]
+        );
         assert_eq!(out.routes[0], vec![Point { x: 180.0, y: 22.0 }, Point { x: 260.0, y: 22.0 }]);
         assert_eq!((out.width, out.height, out.crossings), (700.0, 44.0, 0));
     }
@@ -390,7 +392,7 @@ mod tests {
         assert_no_overlap(&input, &out);
         assert_routes_clear(&input, &out, Direction::LeftToRight);
         assert_routes_attached(&input, &out);
-        // Graphviz 2.43 leaves 9 crossings on the same layered graph.
-        assert!(out.crossings <= 9, "{} crossings", out.crossings);
+        // Graphviz 2.43 leaves 18 crossings on the same layered graph (see graphviz.rs).
+        assert!(out.crossings <= 18, "{} crossings", out.crossings);
     }
 }

@@ -1,6 +1,6 @@
 //! Packing of connected components: each is laid out on its own (so none can tangle another) and they are
 //! stacked across the layer axis, largest first then by smallest node index (the order
-//! [`super::layered::build`] gives them), `component_gap` apart, every one keeping the shared layer columns.
+//! `layered::build` gives them), `component_gap` apart, every one keeping the shared layer columns.
 //! O(V).
 
 /// Moves a component's cross-axis centres so its first edge sits at `*cursor`, then advances `*cursor` past

@@ -190,7 +190,10 @@ mod tests {
         let frame = Frame { columns: &columns, layer_gap: 80.0, direction: Direction::LeftToRight };
         let from = Anchor { layer: 0, along: 100.0, across: 22.0, extent: 44.0 };
         let to = Anchor { layer: 2, along: 60.0, across: 80.0, extent: 44.0 };
-        assert_eq!(frame.chain(from, [(1, 50.0)].into_iter(), to), vec![p(100.0, 22.0), p(180.0, 50.0), p(260.0, 80.0)]);
+        assert_eq!(
+            frame.chain(from, [(1, 50.0)].into_iter(), to),
+            vec![p(100.0, 22.0), p(180.0, 50.0), p(260.0, 80.0)]
+        );
         let narrow = Anchor { along: 60.0, ..from };
         assert_eq!(frame.chain(narrow, std::iter::empty(), to), vec![p(60.0, 22.0), p(100.0, 22.0), p(260.0, 80.0)]);
     }
