@@ -5,7 +5,8 @@
 //! [`load`] (files, YAML with lines, kustomize) → [`model`] (typed Flux objects) →
 //! [`cluster`] (entry points, what each Kustomization applies) → [`graph`] (petgraph,
 //! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
-//! (JSON, DOT, Mermaid, text). [`snapshot`] runs it; [`cli`] is the command line.
+//! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`server`]
+//! serves it and [`watch`] rebuilds it when files change; [`cli`] is the command line.
 //!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
@@ -18,9 +19,13 @@ pub mod analysis;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostic;
+pub mod flux_source;
 pub mod graph;
+pub mod layout;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod server;
 pub mod snapshot;
 pub mod synthetic;
+pub mod watch;

@@ -46,6 +46,51 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
         format: GraphFormat,
     },
+    /// Serve the interactive views; the page follows the files as they change.
+    #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main")]
+    Serve(ServeArgs),
+}
+
+/// How `serve` runs.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The repository's root folder (a link that is swapped, like git-sync's, is followed).
+    pub path: Option<PathBuf>,
+    /// The entry point, as for `check`.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub entry: Option<String>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDRESS:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// The public URL the app is reached at (for shared links), e.g. https://fluxgraph.example.com.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The forge URL of the repository's files, e.g. https://github.com/me/home-ops/blob/main;
+    /// file:line references link there.
+    #[arg(long, value_name = "URL")]
+    pub repo_url: Option<String>,
+    /// Serve under this path prefix, e.g. /fluxgraph.
+    #[arg(long, default_value = "", value_name = "PATH")]
+    pub base_path: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// In a cluster: show the artifact of this Flux GitRepository (NAMESPACE/NAME), read through
+    /// the Kubernetes API and downloaded from source-controller, instead of PATH.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "path")]
+    pub flux_source: Option<String>,
+    /// Where unpacked artifacts go (--flux-source).
+    #[arg(long, default_value = "/tmp/fluxgraph", value_name = "DIR")]
+    pub artifact_dir: PathBuf,
+    /// Seconds between looks at the GitRepository when its watch is down (--flux-source).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub poll_interval: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -84,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -157,4 +203,71 @@ fn print(text: &str) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("cannot write output: {e}")),
     }
+}
+
+fn serve(args: ServeArgs) -> Result<u8, String> {
+    init_logging(args.log_format);
+    let base_path = normalize_base_path(&args.base_path);
+    let options = crate::server::Options { public_url: args.public_url, repo_url: args.repo_url, base_path };
+    let state = crate::server::AppState::new(options);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        // Keeps the file watcher alive for as long as the server runs.
+        let mut _watching = None;
+        if let Some(source) = &args.flux_source {
+            let follow = crate::flux_source::Follow {
+                source: crate::flux_source::SourceRef::parse(source)?,
+                work_dir: args.artifact_dir.clone(),
+                entry: args.entry.clone(),
+                limits: crate::flux_source::Limits::default(),
+                poll: std::time::Duration::from_secs(args.poll_interval.max(1)),
+            };
+            let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+            tokio::spawn(crate::flux_source::follow(client, follow, state.clone()));
+        } else {
+            let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+            let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
+            _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
+        }
+        crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|e| format!("cannot serve on {}: {e}", args.listen))
+    })?;
+    Ok(CLEAN)
+}
+
+/// `/fluxgraph/` → `/fluxgraph`; `/` → empty.
+fn normalize_base_path(path: &str) -> String {
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXGRAPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Ctrl-C, or SIGTERM (what Kubernetes sends before stopping a pod).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
 }

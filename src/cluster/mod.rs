@@ -36,6 +36,8 @@ pub struct Applied {
     pub file: Arc<str>,
     pub line: u32,
     pub sops: bool,
+    /// Host names it routes (HTTPRoute, GRPCRoute, Ingress).
+    pub hostnames: Vec<String>,
 }
 
 /// Where a Kustomization's files come from.
@@ -479,7 +481,20 @@ fn applied(resource: &Resource) -> Applied {
         file: resource.file.clone(),
         line: resource.line,
         sops: resource.sops,
+        hostnames: hostnames(&resource.manifest),
     }
+}
+
+fn hostnames(manifest: &Node) -> Vec<String> {
+    let spec = manifest.get("spec");
+    let routes = spec.and_then(|s| s.get("hostnames")).map(Node::as_seq).unwrap_or_default().iter().filter_map(Node::scalar_text);
+    let rules = spec
+        .and_then(|s| s.get("rules"))
+        .map(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get("host").and_then(Node::scalar_text));
+    routes.chain(rules).collect()
 }
 
 /// Findings that belong to no cluster: files no build reads that are broken, and Flux

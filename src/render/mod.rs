@@ -4,4 +4,6 @@
 pub mod dot;
 pub mod json;
 pub mod mermaid;
+pub mod redact;
+pub mod svg;
 pub mod text;

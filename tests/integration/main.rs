@@ -1,9 +1,13 @@
 //! The integration tests: the real `fluxgraph` binary run on tiny Flux repositories under `tests/repos/`,
 //! checked against its JSON output (the contract of DESIGN.md, "Machine-readable output").
 
+mod browser;
 mod corpus;
 mod example;
 mod fixture;
+mod flux_source;
 mod load;
 mod rules;
+mod server;
 mod util;
+mod watch;

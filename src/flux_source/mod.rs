@@ -1,0 +1,217 @@
+//! Flux source: a GitRepository's artifact, as source-controller serves it → a folder under
+//! `/tmp` that the pipeline reads, refreshed when the revision changes.
+//!
+//! In the cluster fluxgraph needs no copy of the repository of its own: it reads the
+//! GitRepository's `status.artifact` (url, digest, revision) through the Kubernetes API
+//! (kube-rs), downloads the tarball from source-controller, checks its sha256 digest,
+//! unpacks it safely ([`unpack`]: no path leaves the folder, links are not followed, sizes
+//! are bounded) into a fresh folder, builds a snapshot and swaps it in. It watches the object
+//! and polls as a fallback. Anything that goes wrong keeps the last good snapshot and says so.
+
+mod unpack;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Empty, Limited};
+use kube::api::{Api, ApiResource, DynamicObject, WatchParams};
+use kube::core::GroupVersionKind;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::server::AppState;
+use crate::snapshot::Snapshot;
+pub use unpack::{Limits, unpack};
+
+/// `namespace/name` of the GitRepository to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SourceRef {
+    pub fn parse(text: &str) -> Result<SourceRef, String> {
+        match text.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(SourceRef { namespace: ns.into(), name: name.into() })
+            }
+            _ => Err(format!("--flux-source wants NAMESPACE/NAME, like flux-system/flux-system, not {text:?}")),
+        }
+    }
+}
+
+/// What `status.artifact` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub url: String,
+    /// `sha256:<hex>` (Flux 2.1+) or the bare hex of the older `checksum` field.
+    pub digest: String,
+    pub revision: String,
+}
+
+/// How the follower runs.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    pub source: SourceRef,
+    /// Unpacked artifacts go in folders under this one (the pod's `/tmp`).
+    pub work_dir: PathBuf,
+    pub entry: Option<String>,
+    pub limits: Limits,
+    /// How often to ask when the watch is down.
+    pub poll: Duration,
+}
+
+fn git_repository() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"), "gitrepositories")
+}
+
+/// Reads the artifact of the GitRepository; `None` while it has none yet.
+pub async fn current_artifact(client: &kube::Client, source: &SourceRef) -> Result<Option<Artifact>, String> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &source.namespace, &git_repository());
+    let object = api
+        .get_opt(&source.name)
+        .await
+        .map_err(|e| format!("cannot read GitRepository {}/{}: {e}", source.namespace, source.name))?
+        .ok_or_else(|| format!("GitRepository {}/{} does not exist", source.namespace, source.name))?;
+    let artifact = &object.data["status"]["artifact"];
+    let text = |k: &str| artifact[k].as_str().map(str::to_string);
+    Ok(match (text("url"), text("digest").or_else(|| text("checksum")), text("revision")) {
+        (Some(url), Some(digest), Some(revision)) => Some(Artifact { url, digest, revision }),
+        _ => None,
+    })
+}
+
+/// Downloads an artifact, refusing more than `limit` bytes.
+pub async fn download(url: &str, limit: u64) -> Result<Vec<u8>, String> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("artifact URL {url}: {e}"))?;
+    let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("downloading {url}: HTTP {}", response.status()));
+    }
+    let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+        .await
+        .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
+    Ok(body.to_bytes().to_vec())
+}
+
+/// Checks the bytes against `sha256:<hex>` (or bare hex).
+pub fn verify(bytes: &[u8], digest: &str) -> Result<(), String> {
+    let expected = digest.strip_prefix("sha256:").unwrap_or(digest);
+    if digest.contains(':') && !digest.starts_with("sha256:") {
+        return Err(format!("unsupported digest algorithm in {digest}"));
+    }
+    let actual: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!("the artifact's sha256 is {actual}, not {expected} as the GitRepository says; refused"))
+    }
+}
+
+/// Follows the GitRepository for as long as the server runs.
+pub async fn follow(client: kube::Client, follow: Follow, state: AppState) {
+    let changed = Arc::new(Notify::new());
+    tokio::spawn(watch(client.clone(), follow.source.clone(), follow.poll, Arc::clone(&changed)));
+    let mut shown: Option<(String, PathBuf)> = None;
+    loop {
+        match refresh(&client, &follow, shown.as_ref().map(|s| s.0.as_str())).await {
+            Ok(Some((revision, dir, snapshot))) => {
+                state.publish(snapshot, Some(revision.clone()), None);
+                tracing::info!(%revision, "showing a new revision");
+                if let Some((_, old)) = shown.replace((revision, dir)) {
+                    let _ = std::fs::remove_dir_all(old);
+                }
+            }
+            Ok(None) => {}
+            Err(why) => state.fail(why),
+        }
+        tokio::select! {
+            () = changed.notified() => {}
+            () = tokio::time::sleep(follow.poll) => {}
+        }
+    }
+}
+
+/// One look at the GitRepository: a new snapshot when its revision is not `shown`.
+pub async fn refresh(client: &kube::Client, follow: &Follow, shown: Option<&str>) -> Result<Option<(String, PathBuf, Snapshot)>, String> {
+    let Some(artifact) = current_artifact(client, &follow.source).await? else {
+        return Err(format!("GitRepository {}/{} has no artifact yet", follow.source.namespace, follow.source.name));
+    };
+    if shown == Some(artifact.revision.as_str()) {
+        return Ok(None);
+    }
+    let bytes = download(&artifact.url, follow.limits.max_download).await?;
+    verify(&bytes, &artifact.digest)?;
+    let dir = fresh_dir(&follow.work_dir, &artifact.digest)?;
+    let limits = follow.limits.clone();
+    let entry = follow.entry.clone();
+    let built = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            unpack(&bytes, &dir, &limits)?;
+            Snapshot::read(&dir, entry.as_deref())
+        }
+    })
+    .await
+    .map_err(|e| format!("the unpacking task failed: {e}"))?;
+    match built {
+        Ok(snapshot) => Ok(Some((artifact.revision, dir, snapshot))),
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(format!("revision {}: {why}", artifact.revision))
+        }
+    }
+}
+
+/// A new, empty folder for one artifact.
+fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, String> {
+    let short: String = digest.rsplit(':').next().unwrap_or(digest).chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    let dir = work_dir.join(format!("artifact-{short}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Wakes the follower whenever the GitRepository changes; retries after `poll` when the
+/// watch cannot be opened (the poll in `follow` covers the gap).
+async fn watch(client: kube::Client, source: SourceRef, poll: Duration, changed: Arc<Notify>) {
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &source.namespace, &git_repository());
+    let params = WatchParams::default().fields(&format!("metadata.name={}", source.name));
+    loop {
+        match api.watch(&params, "0").await {
+            Ok(stream) => {
+                let mut stream = stream.boxed();
+                while let Some(event) = stream.next().await {
+                    if event.is_ok() {
+                        changed.notify_one();
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot watch the GitRepository; polling"),
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_refs_and_digests() {
+        assert_eq!(SourceRef::parse("flux-system/flux-system").unwrap().name, "flux-system");
+        assert!(SourceRef::parse("flux-system").is_err());
+        assert!(SourceRef::parse("a/b/c").is_err());
+        let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        assert!(verify(b"hello", &format!("sha256:{hex}")).is_ok());
+        assert!(verify(b"hello", hex).is_ok());
+        assert!(verify(b"hellO", &format!("sha256:{hex}")).is_err());
+        assert!(verify(b"hello", "sha512:abc").is_err());
+    }
+}

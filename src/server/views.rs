@@ -1,0 +1,435 @@
+//! What each page shows, computed from the snapshot: pure functions from a cluster and the
+//! reader's view state (the query string) to the data the templates print and the drawings
+//! the SVG renderer lays out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::closure::{Direction, closure};
+use crate::analysis::prerequisites::Wait;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::EdgeKind;
+use crate::layout;
+use crate::load::parent_dir;
+use crate::model::{FluxObject, Kind, ObjectId, Spec};
+use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
+use crate::snapshot::ClusterView;
+
+/// The view state every graph page reads from its query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewState {
+    pub edges: BTreeSet<EdgeKind>,
+    /// Kinds shown besides Kustomizations.
+    pub helm_releases: bool,
+    pub sources: bool,
+    pub direction: layout::Direction,
+    /// Each component's stages folded into one box.
+    pub fold: bool,
+    /// Hops around the focused object (object pages); `None`: all.
+    pub depth: Option<usize>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]),
+            helm_releases: false,
+            sources: false,
+            direction: layout::Direction::LeftToRight,
+            fold: false,
+            depth: Some(2),
+        }
+    }
+}
+
+/// The component a Kustomization belongs to in the seed's sense: the folder of its `ks.yaml`.
+pub fn component_of(object: &FluxObject) -> Option<&str> {
+    let name = object.file.rsplit('/').next()?;
+    (object.id.kind == Kind::Kustomization && (name == "ks.yaml" || name == "ks.yml")).then(|| parent_dir(&object.file))
+}
+
+/// The object page's link for an id.
+pub fn object_path(id: &ObjectId) -> String {
+    format!("/k/{}/{}/{}", id.kind, encode(&id.namespace), encode(&id.name))
+}
+
+/// Percent-encodes a path segment (names are DNS labels, but a hostile repository may hold
+/// anything).
+pub fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Which objects a graph shows, under the view state.
+fn shown(view: &ClusterView, state: &ViewState, id: &ObjectId) -> bool {
+    let kind_shown = match id.kind {
+        Kind::Kustomization => true,
+        Kind::HelmRelease => state.helm_releases,
+        k if k.is_source() => state.sources,
+        _ => false,
+    };
+    kind_shown && view.cluster.objects.contains_key(id)
+}
+
+/// A drawing of `ids` (and the edges between them the view state shows), one column per
+/// level; objects on or behind a cycle go in a last column of their own.
+pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, base: &str, query: &str, decorate: &dyn Fn(&ObjectId, &mut DrawNode)) -> Drawing {
+    let levels = &view.analysis.levels;
+    let has_cycle = ids.iter().any(|id| levels.get(id).copied().flatten().is_none());
+    // Columns are the levels present, renumbered so that no column is empty.
+    let present: BTreeSet<usize> = ids.iter().filter_map(|id| levels.get(id).copied().flatten()).map(|l| l as usize).collect();
+    let column: BTreeMap<usize, usize> = present.iter().enumerate().map(|(i, l)| (*l, i)).collect();
+    let cycle_column = column.len();
+    let mut layer_titles: Vec<String> = present.iter().map(|l| format!("wave {l}")).collect();
+    if has_cycle {
+        layer_titles.push("never (cycle)".into());
+    }
+    let diagnostics = diagnostics_by_object(view);
+    let critical: BTreeSet<&ObjectId> = view.analysis.critical_path.nodes.iter().collect();
+    let mut index = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for id in ids {
+        let object = &view.cluster.objects[id];
+        let level = levels.get(id).copied().flatten();
+        let (errors, warnings) = diagnostics.get(id).copied().unwrap_or((0, 0));
+        let mut marks = Vec::new();
+        if let Some(k) = object.kustomization() {
+            if k.waits() {
+                marks.push(Mark::Wait);
+            }
+        }
+        if object.suspended() {
+            marks.push(Mark::Suspended);
+        }
+        if view.cluster.external.contains_key(id) {
+            marks.push(Mark::External);
+        }
+        if level.is_none() {
+            marks.push(Mark::Cycle);
+        }
+        if errors > 0 {
+            marks.push(Mark::Errors(errors));
+        }
+        if warnings > 0 {
+            marks.push(Mark::Warnings(warnings));
+        }
+        let mut classes = Vec::new();
+        if critical.contains(id) {
+            classes.push("critical");
+        }
+        if level.is_none() {
+            classes.push("cycle");
+        }
+        if errors > 0 {
+            classes.push("error");
+        } else if warnings > 0 {
+            classes.push("warning");
+        }
+        let mut node = DrawNode {
+            id: id.to_string(),
+            title: id.name.clone(),
+            subtitle: format!("{} · {}", id.kind, id.namespace),
+            kind: kind_class(id.kind),
+            layer: level.map_or(cycle_column, |l| column[&(l as usize)]),
+            href: format!("{base}{}{query}", object_path(id)),
+            marks,
+            classes,
+            tooltip: tooltip(object, level),
+        };
+        decorate(id, &mut node);
+        index.insert(id.clone(), nodes.len());
+        nodes.push(node);
+    }
+    let mut edges = Vec::new();
+    for (from, to, kind) in view.graph.edges() {
+        if from == to || !state.edges.contains(&kind) {
+            continue;
+        }
+        if let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) {
+            let mut classes = Vec::new();
+            if critical.contains(from) && critical.contains(to) && kind != EdgeKind::Source {
+                classes.push("critical");
+            }
+            edges.push(DrawEdge { from: a, to: b, kind: kind.as_str(), classes });
+        }
+    }
+    Drawing { nodes, edges, direction: state.direction, layer_titles }
+}
+
+fn kind_class(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Kustomization => "kustomization",
+        Kind::HelmRelease => "helmrelease",
+        k if k.is_source() => "source",
+        _ => "other",
+    }
+}
+
+fn tooltip(object: &FluxObject, level: Option<u32>) -> String {
+    let at = if object.file.is_empty() { "made by bootstrap".to_string() } else { format!("{}:{}", object.file, object.line) };
+    let level = level.map_or("never reconciles (cycle)".to_string(), |l| format!("wave {l}"));
+    format!("{}\n{at}\n{level}", object.id)
+}
+
+/// (errors, warnings) per object.
+pub fn diagnostics_by_object(view: &ClusterView) -> BTreeMap<ObjectId, (usize, usize)> {
+    let mut out: BTreeMap<ObjectId, (usize, usize)> = BTreeMap::new();
+    for d in &view.analysis.diagnostics {
+        if let Some(id) = &d.object {
+            let e = out.entry(id.clone()).or_default();
+            match d.severity {
+                Severity::Error => e.0 += 1,
+                Severity::Warning => e.1 += 1,
+                Severity::Info => {}
+            }
+        }
+    }
+    out
+}
+
+/// The overview: every object the view state shows, or each component folded into one box.
+pub fn overview(view: &ClusterView, state: &ViewState, base: &str, query: &str) -> Drawing {
+    let ids: BTreeSet<ObjectId> = view.cluster.objects.keys().filter(|id| shown(view, state, id)).cloned().collect();
+    let drawing = drawing(view, &ids, state, base, query, &|_, _| {});
+    if state.fold { fold(view, drawing, base, query) } else { drawing }
+}
+
+/// Folds the stages of each component (the Kustomizations of one `ks.yaml` folder) into one
+/// box, placed at its first stage's column; edges inside a component disappear.
+fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawing {
+    let mut group_of: Vec<Option<String>> = Vec::new();
+    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, node) in drawing.nodes.iter().enumerate() {
+        let component = ObjectId::parse(&node.id)
+            .and_then(|id| view.cluster.objects.get(&id))
+            .and_then(component_of)
+            .map(str::to_string);
+        if let Some(c) = &component {
+            members.entry(c.clone()).or_default().push(i);
+        }
+        group_of.push(component);
+    }
+    // Components of one stage stay as they are.
+    for g in group_of.iter_mut() {
+        if g.as_ref().is_some_and(|c| members[c].len() < 2) {
+            *g = None;
+        }
+    }
+    let mut new_index = vec![0usize; drawing.nodes.len()];
+    let mut nodes = Vec::new();
+    let mut placed: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, node) in drawing.nodes.iter().enumerate() {
+        match &group_of[i] {
+            None => {
+                new_index[i] = nodes.len();
+                nodes.push(node.clone());
+            }
+            Some(c) => {
+                if let Some(&at) = placed.get(c) {
+                    new_index[i] = at;
+                    continue;
+                }
+                let stages = &members[c];
+                let first = stages.iter().map(|&s| &drawing.nodes[s]).min_by_key(|n| n.layer).expect("a stage");
+                let mut classes: Vec<&'static str> = stages.iter().flat_map(|&s| drawing.nodes[s].classes.iter().copied()).collect();
+                classes.sort();
+                classes.dedup();
+                let mut marks = vec![Mark::Folded(stages.len())];
+                let errors: usize = stages.iter().flat_map(|&s| &drawing.nodes[s].marks).map(|m| if let Mark::Errors(n) = m { *n } else { 0 }).sum();
+                if errors > 0 {
+                    marks.push(Mark::Errors(errors));
+                }
+                let name = c.rsplit('/').next().unwrap_or(c).to_string();
+                placed.insert(c.clone(), nodes.len());
+                new_index[i] = nodes.len();
+                nodes.push(DrawNode {
+                    id: format!("component:{c}"),
+                    title: name,
+                    subtitle: format!("{} stages · {}", stages.len(), parent_dir(c).rsplit('/').next().unwrap_or("")),
+                    kind: "kustomization",
+                    layer: first.layer,
+                    href: format!("{base}/component/{}{query}", c.split('/').map(encode).collect::<Vec<_>>().join("/")),
+                    marks,
+                    classes,
+                    tooltip: format!("{c}\n{} stages, folded", stages.len()),
+                });
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let edges = drawing
+        .edges
+        .into_iter()
+        .filter_map(|mut e| {
+            e.from = new_index[e.from];
+            e.to = new_index[e.to];
+            (e.from != e.to && seen.insert((e.from, e.to, e.kind))).then_some(e)
+        })
+        .collect();
+    Drawing { nodes, edges, direction: drawing.direction, layer_titles: drawing.layer_titles }
+}
+
+/// Everything within `depth` hops of `id` upstream and downstream, with the sources it reads.
+pub fn neighbourhood(view: &ClusterView, id: &ObjectId, depth: Option<usize>, state: &ViewState) -> BTreeSet<ObjectId> {
+    let Some(n) = view.graph.node(id) else { return BTreeSet::new() };
+    let pre = &view.analysis.prerequisites;
+    let mut ids: BTreeSet<ObjectId> = [Direction::Upstream, Direction::Downstream]
+        .into_iter()
+        .flat_map(|d| closure(pre, n.index(), d, depth))
+        .map(|(i, _)| view.graph.id(petgraph::graph::NodeIndex::new(i)).clone())
+        .collect();
+    ids.insert(id.clone());
+    if state.sources {
+        let sources: Vec<ObjectId> = ids
+            .iter()
+            .filter_map(|i| view.cluster.objects.get(i))
+            .flat_map(|o| o.source_refs().into_iter().map(|(k, r)| r.resolve(k, &o.id.namespace)).collect::<Vec<_>>())
+            .collect();
+        ids.extend(sources);
+    }
+    ids.retain(|i| view.cluster.objects.contains_key(i));
+    ids
+}
+
+/// One step of "why it is at its level": the prerequisite that puts it there.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: ObjectId,
+    pub level: Option<u32>,
+    /// How the next step of the chain waits on this one: "dependsOn" or "applied by".
+    pub why: &'static str,
+}
+
+/// The chain from a root to `id` through the prerequisite one level down at each step.
+pub fn why_level(view: &ClusterView, id: &ObjectId) -> Vec<Step> {
+    let levels = &view.analysis.levels;
+    let pre = &view.analysis.prerequisites;
+    let Some(mut n) = view.graph.node(id).map(|n| n.index()) else { return Vec::new() };
+    let mut chain = Vec::new();
+    let mut why = "";
+    loop {
+        let this = view.graph.id(petgraph::graph::NodeIndex::new(n)).clone();
+        let level = levels.get(&this).copied().flatten();
+        chain.push(Step { id: this, level, why });
+        let Some(l) = level.filter(|&l| l > 0) else { break };
+        let Some(&(p, wait)) = pre.waits_on[n]
+            .iter()
+            .filter(|(p, _)| levels.get(view.graph.id(petgraph::graph::NodeIndex::new(*p))).copied().flatten() == Some(l - 1))
+            .min_by_key(|(p, w)| (*w != Wait::DependsOn, *p))
+        else {
+            break;
+        };
+        why = match wait {
+            Wait::DependsOn => "dependsOn",
+            Wait::Parent => "applied by",
+        };
+        n = p;
+    }
+    // Root first; each step's `why` says how the step after it waits on it.
+    chain.reverse();
+    chain
+}
+
+/// A labelled value of the spec-at-a-glance list.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+    /// A link for the value, when it names another object.
+    pub href: Option<String>,
+}
+
+/// The spec fields that decide what the object applies and when it is ready.
+pub fn spec_fields(view: &ClusterView, object: &FluxObject, base: &str) -> Vec<Field> {
+    let mut out = Vec::new();
+    let mut push = |label, value: String| out.push(Field { label, value, href: None });
+    match &object.spec {
+        Spec::Kustomization(k) => {
+            push("path", k.path.as_ref().map_or("./ (source root)".into(), |p| p.value.clone()));
+            if let Some(e) = view.cluster.external.get(&object.id) {
+                push("source", format!("external: {e}"));
+            }
+            push("interval", k.interval.map_or("not set".into(), |d| d.to_string()));
+            let timeout = match k.timeout {
+                Some(t) => t.to_string(),
+                None => format!("{} (not set: interval − 30 s, at least 30 s)", k.effective_timeout()),
+            };
+            push("timeout", timeout);
+            if let Some(r) = k.retry_interval {
+                push("retryInterval", r.to_string());
+            }
+            push("wait", if k.wait { "true".into() } else if k.health_checks > 0 { format!("false, {} healthChecks", k.health_checks) } else { "false: Ready once applied".into() });
+            push("prune", k.prune.to_string());
+            if k.suspend {
+                push("suspend", "true: never reconciles until resumed".into());
+            }
+            if let Some(t) = &k.target_namespace {
+                push("targetNamespace", t.clone());
+            }
+            push("decryption", k.decryption.clone().unwrap_or_else(|| "none".into()));
+            if let Some(pb) = &k.post_build {
+                let mut parts: Vec<String> = pb.substitute.iter().map(|(k, _)| k.clone()).collect();
+                parts.extend(pb.substitute_from.iter().map(|s| format!("{} {}{}", s.kind, s.name, if s.optional { " (optional)" } else { "" })));
+                push("postBuild", parts.join(", "));
+            }
+            if !k.components.is_empty() {
+                push("components", k.components.join(", "));
+            }
+        }
+        Spec::HelmRelease(h) => {
+            push("chart", format!("{}{}", h.chart.clone().unwrap_or_else(|| "(chartRef)".into()), h.version.as_ref().map_or(String::new(), |v| format!(" {v}"))));
+            push("interval", h.interval.map_or("not set".into(), |d| d.to_string()));
+            push("timeout", h.timeout.map_or(format!("{} (default)", h.effective_timeout()), |t| t.to_string()));
+            if let Some(t) = &h.target_namespace {
+                push("targetNamespace", t.clone());
+            }
+            if h.suspend {
+                push("suspend", "true".into());
+            }
+        }
+        Spec::Source(s) => {
+            if let Some(u) = &s.url {
+                push("url", u.clone());
+            }
+            if let Some(r) = &s.reference {
+                push("ref", r.clone());
+            }
+            if let Some(i) = s.interval {
+                push("interval", i.to_string());
+            }
+            if object.implied {
+                push("created by", "flux bootstrap (not in the repository)".into());
+            }
+        }
+        Spec::Other => {}
+    }
+    for (kind, r) in object.source_refs() {
+        let id = r.resolve(kind, &object.id.namespace);
+        let href = view.cluster.objects.contains_key(&id).then(|| format!("{base}{}", object_path(&id)));
+        out.push(Field { label: "sourceRef", value: id.to_string(), href });
+    }
+    out
+}
+
+/// Diagnostics about one object.
+pub fn diagnostics_of<'a>(view: &'a ClusterView, id: &ObjectId) -> Vec<&'a Diagnostic> {
+    view.analysis.diagnostics.iter().filter(|d| d.object.as_ref() == Some(id)).collect()
+}
+
+/// A component's stages in order of level, then name.
+pub fn stages<'a>(view: &'a ClusterView, component: &str) -> Vec<&'a FluxObject> {
+    let mut stages: Vec<&FluxObject> = view.cluster.objects.values().filter(|o| component_of(o) == Some(component)).collect();
+    stages.sort_by_key(|o| (view.analysis.levels.get(&o.id).copied().flatten().unwrap_or(u32::MAX), o.id.name.clone()));
+    stages
+}
+
+/// Every component folder of a cluster.
+pub fn components(view: &ClusterView) -> BTreeSet<&str> {
+    view.cluster.objects.values().filter_map(component_of).collect()
+}

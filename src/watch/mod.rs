@@ -1,0 +1,155 @@
+//! Watch: file changes under the repository → a new snapshot, built off the request path and
+//! swapped into the server; open pages hear of it over server-sent events.
+//!
+//! notify with notify-debouncer-full (editors' atomic saves and renames arrive as one
+//! change); only create, modify and remove events on files Flux would read count (YAML,
+//! `.sourceignore`, or anything whose removal may be a whole folder), and `.git/` is
+//! ignored. A rebuild that fails keeps the last good snapshot and says why (mdBook's rule).
+//!
+//! The root may be a symbolic link that is swapped atomically to a new folder (git-sync's
+//! `/repo/current`): the link's own folder is watched too, and when the link points
+//! elsewhere the watch moves to the new folder and the snapshot is rebuilt from it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+
+use crate::diagnostic::{Code, Severity};
+use crate::server::AppState;
+use crate::snapshot::Snapshot;
+
+/// How long a burst of changes must be quiet before the repository is read again.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+type Debouncer = notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>;
+
+/// Keeps the watcher running; dropping it stops watching.
+pub struct Watching {
+    _debouncer: Arc<Mutex<Debouncer>>,
+}
+
+/// Loads the first snapshot, then rebuilds it on every relevant change, in a thread of its
+/// own. `root` is kept as given: when it is a link, it is resolved again on every change.
+pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::Result<Watching> {
+    let (tx, rx) = mpsc::channel::<DebounceEventResult>();
+    let debouncer = Arc::new(Mutex::new(new_debouncer(DEBOUNCE, None, move |result| {
+        let _ = tx.send(result);
+    })?));
+    let mut target = root.canonicalize()?;
+    {
+        let mut d = debouncer.lock().unwrap_or_else(|e| e.into_inner());
+        d.watch(&target, RecursiveMode::Recursive)?;
+        if is_link(&root) {
+            if let Some(parent) = root.parent() {
+                d.watch(parent, RecursiveMode::NonRecursive)?;
+            }
+        }
+    }
+    let shared = Arc::clone(&debouncer);
+    std::thread::Builder::new()
+        .name("fluxgraph-watch".into())
+        .spawn(move || {
+            rebuild(&root, entry.as_deref(), &state, &BTreeSet::new());
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                // Changes that arrived while the last rebuild ran are folded into this one.
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                let moved = match root.canonicalize() {
+                    Ok(now) if now != target => {
+                        let mut d = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        let _ = d.unwatch(&target);
+                        if let Err(e) = d.watch(&now, RecursiveMode::Recursive) {
+                            tracing::warn!(error = %e, "cannot watch {}", now.display());
+                        }
+                        tracing::info!(from = %target.display(), to = %now.display(), "the repository link moved");
+                        target = now;
+                        true
+                    }
+                    _ => false,
+                };
+                let changed: BTreeSet<String> = batch.into_iter().flat_map(|b| relevant(&target, b)).collect();
+                if moved || !changed.is_empty() {
+                    rebuild(&root, entry.as_deref(), &state, &changed);
+                }
+            }
+        })
+        .map_err(|e| notify::Error::generic(&e.to_string()))?;
+    Ok(Watching { _debouncer: debouncer })
+}
+
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Reads the repository again and swaps the snapshot in; says which changed file broke.
+fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSet<String>) {
+    let started = std::time::Instant::now();
+    match Snapshot::read(root, entry) {
+        Ok(snapshot) => {
+            let broken: Vec<String> = snapshot
+                .all_diagnostics()
+                .filter(|d| changed.contains(&d.file) && d.severity == Severity::Error && matches!(d.code, Code::InvalidYaml | Code::InvalidObject))
+                .map(|d| format!("{}:{}: {}", d.file, d.line, d.message))
+                .collect();
+            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, changed = changed.len(), "snapshot rebuilt");
+            let message = (!broken.is_empty()).then(|| broken.join("; "));
+            state.publish(snapshot, None, message);
+        }
+        Err(why) => state.fail(why),
+    }
+}
+
+/// The files (relative to the root) that a batch of events touched and that Flux reads.
+fn relevant(root: &Path, result: DebounceEventResult) -> BTreeSet<String> {
+    let Ok(events) = result else {
+        // The watcher lost track (overflow): everything may have changed.
+        return BTreeSet::from([String::new()]);
+    };
+    let mut out = BTreeSet::new();
+    for event in events {
+        if !matches!(event.event.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any) {
+            continue;
+        }
+        for path in &event.event.paths {
+            if let Some(rel) = relative(root, path).filter(|rel| matters(rel)) {
+                out.insert(rel);
+            }
+        }
+    }
+    out
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    Some(rel.components().filter_map(|c| c.as_os_str().to_str()).collect::<Vec<_>>().join("/"))
+}
+
+/// Whether a change to this path can change the graph.
+fn matters(rel: &str) -> bool {
+    if rel.split('/').any(|part| part == ".git") {
+        return false;
+    }
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    crate::load::is_yaml_name(rel) || name == ".sourceignore" || !name.contains('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matters;
+
+    #[test]
+    fn which_changes_matter() {
+        for yes in ["apps/ks.yaml", "a/b.yml", "a/Kustomization", ".sourceignore", "apps/deleted-folder"] {
+            assert!(matters(yes), "{yes}");
+        }
+        for no in [".git/index", "README.md", "apps/.ks.yaml.swp", "notes.txt"] {
+            assert!(!matters(no), "{no}");
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! End to end in a real headless Chromium driven over WebDriver (Debian's chromium and
+//! chromium-driver): the real `fluxgraph serve` binary, its real file watcher, real HTTP.
+//! Skipped, saying so, where Chromium is absent — except under `CI=true`, where `.ci/run`
+//! has installed it and its absence is a failure. Screenshots of the pages land in
+//! `target/screenshots/` for a person to look at; they are not assertions.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether the browser tests can run here; panics under CI when they cannot.
+fn browser_available(test: &str) -> bool {
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{test}: CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing");
+        eprintln!("skipping {test}: {CHROMIUM} and {CHROMEDRIVER} are not installed (apt-get install chromium chromium-driver)");
+    }
+    present
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `fluxgraph serve <repo>` on a free port; returns the process and its URL.
+fn serve(repo: &Path) -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
+        .args(["serve", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("FLUXGRAPH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("fluxgraph serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL it serves on").to_string();
+    (Process(child), url.trim_end_matches('/').to_string())
+}
+
+struct Browser {
+    client: Client,
+    _driver: Process,
+    _profile: tempfile::TempDir,
+}
+
+async fn browser() -> Browser {
+    let port = free_port();
+    let driver = Process(Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver"));
+    let profile = tempfile::tempdir().unwrap();
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,900",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }
+    });
+    let capabilities = match capabilities {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    let started = Instant::now();
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(client) => return Browser { client, _driver: driver, _profile: profile },
+            Err(e) if started.elapsed() < Duration::from_secs(15) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot start a WebDriver session: {e}"),
+        }
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    if let Ok(png) = client.screenshot().await {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
+async fn node_ids(client: &Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for e in client.find_all(Locator::Css("svg.graph g.node")).await.unwrap() {
+        ids.push(e.attr("data-id").await.unwrap().unwrap_or_default());
+    }
+    ids.sort();
+    ids
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster")
+}
+
+#[tokio::test]
+async fn overview_click_and_shared_link() {
+    if !browser_available("overview_click_and_shared_link") {
+        return;
+    }
+    let (_server, url) = serve(&example());
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&format!("{url}/")).await.unwrap();
+    let ids = node_ids(c).await;
+    for name in ["cluster-repositories", "rook-ceph-rbd", "cert-manager-certificates", "linkding", "loki"] {
+        assert!(ids.contains(&format!("Kustomization/flux-system/{name}")), "overview lacks {name}: {ids:?}");
+    }
+    screenshot(c, "overview").await;
+
+    // Clicking a component's box opens its view.
+    c.find(Locator::Css("g.node[data-id='Kustomization/flux-system/linkding']")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(5)).for_url(&url::Url::parse(&format!("{url}/k/Kustomization/flux-system/linkding")).unwrap()).await.unwrap();
+    let heading = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
+    assert!(heading.starts_with("linkding"), "{heading}");
+
+    // The view with its state in the query string; the copied link reproduces it.
+    c.goto(&format!("{url}/k/Kustomization/flux-system/linkding?depth=1&show=hr")).await.unwrap();
+    let button = c.find(Locator::Id("copy-link")).await.unwrap();
+    let shared = button.attr("data-url").await.unwrap().expect("the link to copy");
+    button.click().await.unwrap();
+    let before = node_ids(c).await;
+    screenshot(c, "object").await;
+    let other = browser().await;
+    other.client.goto(&shared).await.unwrap();
+    assert_eq!(node_ids(&other.client).await, before, "the shared link {shared} shows another view");
+    assert!(other.client.current_url().await.unwrap().as_str().ends_with("?depth=1&show=hr"));
+    other.client.close().await.unwrap();
+    c.goto(&format!("{url}/component/kubernetes/rpi-cluster/infrastructure/security/cert-manager")).await.unwrap();
+    screenshot(c, "component").await;
+    c.goto(&format!("{url}/critical-path")).await.unwrap();
+    screenshot(c, "critical-path").await;
+    b.client.close().await.unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn editing_a_file_updates_the_open_page_in_place() {
+    if !browser_available("editing_a_file_updates_the_open_page_in_place") {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    copy_dir(&example(), repo.path());
+    let (_server, url) = serve(repo.path());
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&format!("{url}/")).await.unwrap();
+    c.find(Locator::Css("svg.graph")).await.unwrap();
+    // A mark only this page load carries, and a zoom the reader chose (two wheel turns over
+    // the graph): both must survive the update.
+    let zoomed = c
+        .execute(
+            "window.fluxgraphTestMark = 42;
+             const svg = document.querySelector('svg.graph');
+             const r = svg.getBoundingClientRect();
+             for (let i = 0; i < 2; i++) {
+               svg.dispatchEvent(new WheelEvent('wheel', {deltaY: -240, clientX: r.left + r.width / 3, clientY: r.top + r.height / 2, bubbles: true, cancelable: true}));
+             }
+             return svg.getAttribute('viewBox');",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    let ks = repo.path().join("kubernetes/rpi-cluster/apps/monitoring/metrics-server/ks.yaml");
+    let text = std::fs::read_to_string(&ks).unwrap();
+    std::fs::write(&ks, text.replace("name: metrics-server\n", "name: metrics-server-renamed\n")).unwrap();
+    let written = Instant::now();
+
+    let renamed = "Kustomization/flux-system/metrics-server-renamed";
+    c.wait()
+        .at_most(Duration::from_secs(2))
+        .every(Duration::from_millis(25))
+        .for_element(Locator::Css(&format!("g.node[data-id='{renamed}']")))
+        .await
+        .unwrap_or_else(|e| panic!("the page did not show {renamed} within 2 s of the write: {e}"));
+    eprintln!("file write → page updated in {:?}", written.elapsed());
+    let kept = c.execute("return [window.fluxgraphTestMark, document.querySelector('svg.graph').getAttribute('viewBox')];", vec![]).await.unwrap();
+    assert_eq!(kept, json!([42, zoomed]), "the page reloaded or lost the reader's zoom");
+
+    // A change that breaks a file: its diagnostic in the banner; the graph stays.
+    let broken = repo.path().join("kubernetes/rpi-cluster/apps/home/homepage/app/release.yaml");
+    std::fs::write(&broken, "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: [broken\n").unwrap();
+    let banner = c.wait().at_most(Duration::from_secs(2)).for_element(Locator::Css("#banner:not([hidden])")).await.expect("a banner");
+    let message = banner.text().await.unwrap();
+    assert!(message.contains("homepage/app/release.yaml"), "{message}");
+    assert!(c.find(Locator::Css("g.node[data-id='Kustomization/flux-system/linkding']")).await.is_ok(), "the rest of the graph stays");
+    screenshot(c, "broken-file-banner").await;
+    b.client.close().await.unwrap();
+}

@@ -1,0 +1,174 @@
+//! The HTTP app (`fluxgraph::server::app`), called without a socket: every route's status,
+//! content type and the names that must appear; helpful 404s; hostile paths; and no secret
+//! value in any response.
+
+use std::path::Path;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use fluxgraph::server::{AppState, Options, app};
+use fluxgraph::snapshot::Snapshot;
+use tower::ServiceExt;
+
+use crate::util::repo;
+
+fn state_for(path: &Path, options: Options) -> AppState {
+    let state = AppState::new(options);
+    state.publish(Snapshot::read(path, None).expect("snapshot"), None, None);
+    state
+}
+
+fn example() -> AppState {
+    state_for(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), Options::default())
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+    csp: String,
+}
+
+async fn get(state: &AppState, uri: &str) -> Reply {
+    get_with(state, uri, &[]).await
+}
+
+async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = Request::builder().uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let (status, content_type, csp) = (response.status(), header(header::CONTENT_TYPE), header(header::CONTENT_SECURITY_POLICY));
+    let body = String::from_utf8_lossy(&to_bytes(response.into_body(), 64 << 20).await.unwrap()).into_owned();
+    Reply { status, content_type, body, csp }
+}
+
+#[tokio::test]
+async fn every_route_answers_with_what_it_must_show() {
+    let state = example();
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("/", "text/html", &["cluster-repositories", "rook-ceph-rbd", "linkding", "<svg", "wave 0", "Kustomizations"]),
+        ("/?edges=dependsOn,source&show=hr,src&dir=tb&fold=1", "text/html", &["rook-ceph", "stages", "<svg"]),
+        ("/k/Kustomization/flux-system/linkding", "text/html", &["linkding", "apps/home/linkding/ks.yaml", "Spec at a glance", "rook-ceph-rbd", "Why it is at this level", "wave 7"]),
+        ("/k/HelmRelease/home/linkding?depth=all", "text/html", &["linkding", "HelmRelease", "app-template"]),
+        ("/component/kubernetes/rpi-cluster/infrastructure/security/cert-manager", "text/html", &["cert-manager-webhooks", "cert-manager-issuers", "cert-manager-certificates", "jetstack", "HelmReleases"]),
+        ("/component/kubernetes/rpi-cluster/apps/home/linkding", "text/html", &["linkding.", "Routes", "SOPS files"]),
+        ("/critical-path", "text/html", &["Critical path", "rook-ceph-operator", "worst case"]),
+        ("/cycles", "text/html", &["No dependency cycle"]),
+        ("/diagnostics", "text/html", &["false-ready-dependency", "cluster.yaml"]),
+        ("/diagnostics?severity=info&code=remote-resource", "text/html", &["remote-resource"]),
+        ("/search?q=lnkding", "text/html", &["linkding"]),
+        ("/api/search?q=rok-ceph", "application/json", &["rook-ceph"]),
+        ("/api/graph", "application/json", &["\"critical_path\"", "Kustomization/flux-system/linkding"]),
+        ("/graph.dot", "text/vnd.graphviz", &["digraph", "rank=same"]),
+        ("/graph.mmd", "text/vnd.mermaid", &["flowchart LR"]),
+        ("/healthz", "text/plain", &["ok"]),
+        ("/readyz", "text/plain", &["ready: snapshot 1"]),
+        ("/assets/app.css", "text/css", &[]),
+        ("/assets/app.js", "text/javascript", &[]),
+        ("/assets/icon.svg", "image/svg+xml", &["<svg"]),
+    ];
+    for (uri, content_type, names) in cases {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert!(reply.content_type.starts_with(content_type), "{uri}: {}", reply.content_type);
+        for name in *names {
+            assert!(reply.body.contains(name), "{uri} lacks {name:?}");
+        }
+        assert!(reply.csp.contains("script-src 'self'") && !reply.csp.contains("unsafe-inline"), "{uri}: CSP {}", reply.csp);
+        if content_type == &"text/html" {
+            assert!(!reply.body.contains("<script>") && !reply.body.contains(" style=\"") && !reply.body.contains(" onclick="), "{uri}: inline script or style");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_objects_get_a_helpful_404() {
+    let state = example();
+    let reply = get(&state, "/k/Kustomization/flux-system/linkdin").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.body.contains("Did you mean") && reply.body.contains("/k/Kustomization/flux-system/linkding"), "{}", reply.body);
+    for uri in ["/k/Nonsense/a/b", "/component/no/such/folder", "/nope", "/?cluster=mars", "/assets/nope.js"] {
+        assert_eq!(get(&state, uri).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_paths_never_read_outside_the_repository() {
+    let state = example();
+    for uri in [
+        "/k/Kustomization/..%2F..%2F..%2Fetc/passwd",
+        "/component/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/component/../../../../etc/passwd",
+        "/component//etc/passwd",
+        "/component/%2Fetc%2Fpasswd",
+        "/assets/..%2F..%2FCargo.toml",
+        "/assets/../Cargo.toml",
+        "/assets/%2Fetc%2Fpasswd",
+        "//etc/passwd",
+        "/k/Kustomization/flux-system/..",
+    ] {
+        let reply = get(&state, uri).await;
+        assert!(reply.status.is_client_error(), "{uri}: {}", reply.status);
+        assert!(!reply.body.contains("root:x:0:0") && !reply.body.contains("[package]"), "{uri} leaked a file");
+    }
+}
+
+#[tokio::test]
+async fn no_secret_value_appears_in_any_response() {
+    let state = state_for(&repo("secrets"), Options::default());
+    let mut uris: Vec<String> = ["/", "/?show=hr,src&edges=dependsOn,applies,source", "/critical-path", "/cycles", "/diagnostics", "/api/graph", "/graph.dot", "/graph.mmd", "/search?q=vault", "/api/search?q=vault"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let graph: serde_json::Value = serde_json::from_str(&get(&state, "/api/graph").await.body).unwrap();
+    for node in graph["nodes"].as_array().unwrap() {
+        let id = node["id"].as_str().unwrap();
+        uris.push(format!("/k/{id}?depth=all"));
+    }
+    let mut seen_object_page = false;
+    for uri in &uris {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        for marker in ["MARKER", "UExBSU5URVhULU1BUktFUi1CQVNFNjQ="] {
+            assert!(!reply.body.contains(marker), "{uri} shows a secret value ({marker})");
+        }
+        if uri.starts_with("/k/Kustomization/flux-system/apps") {
+            // The source view is there, redacted: keys shown, values not.
+            assert!(reply.body.contains("decryption"), "{uri}");
+            seen_object_page = true;
+        }
+    }
+    assert!(seen_object_page);
+}
+
+#[tokio::test]
+async fn fragments_base_path_and_share_links() {
+    let options = Options { base_path: "/fluxgraph".into(), public_url: Some("https://fluxgraph.example.com".into()), repo_url: Some("https://github.com/me/home-ops/blob/main".into()) };
+    let state = state_for(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), options);
+    let page = get(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-url=\"https://fluxgraph.example.com/fluxgraph/k/Kustomization/flux-system/linkding?depth=3\""), "share link");
+    assert!(page.body.contains("href=\"/fluxgraph/assets/app.css\""));
+    assert!(page.body.contains("https://github.com/me/home-ops/blob/main/kubernetes/rpi-cluster/apps/home/linkding/ks.yaml#L"), "forge link");
+    let fragment = get_with(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3", &[("x-fluxgraph-fragment", "1")]).await;
+    assert!(!fragment.body.contains("<html") && fragment.body.contains("Spec at a glance"));
+    assert_eq!(get(&state, "/k/Kustomization/flux-system/linkding").await.status, StatusCode::NOT_FOUND, "outside the base path");
+}
+
+#[tokio::test]
+async fn not_ready_until_the_first_snapshot() {
+    let state = AppState::new(Options::default());
+    assert_eq!(get(&state, "/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get(&state, "/healthz").await.status, StatusCode::OK);
+    assert_eq!(get(&state, "/").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    state.publish(Snapshot::read(&repo("levels-chain"), None).unwrap(), None, None);
+    assert_eq!(get(&state, "/readyz").await.status, StatusCode::OK);
+    state.fail("cannot read the repository".into());
+    let ready = get(&state, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "the last good snapshot is still served");
+    assert!(ready.body.contains("last refresh failed"), "{}", ready.body);
+    assert!(get(&state, "/").await.body.contains("The last refresh failed"));
+}
