@@ -145,6 +145,12 @@ fn minimize_on(g: &Layered, sweeps: usize, threads: usize) -> (Vec<Vec<usize>>, 
         let heuristic = if seed % 2 == 0 { Heuristic::Median } else { Heuristic::Barycenter };
         starts.push((Start::Shuffled(seed), heuristic));
     }
+    // Lone vertices, chains and trees come out free of crossings from the first start: no search needed.
+    let (start, heuristic) = starts[0];
+    let first = Work::new(g).scout(g, initial_order(g, start), heuristic, sweeps);
+    if first.0 == 0 {
+        return (first.1, 0);
+    }
     let mut scouted = in_parallel(threads, g, &starts, |work, &(start, heuristic)| {
         work.scout(g, initial_order(g, start), heuristic, sweeps)
     });

@@ -42,6 +42,22 @@ fn example_has_no_error() {
     let errors: Vec<_> = doc["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == "error").collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(status, 0);
+    // fluxgraph's own component (deploy/) is registered like any other app.
+    let fluxgraph = "Kustomization/flux-system/fluxgraph";
+    assert_eq!(crate::util::level(&doc, fluxgraph), Some(7), "after the gateway it routes through");
+    let depends: Vec<&str> = doc["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["from"] == fluxgraph && e["kind"] == "dependsOn")
+        .map(|e| e["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(depends, ["Kustomization/flux-system/cilium-gateway", "Kustomization/flux-system/fluxgraph-network-policy"]);
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/apps/tools/fluxgraph");
+    for file in ["ks.yaml", "app/deployment.yaml", "app/rbac.yaml", "app/httproute.yaml", "network-policy/networkpolicy.yaml"] {
+        let in_example = std::fs::read(example().join("kubernetes/rpi-cluster/apps/tools/fluxgraph").join(file)).unwrap();
+        assert_eq!(std::fs::read(deploy.join(file)).unwrap(), in_example, "deploy/ and the example differ in {file}");
+    }
 }
 
 #[test]
