@@ -128,8 +128,10 @@ const TRIAL_WORK: usize = 40_000;
 
 /// An ordering of `g` and its crossings, with `sweeps` sweeps per start.
 pub(crate) fn minimize(g: &Layered, sweeps: usize) -> (Vec<Vec<usize>>, usize) {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    minimize_on(g, sweeps, if g.len() < PARALLEL_FROM { 1 } else { cores })
+    // Asking for the cores reads cgroup files: only worth it for a graph that will use them.
+    let threads =
+        if g.len() < PARALLEL_FROM { 1 } else { thread::available_parallelism().map_or(1, NonZeroUsize::get) };
+    minimize_on(g, sweeps, threads)
 }
 
 /// [`minimize`] on at most `threads` threads.
@@ -151,9 +153,10 @@ fn minimize_on(g: &Layered, sweeps: usize, threads: usize) -> (Vec<Vec<usize>>, 
     if first.0 == 0 {
         return (first.1, 0);
     }
-    let mut scouted = in_parallel(threads, g, &starts, |work, &(start, heuristic)| {
+    let mut scouted = in_parallel(threads, g, &starts[1..], |work, &(start, heuristic)| {
         work.scout(g, initial_order(g, start), heuristic, sweeps)
     });
+    scouted.insert(0, first);
     // Stable: equal counts keep the order of `starts`.
     scouted.sort_by_key(|(crossings, _)| *crossings);
     let finalists: Vec<(u64, Vec<Vec<usize>>)> =
@@ -188,22 +191,24 @@ fn in_parallel<T: Sync, R: Send>(
         return items.iter().map(|item| task(&mut work, item)).collect();
     }
     let task = &task;
+    let chunk = move |t: usize| {
+        let mut work = Work::new(g);
+        items
+            .iter()
+            .enumerate()
+            .skip(t)
+            .step_by(threads)
+            .map(|(i, item)| (i, task(&mut work, item)))
+            .collect::<Vec<_>>()
+    };
+    // The calling thread takes the first share itself.
     let mut results: Vec<(usize, R)> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let mut work = Work::new(g);
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(i, item)| (i, task(&mut work, item)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        let handles: Vec<_> = (1..threads).map(|t| scope.spawn(move || chunk(t))).collect();
+        let mut results = chunk(0);
+        for handle in handles {
+            results.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        results
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
