@@ -52,9 +52,12 @@ mod tests {
         p
     }
 
+    /// Node count, edges (waiting, waited on), expected levels.
+    type Case = (usize, &'static [(usize, usize)], &'static [Option<Level>]);
+
     #[test]
     fn table() {
-        let cases: &[(usize, &[(usize, usize)], &[Option<Level>])] = &[
+        let cases: &[Case] = &[
             (1, &[], &[Some(0)]),
             (3, &[(1, 0), (2, 1)], &[Some(0), Some(1), Some(2)]),
             (4, &[(1, 0), (2, 0), (3, 1), (3, 2), (2, 1)], &[Some(0), Some(1), Some(2), Some(3)]),

@@ -9,10 +9,13 @@ use crate::load::substitute::{Binding, Variables};
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, PostBuild};
 
+/// The definitions of one name, each with the namespace it was written with.
+type ByNamespace<T> = Vec<(Option<String>, T)>;
+
 /// Every ConfigMap's data and every Secret's keys in the repository, by name.
 pub struct VariableIndex {
-    config_maps: HashMap<String, Vec<(Option<String>, Vec<(String, String)>)>>,
-    secrets: HashMap<String, Vec<(Option<String>, Vec<String>)>>,
+    config_maps: HashMap<String, ByNamespace<Vec<(String, String)>>>,
+    secrets: HashMap<String, ByNamespace<Vec<String>>>,
 }
 
 impl VariableIndex {
@@ -76,7 +79,7 @@ impl VariableIndex {
     }
 }
 
-fn pick<'a, T>(candidates: Option<&'a Vec<(Option<String>, T)>>, ns: &str) -> Option<&'a T> {
+fn pick<'a, T>(candidates: Option<&'a ByNamespace<T>>, ns: &str) -> Option<&'a T> {
     let candidates = candidates?;
     candidates
         .iter()

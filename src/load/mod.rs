@@ -279,6 +279,7 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     if parts.is_empty() { None } else { Some(parts.join("/")) }
 }
 
+#[allow(clippy::result_large_err)] // a Diagnostic is what a failed read becomes
 fn read_text(rel: &str, abs: &Path) -> Result<String, Diagnostic> {
     let len = std::fs::metadata(abs).map(|m| m.len()).unwrap_or(0);
     if len > MAX_FILE_BYTES {

@@ -224,16 +224,14 @@ pub fn parse_documents(text: &str) -> Vec<Result<Document, YamlError>> {
 /// Yields the 1-based line of each chunk's first line and the chunk.
 fn split_documents(text: &str) -> impl Iterator<Item = (u32, &str)> {
     let mut starts = vec![(1u32, 0usize)];
-    let mut line = 1u32;
     let mut offset = 0usize;
-    for raw in text.split_inclusive('\n') {
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
         let is_marker = raw.starts_with("---")
             && raw[3..].chars().next().is_none_or(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n');
         if is_marker && offset > 0 {
-            starts.push((line, offset));
+            starts.push((index as u32 + 1, offset));
         }
         offset += raw.len();
-        line += 1;
     }
     let ends: Vec<usize> = starts.iter().skip(1).map(|&(_, o)| o).chain([text.len()]).collect();
     starts.into_iter().zip(ends).map(move |((line, start), end)| (line, &text[start..end]))

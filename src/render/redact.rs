@@ -17,14 +17,9 @@ pub fn redact(file: &SourceFile) -> Vec<String> {
     // Document boundaries: each parsed document starts at its line; a document runs to the
     // next one's start.
     let mut starts: Vec<(usize, bool, bool)> = Vec::new();
-    for doc in &file.documents {
-        match doc {
-            Ok(d) => {
-                let secret = d.root.get("kind").and_then(crate::load::Node::as_str) == Some("Secret");
-                starts.push((d.line.saturating_sub(1) as usize, secret, is_sops(&d.root)));
-            }
-            Err(_) => {}
-        }
+    for d in file.documents.iter().flatten() {
+        let secret = d.root.get("kind").and_then(crate::load::Node::as_str) == Some("Secret");
+        starts.push((d.line.saturating_sub(1) as usize, secret, is_sops(&d.root)));
     }
     starts.sort();
     // Where a document could not be parsed its extent is unknown: when the file looks like

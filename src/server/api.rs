@@ -25,6 +25,7 @@ pub async fn graph(State(state): State<AppState>, Query(params): Query<Params>) 
     }
 }
 
+#[allow(clippy::result_large_err)] // the Err is the response to send
 fn one_cluster<'a>(current: &'a super::Current, params: &Params) -> Result<&'a crate::snapshot::ClusterView, Response> {
     let snapshot = &current.snapshot;
     match params.get("cluster") {

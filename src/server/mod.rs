@@ -79,6 +79,7 @@ struct Context {
     index: usize,
 }
 
+#[allow(clippy::result_large_err)] // the Err is the page to answer with, as axum handlers do
 fn context(state: &AppState, params: &Params, uri: &OriginalUri, headers: &HeaderMap) -> Result<Context, Response> {
     let Some(current) = state.current() else {
         let body = pages::Message {

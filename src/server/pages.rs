@@ -848,6 +848,7 @@ pub enum Section {
 }
 
 /// Wraps a page's content in the layout, or returns the content alone for a fragment request.
+#[allow(clippy::too_many_arguments)] // each is one part of the request or the page; a struct would only rename them
 pub fn respond(
     state: &AppState,
     current: Option<&Current>,
