@@ -14,6 +14,8 @@ mod variables;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::{self, Overlay, Resource, normalize};
 use crate::load::patch::{Patch, Target};
@@ -110,6 +112,21 @@ struct Pending {
     default_namespace: String,
 }
 
+/// What building one Kustomization's path gave.
+struct Expansion {
+    id: ObjectId,
+    outcome: Outcome,
+    diagnostics: Vec<Diagnostic>,
+}
+
+enum Outcome {
+    /// Its source is an ExternalArtifact whose generator is not known yet.
+    Deferred,
+    External(String),
+    Failed,
+    Built { files: BTreeSet<String>, children: Vec<Resource>, inventory: Vec<Applied> },
+}
+
 struct Resolver<'a> {
     repo: &'a Repository,
     variables: &'a VariableIndex,
@@ -149,24 +166,28 @@ impl<'a> Resolver<'a> {
 
     fn run(mut self) -> Cluster {
         loop {
+            // Level by level: read every object queued, then build every new Kustomization's
+            // path at once (on every core; builds only read), then take their results in order.
+            let mut to_expand = Vec::new();
             while let Some(p) = self.queue.pop_front() {
-                self.visit(p);
+                to_expand.extend(self.visit(p));
             }
-            // Kustomizations on an ExternalArtifact wait until every ArtifactGenerator of
-            // the cluster is known; after one more round, the rest are external.
-            let deferred = std::mem::take(&mut self.deferred);
-            if deferred.is_empty() {
-                break;
-            }
-            let waiting = deferred.len();
-            for id in deferred {
-                self.expand(&id, false);
-            }
-            if self.queue.is_empty() && self.deferred.len() == waiting {
-                for id in std::mem::take(&mut self.deferred) {
-                    self.expand(&id, true);
+            if to_expand.is_empty() {
+                // Kustomizations on an ExternalArtifact wait until every ArtifactGenerator of
+                // the cluster is known; after a round without progress, the rest are external.
+                let deferred = std::mem::take(&mut self.deferred);
+                if deferred.is_empty() {
+                    break;
                 }
+                let waiting = deferred.len();
+                self.expand_all(&deferred, false);
+                if self.queue.is_empty() && self.deferred.len() == waiting {
+                    let rest = std::mem::take(&mut self.deferred);
+                    self.expand_all(&rest, true);
+                }
+                continue;
             }
+            self.expand_all(&to_expand, false);
         }
         self.add_implied_sources();
         for id in &self.implied {
@@ -179,17 +200,16 @@ impl<'a> Resolver<'a> {
         self.cluster
     }
 
-    fn visit(&mut self, p: Pending) {
+    /// Reads one queued manifest; gives the id of a Kustomization seen for the first time.
+    fn visit(&mut self, p: Pending) -> Option<ObjectId> {
         let manifest = &p.resource.manifest;
         let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
-        let Some(object) = model::read_object(manifest, &ns, &p.resource.file, p.resource.line) else {
-            return;
-        };
+        let object = model::read_object(manifest, &ns, &p.resource.file, p.resource.line)?;
         let id = object.id.clone();
         // A Kustomization applying its own file (flux-system) is normal, not its own parent.
         if p.parent.as_ref() == Some(&id) {
             self.cluster.self_applied.insert(id);
-            return;
+            return None;
         }
         if let Some(existing) = self.cluster.objects.get(&id) {
             if existing.manifest.to_json() != object.manifest.to_json() {
@@ -201,26 +221,61 @@ impl<'a> Resolver<'a> {
                     parents.push(parent);
                 }
             }
-            return;
+            return None;
         }
         self.cluster.parents.insert(id.clone(), p.parent.into_iter().collect());
         let is_kustomization = matches!(object.spec, Spec::Kustomization(_));
         self.cluster.objects.insert(id.clone(), object);
-        if is_kustomization {
-            self.expand(&id, false);
+        is_kustomization.then_some(id)
+    }
+
+    fn expand_all(&mut self, ids: &[ObjectId], last_round: bool) {
+        let expansions: Vec<Expansion> = if ids.len() > 1 {
+            ids.par_iter().map(|id| self.expansion(id, last_round)).collect()
+        } else {
+            ids.iter().map(|id| self.expansion(id, last_round)).collect()
+        };
+        for e in expansions {
+            self.apply(e);
         }
     }
 
-    /// Builds a Kustomization's path and queues the Flux objects it applies.
-    fn expand(&mut self, id: &ObjectId, last_round: bool) {
-        let object = self.cluster.objects[id].clone();
-        let Some(spec) = object.kustomization() else { return };
+    /// Takes an expansion's results into the cluster, in a fixed order.
+    fn apply(&mut self, e: Expansion) {
+        self.cluster.diagnostics.extend(e.diagnostics);
+        match e.outcome {
+            Outcome::Deferred => self.deferred.push(e.id),
+            Outcome::External(source) => {
+                self.cluster.external.insert(e.id, source);
+            }
+            Outcome::Failed => {}
+            Outcome::Built { files, children, inventory } => {
+                self.cluster.files.extend(files);
+                for resource in children {
+                    self.queue.push_back(Pending { resource, parent: Some(e.id.clone()), default_namespace: e.id.namespace.clone() });
+                }
+                self.cluster.inventory.insert(e.id, inventory);
+            }
+        }
+    }
+
+    /// Builds a Kustomization's path: what it applies, and what is wrong with it. Only reads.
+    fn expansion(&self, id: &ObjectId, last_round: bool) -> Expansion {
+        let object = &self.cluster.objects[id];
+        let mut diagnostics = Vec::new();
+        let outcome = self.build_for(object, last_round, &mut diagnostics);
+        Expansion { id: id.clone(), outcome, diagnostics }
+    }
+
+    fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
+        let id = &object.id;
+        let Some(spec) = object.kustomization() else { return Outcome::Failed };
         let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
         let path_line = spec.path.as_ref().map_or(object.line, |p| p.line);
-        let path = match self.source_root(&object, path_text, last_round) {
+        let path = match self.source_root(object, path_text, last_round) {
             Some(Ok(path)) => path,
             Some(Err(external)) => {
-                self.cluster.diagnostics.push(
+                diagnostics.push(
                     Diagnostic::info(
                         Code::ExternalSource,
                         &object.file,
@@ -229,40 +284,34 @@ impl<'a> Resolver<'a> {
                     )
                     .on(id),
                 );
-                self.cluster.external.insert(id.clone(), external);
-                return;
+                return Outcome::External(external);
             }
-            None => {
-                self.deferred.push(id.clone());
-                return;
-            }
+            None => return Outcome::Deferred,
         };
         let Some(path) = path else {
-            self.cluster.diagnostics.push(
+            diagnostics.push(
                 Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?} points outside the repository"))
                     .on(id),
             );
-            return;
+            return Outcome::Failed;
         };
         if !self.repo.is_dir(&path) {
             let what = if self.repo.is_file(&path) { "is a file, not a directory" } else { "does not exist" };
-            self.cluster.diagnostics.push(
+            diagnostics.push(
                 Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?}: {path} {what}"))
                     .on(id)
                     .with_hint(self.closest_dir(&path)),
             );
-            return;
+            return Outcome::Failed;
         }
-        let overlay = self.overlay(&object, &path);
+        let overlay = self.overlay(object, &path);
         let build = kustomize::build(self.repo, &path, &overlay);
-        self.cluster.files.extend(build.files.iter().cloned());
-        for d in build.diagnostics {
-            self.cluster.diagnostics.push(d.on(id));
-        }
-        let vars = spec.post_build.as_ref().map(|pb| self.variables.for_kustomization(pb, &object, &mut self.cluster.diagnostics));
+        diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(id)));
+        let vars = spec.post_build.as_ref().map(|pb| self.variables.for_kustomization(pb, object, diagnostics));
         let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
         let mut sops_files = BTreeSet::new();
         let mut inventory = Vec::with_capacity(build.resources.len());
+        let mut children = Vec::new();
         for mut resource in build.resources {
             if let Some(vars) = &vars {
                 if resource.manifest.any_string_contains('$') && !substitution_disabled(&resource.manifest) {
@@ -283,11 +332,11 @@ impl<'a> Resolver<'a> {
             }
             inventory.push(applied(&resource));
             if model::flux_kind(&resource.manifest).is_some() {
-                self.queue.push_back(Pending { resource, parent: Some(id.clone()), default_namespace: id.namespace.clone() });
+                children.push(resource);
             }
         }
         for (name, (file, line)) in undefined {
-            self.cluster.diagnostics.push(
+            diagnostics.push(
                 Diagnostic::warning(
                     Code::UndefinedVariable,
                     file.to_string(),
@@ -301,7 +350,7 @@ impl<'a> Resolver<'a> {
         let mut seen_files = BTreeSet::new();
         for (file, line) in sops_files {
             if seen_files.insert(file.clone()) {
-                self.cluster.diagnostics.push(
+                diagnostics.push(
                     Diagnostic::error(
                         Code::SopsWithoutDecryption,
                         file.to_string(),
@@ -313,7 +362,7 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
-        self.cluster.inventory.insert(id.clone(), inventory);
+        Outcome::Built { files: build.files, children, inventory }
     }
 
     /// The repository folder a Kustomization's path names. `None`: wait for more of the

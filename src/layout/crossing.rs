@@ -126,6 +126,11 @@ const MAX_TRIALS: usize = 75;
 /// Trials × squared mean layer width (≈ the work of one trial) allowed per finalist.
 const TRIAL_WORK: usize = 40_000;
 
+/// Sifting costs about Σ |layer|² per pass. Above this, polishing would take seconds (a
+/// 10,000-Kustomization overview has layers of thousands of dummies): the best of the four
+/// traversal starts' sweeps is kept, which is O(E + V log V) per sweep.
+const POLISH_BUDGET: usize = 2_000_000;
+
 /// An ordering of `g` and its crossings, with `sweeps` sweeps per start.
 pub(crate) fn minimize(g: &Layered, sweeps: usize) -> (Vec<Vec<usize>>, usize) {
     // Asking for the cores reads cgroup files: only worth it for a graph that will use them.
@@ -143,9 +148,18 @@ fn minimize_on(g: &Layered, sweeps: usize, threads: usize) -> (Vec<Vec<usize>>, 
             starts.push((Start::DepthFirst { from_top }, heuristic));
         }
     }
-    for seed in 0..SHUFFLED_STARTS {
-        let heuristic = if seed % 2 == 0 { Heuristic::Median } else { Heuristic::Barycenter };
-        starts.push((Start::Shuffled(seed), heuristic));
+    let mut width = vec![0usize; g.layers];
+    for &l in &g.layer {
+        width[l] += 1;
+    }
+    let too_wide = width.iter().map(|w| w * w).sum::<usize>() > POLISH_BUDGET;
+    if too_wide {
+        starts.retain(|&(_, heuristic)| heuristic == Heuristic::Median);
+    } else {
+        for seed in 0..SHUFFLED_STARTS {
+            let heuristic = if seed % 2 == 0 { Heuristic::Median } else { Heuristic::Barycenter };
+            starts.push((Start::Shuffled(seed), heuristic));
+        }
     }
     // Lone vertices, chains and trees come out free of crossings from the first start: no search needed.
     let (start, heuristic) = starts[0];
@@ -159,6 +173,10 @@ fn minimize_on(g: &Layered, sweeps: usize, threads: usize) -> (Vec<Vec<usize>>, 
     scouted.insert(0, first);
     // Stable: equal counts keep the order of `starts`.
     scouted.sort_by_key(|(crossings, _)| *crossings);
+    if too_wide {
+        let (crossings, order) = scouted.swap_remove(0);
+        return (order, crossings);
+    }
     let finalists: Vec<(u64, Vec<Vec<usize>>)> =
         scouted.into_iter().take(FINALISTS).enumerate().map(|(i, (_, order))| (i as u64, order)).collect();
     let trials = trials(g);

@@ -255,7 +255,23 @@ struct Overview {
     diagnostics_href: String,
 }
 
+/// Above this many Kustomizations, `applies` edges are off unless asked for: in the seed's
+/// layout they fan out from two Kustomizations to every component, which on a large cluster
+/// hides the dependsOn chains (and costs the layout most of its time).
+const LARGE: usize = 300;
+
+/// The view state of whole-cluster drawings: as asked, with the large-cluster default.
+fn whole_cluster_state(page: &Page<'_>) -> ViewState {
+    let mut state = page.view_state.clone();
+    let kustomizations = page.view.cluster.objects.keys().filter(|id| id.kind == Kind::Kustomization).count();
+    if kustomizations > LARGE && !page.params.contains_key("edges") {
+        state.edges.remove(&EdgeKind::Applies);
+    }
+    state
+}
+
 pub fn overview(page: &Page<'_>) -> (String, String) {
+    let page = &Page { view_state: whole_cluster_state(page), ..*page };
     let drawing = views::overview(page.view, &page.view_state, page.base(), &page.cluster_query());
     let important: Vec<&Diagnostic> = page.view.analysis.diagnostics.iter().filter(|d| d.severity != Severity::Info).collect();
     let shown = 8;
@@ -623,7 +639,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
     let view = page.view;
     let a = &view.analysis;
     let on_path: BTreeSet<&ObjectId> = a.critical_path.nodes.iter().chain(a.weighted_path.steps.iter().map(|s| &s.id)).collect();
-    let drawing = views::overview(view, &ViewState { fold: false, ..page.view_state.clone() }, page.base(), &page.cluster_query());
+    let drawing = views::overview(view, &ViewState { fold: false, ..whole_cluster_state(page) }, page.base(), &page.cluster_query());
     let drawing = svg::Drawing {
         nodes: drawing
             .nodes
