@@ -129,7 +129,7 @@ fn near_miss(cluster: &Cluster, target: &ObjectId) -> Option<String> {
 fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
     for (kind, r) in object.source_refs() {
         let source = r.resolve(kind, &object.id.namespace);
-        if cluster.objects.contains_key(&source) || (kind == Kind::ExternalArtifact && produced_artifact(cluster, &source)) {
+        if cluster.objects.contains_key(&source) || (kind == Kind::ExternalArtifact && cluster.artifact_spec(&source).is_some()) {
             continue;
         }
         out.push(
@@ -142,16 +142,6 @@ fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
             .on(&object.id),
         );
     }
-}
-
-fn produced_artifact(cluster: &Cluster, artifact: &ObjectId) -> bool {
-    cluster.objects.values().any(|o| {
-        o.id.kind == Kind::ArtifactGenerator
-            && o.id.namespace == artifact.namespace
-            && o.manifest.at(&["spec", "artifacts"]).is_some_and(|a| {
-                a.as_seq().iter().any(|x| x.get("name").and_then(crate::load::Node::as_str) == Some(&artifact.name))
-            })
-    })
 }
 
 /// A dependsOn target already implied by another dependsOn chain of the same object.

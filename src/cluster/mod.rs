@@ -73,6 +73,18 @@ pub struct Cluster {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Cluster {
+    /// The `spec.artifacts[]` entry of the cluster's ArtifactGenerator that produces the
+    /// ExternalArtifact `artifact`, if one does.
+    pub fn artifact_spec(&self, artifact: &ObjectId) -> Option<&Node> {
+        self.objects
+            .values()
+            .filter(|o| o.id.kind == Kind::ArtifactGenerator && o.id.namespace == artifact.namespace)
+            .flat_map(|o| o.manifest.at(&["spec", "artifacts"]).map(Node::as_seq).unwrap_or_default())
+            .find(|a| a.get("name").and_then(Node::as_str) == Some(&artifact.name))
+    }
+}
+
 /// All clusters of a repository, and what belongs to none of them.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
@@ -406,15 +418,7 @@ impl<'a> Resolver<'a> {
     /// Maps a path inside an ExternalArtifact back to this repository through the
     /// `copy` rules of the ArtifactGenerator that produces it.
     fn artifact_path(&self, artifact: &ObjectId, path: &str) -> Option<Option<String>> {
-        let generator = self.cluster.objects.values().find(|o| {
-            o.id.kind == Kind::ArtifactGenerator
-                && o.id.namespace == artifact.namespace
-                && o.manifest.at(&["spec", "artifacts"]).is_some_and(|a| {
-                    a.as_seq().iter().any(|x| x.get("name").and_then(Node::as_str) == Some(&artifact.name))
-                })
-        })?;
-        let spec = generator.manifest.get("spec")?;
-        let art = spec.get("artifacts")?.as_seq().iter().find(|x| x.get("name").and_then(Node::as_str) == Some(&artifact.name))?;
+        let art = self.cluster.artifact_spec(artifact)?;
         let Some(path) = normalize(path) else { return Some(None) };
         let mut best: Option<(usize, String)> = None;
         for copy in art.get("copy").map(Node::as_seq).unwrap_or_default() {
