@@ -30,7 +30,14 @@ impl Snapshot {
     /// Reads the repository at `root` and runs the pipeline. `entry` overrides the entry
     /// point discovery (a file or folder relative to `root`).
     pub fn read(root: &Path, entry: Option<&str>) -> Result<Snapshot, String> {
-        let repository = load::read_repository(root).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        Snapshot::read_again(root, entry, None, &std::collections::BTreeSet::new())
+    }
+
+    /// Reads the repository again after `changed` (paths relative to the root) changed,
+    /// reusing what `earlier` parsed of every other file.
+    pub fn read_again(root: &Path, entry: Option<&str>, earlier: Option<&Snapshot>, changed: &std::collections::BTreeSet<String>) -> Result<Snapshot, String> {
+        let earlier = earlier.map(|s| load::Earlier { repository: &s.repository, changed });
+        let repository = load::read_repository_again(root, earlier).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
         Snapshot::from_repository(repository, entry)
     }
 

@@ -136,11 +136,28 @@ pub fn is_yaml_name(path: &str) -> bool {
 
 /// Reads the repository at `root`. Fails only when `root` itself cannot be read.
 pub fn read_repository(root: &Path) -> std::io::Result<Repository> {
+    read_repository_again(root, None)
+}
+
+/// What an earlier read can lend a new one: its files, and which of them changed since.
+#[derive(Clone, Copy)]
+pub struct Earlier<'a> {
+    pub repository: &'a Repository,
+    /// Paths (relative to the root) that changed; their files are read again.
+    pub changed: &'a BTreeSet<String>,
+}
+
+/// Reads the repository again after a change: files that did not change are taken from the
+/// earlier read instead of being read and parsed anew (the walk still runs, so new and
+/// deleted files are seen). Without `earlier`, everything is read.
+pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::io::Result<Repository> {
     let root = root.canonicalize()?;
     if !root.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
     }
-    let (mut found, mut diagnostics) = walk(&root);
+    // A different folder (a swapped link) shares nothing with the earlier read.
+    let earlier = earlier.filter(|e| e.repository.root == root);
+    let (mut found, mut diagnostics) = walk(&root, earlier);
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root, ..Repository::default() };
     repo.dirs.insert(String::new(), Dir::default());
@@ -163,7 +180,7 @@ enum Found {
 }
 
 /// Walks the tree on every core, reading and parsing each YAML file where it is found.
-fn walk(root: &Path) -> (Vec<SourceFile>, Vec<Diagnostic>) {
+fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
@@ -184,7 +201,7 @@ fn walk(root: &Path) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     walker.run(|| {
         let mut batch = Batch { found: Vec::new(), results: &results };
         Box::new(move |entry| {
-            if let Some(found) = visit(root, entry) {
+            if let Some(found) = visit(root, entry, earlier) {
                 batch.found.push(found);
             }
             WalkState::Continue
@@ -215,7 +232,7 @@ impl Drop for Batch<'_> {
     }
 }
 
-fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Found> {
+fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: Option<Earlier<'_>>) -> Option<Found> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(err) => return Some(Found::Problem(walk_error(root, &err))),
@@ -239,6 +256,9 @@ fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<
     }
     if !is_yaml_name(&rel) {
         return Some(Found::Other(rel));
+    }
+    if let Some(file) = earlier.filter(|e| !e.changed.contains(&rel)).and_then(|e| e.repository.files.get(&rel)) {
+        return Some(Found::File(file.clone()));
     }
     Some(Found::File(match read_text(&rel, entry.path()) {
         Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
@@ -319,5 +339,27 @@ mod tests {
         assert_eq!(files("a"), Vec::<String>::new());
         assert_eq!(files("a/b"), ["a/b/y.yaml"]);
         assert!(repo.is_file("a/notes.txt") && repo.is_dir("a/b/c") && !repo.is_dir("a/b/c/x.yaml"));
+    }
+
+    #[test]
+    fn reading_again_reuses_unchanged_files_and_sees_new_and_deleted_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("a/keep.yaml", "kind: A\n");
+        write("a/edit.yaml", "kind: B\n");
+        write("a/gone.yaml", "kind: C\n");
+        let first = read_repository(dir.path()).unwrap();
+        write("a/edit.yaml", "kind: B2\n");
+        write("a/new.yaml", "kind: D\n");
+        std::fs::remove_file(dir.path().join("a/gone.yaml")).unwrap();
+        let changed = BTreeSet::from(["a/edit.yaml".to_string()]);
+        let again = read_repository_again(dir.path(), Some(Earlier { repository: &first, changed: &changed })).unwrap();
+        assert!(Arc::ptr_eq(&first.files["a/keep.yaml"].text, &again.files["a/keep.yaml"].text), "unchanged: reused");
+        assert_eq!(&*again.files["a/edit.yaml"].text, "kind: B2\n", "changed: read again");
+        assert!(again.files.contains_key("a/new.yaml") && !again.files.contains_key("a/gone.yaml"));
     }
 }

@@ -71,20 +71,16 @@ impl AppState {
 
     /// Swaps in a new snapshot and tells every open page.
     pub fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>) {
-        let version = {
+        let (version, previous) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             let version = current.as_ref().map_or(1, |c| c.version + 1);
-            *current = Some(Arc::new(Current {
-                snapshot: Arc::new(snapshot),
-                version,
-                failure: None,
-                revision,
-                loaded_at: SystemTime::now(),
-            }));
-            version
+            let next = Arc::new(Current { snapshot: Arc::new(snapshot), version, failure: None, revision, loaded_at: SystemTime::now() });
+            (version, current.replace(next))
         };
         let ok = message.is_none();
         let _ = self.inner.updates.send(Update { version, ok, message: message.unwrap_or_default() });
+        // The old snapshot is freed after the pages are told, off their critical path.
+        drop(previous);
     }
 
     /// Records a failed refresh: the last good snapshot stays, and says so.

@@ -53,7 +53,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
     std::thread::Builder::new()
         .name("fluxgraph-watch".into())
         .spawn(move || {
-            rebuild(&root, entry.as_deref(), &state, &BTreeSet::new());
+            rebuild(&root, entry.as_deref(), &state, &BTreeSet::new(), false);
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 // Changes that arrived while the last rebuild ran are folded into this one.
@@ -75,7 +75,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
                 };
                 let changed: BTreeSet<String> = batch.into_iter().flat_map(|b| relevant(&target, b)).collect();
                 if moved || !changed.is_empty() {
-                    rebuild(&root, entry.as_deref(), &state, &changed);
+                    rebuild(&root, entry.as_deref(), &state, &changed, !moved);
                 }
             }
         })
@@ -88,9 +88,12 @@ fn is_link(path: &Path) -> bool {
 }
 
 /// Reads the repository again and swaps the snapshot in; says which changed file broke.
-fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSet<String>) {
+/// With `reuse`, files outside `changed` are taken from the current snapshot unparsed; a
+/// lost track of events (the empty path) reads everything.
+fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSet<String>, reuse: bool) {
     let started = std::time::Instant::now();
-    match Snapshot::read(root, entry) {
+    let current = state.current().filter(|_| reuse && !changed.contains(""));
+    match Snapshot::read_again(root, entry, current.as_deref().map(|c| c.snapshot.as_ref()), changed) {
         Ok(snapshot) => {
             let broken: Vec<String> = snapshot
                 .all_diagnostics()
