@@ -174,6 +174,8 @@ fn check(input: &Input, format: CheckFormat) -> Result<u8, String> {
         CheckFormat::Json => render::json::render(&snapshot, input.cluster.as_deref())?,
     };
     print(&text)?;
+    // The process ends now: freeing a large snapshot piece by piece would only delay it.
+    std::mem::forget(snapshot);
     Ok(if errors { ERRORS } else { CLEAN })
 }
 
@@ -192,6 +194,7 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
         }
     };
     print(&text)?;
+    std::mem::forget(snapshot);
     Ok(CLEAN)
 }
 
