@@ -232,7 +232,17 @@ async fn fake_api_image_command_gets_ready_on_the_example() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     eprintln!("image command: cold start to /readyz on the example in {:?}", started.elapsed());
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(ready.contains("revision main@sha1:example"), "{ready}");
+    // Kubernetes stops a pod with SIGTERM: the server shuts down gracefully and exits 0.
+    let term = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(5), "still running 5 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
 }

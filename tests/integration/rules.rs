@@ -679,3 +679,15 @@ fn kustomization_no_entry_reaches_is_not_applied() {
     assert_eq!(diag_on(&doc, "not-applied", Some(homepage))["file"], "apps/home/homepage/ks.yaml");
     assert_eq!(status, 0);
 }
+
+/// `--entry` overrides the discovery: naming one cluster's gotk-sync.yaml gives that cluster
+/// alone, as the single-cluster document; a path that is not in the repository cannot run.
+#[test]
+fn entry_flag_overrides_discovery() {
+    let doc = graph_json_with(&repo("two-clusters"), &["--entry", "clusters/staging/flux-system/gotk-sync.yaml"]);
+    assert!(doc.get("clusters").is_none(), "one cluster: the single-cluster document");
+    assert_eq!(node(&doc, "Kustomization/flux-system/apps")["file"], "clusters/staging/apps.yaml");
+    let missing = crate::util::run(&["check", repo("two-clusters").to_str().unwrap(), "--entry", "clusters/nowhere"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file or folder"));
+}
