@@ -32,7 +32,14 @@ pub fn cluster_summary(view: &ClusterView) -> String {
     let count = |k: Kind| view.cluster.objects.keys().filter(|id| id.kind == k).count();
     let sources = view.cluster.objects.keys().filter(|id| id.kind.is_source()).count();
     let a = &view.analysis;
-    let path = a.critical_path.nodes.iter().map(|id| id.name.as_str()).collect::<Vec<_>>().join(" → ");
+    // Kustomizations by name, anything else with its kind (a HelmRelease often shares its name).
+    let path = a
+        .critical_path
+        .nodes
+        .iter()
+        .map(|id| if id.kind == Kind::Kustomization { id.name.clone() } else { format!("{}/{}", id.kind, id.name) })
+        .collect::<Vec<_>>()
+        .join(" → ");
     format!(
         "cluster {}: {} Kustomizations, {} HelmReleases, {} sources; {} levels; {} cycles; worst-case cold start {} ({} with 4 workers per controller)\n  critical path ({} objects): {}\n",
         view.cluster.name,
