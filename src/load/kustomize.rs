@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::patch::{Patch, Target};
 use super::yaml::{Node, Value};
-use super::{Repository, SourceFile, parent_dir};
+use super::{Repository, SourceFile};
 use crate::diagnostic::{Code, Diagnostic};
 
 /// Names kustomize recognises for its file, in its order of preference.
@@ -92,16 +92,12 @@ fn build_with(repo: &Repository, dir: &str, overlay: &Overlay, manifests: bool) 
         Some(file) => builder.kustomization(dir, file, Some(overlay)),
         None => {
             let mut resources = builder.generated(dir);
-            builder.finish_layer(dir, &mut resources, &[], overlay_namespace(overlay), overlay);
+            builder.finish_layer(&mut resources, &[], overlay.namespace.as_deref(), overlay);
             resources
         }
     };
     builder.build.resources = resources;
     builder.build
-}
-
-fn overlay_namespace(overlay: &Overlay) -> Option<&str> {
-    overlay.namespace.as_deref()
 }
 
 struct Builder<'a> {
@@ -198,7 +194,7 @@ impl<'a> Builder<'a> {
         }
         let patches = self.patches(dir, &root, &kfile.path);
         let namespace = overlay
-            .and_then(overlay_namespace)
+            .and_then(|o| o.namespace.as_deref())
             .map(str::to_string)
             .or_else(|| root.get("namespace").and_then(Node::scalar_text).filter(|s| !s.is_empty()));
         let layer = Layer::read(&root);
@@ -206,14 +202,14 @@ impl<'a> Builder<'a> {
         let overlay = overlay.unwrap_or(&empty);
         apply_patches(&patches, &mut resources, &mut self.build.diagnostics, &kfile.path);
         let json6902 = layer.json6902(self, dir, &kfile.path);
-        self.finish_layer(dir, &mut resources, &json6902, namespace.as_deref(), overlay);
+        self.finish_layer(&mut resources, &json6902, namespace.as_deref(), overlay);
         layer.apply(&mut resources);
         self.stack.pop();
         resources
     }
 
     /// What every layer does last: the Flux overlay's patches, the namespace, the names.
-    fn finish_layer(&mut self, _dir: &str, resources: &mut Vec<Resource>, json6902: &[Patch], namespace: Option<&str>, overlay: &Overlay) {
+    fn finish_layer(&mut self, resources: &mut Vec<Resource>, json6902: &[Patch], namespace: Option<&str>, overlay: &Overlay) {
         apply_patches(&overlay.patches, resources, &mut self.build.diagnostics, "");
         if let Some(ns) = namespace {
             for r in resources.iter_mut() {
@@ -486,12 +482,10 @@ impl Layer {
 
 fn apply_patches(patches: &[Patch], resources: &mut Vec<Resource>, diagnostics: &mut Vec<Diagnostic>, from: &str) {
     for patch in patches {
-        let mut matched = false;
         resources.retain_mut(|r| {
             if !patch.selects(&r.manifest) {
                 return true;
             }
-            matched = true;
             match patch.apply(&r.manifest) {
                 Ok(Some(m)) => {
                     r.manifest = Arc::new(m);
@@ -509,7 +503,6 @@ fn apply_patches(patches: &[Patch], resources: &mut Vec<Resource>, diagnostics: 
                 }
             }
         });
-        let _ = matched;
     }
 }
 
@@ -609,10 +602,6 @@ pub fn normalize(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The directory a kustomization or resource file lives in.
-pub fn dir_of(path: &str) -> &str {
-    parent_dir(path)
-}
 
 #[cfg(test)]
 mod tests {
