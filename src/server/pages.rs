@@ -685,7 +685,14 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
             .critical_path
             .nodes
             .iter()
-            .map(|id| ChainStep { name: id.name.clone(), href: page.href(id), level: level_text(a.levels.get(id).copied().flatten()), why: String::new(), current: false })
+            .map(|id| ChainStep {
+                // A HelmRelease often shares its Kustomization's name: say which is which.
+                name: if id.kind == Kind::Kustomization { id.name.clone() } else { format!("{} {}", id.kind, id.name) },
+                href: page.href(id),
+                level: level_text(a.levels.get(id).copied().flatten()),
+                why: String::new(),
+                current: false,
+            })
             .collect(),
         svg: svg::render(&drawing),
         timed,

@@ -98,7 +98,11 @@ fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSe
             let broken: Vec<String> = snapshot
                 .all_diagnostics()
                 .filter(|d| changed.contains(&d.file) && d.severity == Severity::Error && matches!(d.code, Code::InvalidYaml | Code::InvalidObject))
-                .map(|d| format!("{}:{}: {}", d.file, d.line, d.message))
+                .map(|d| {
+                    // The message may already name its file.
+                    let message = d.message.strip_prefix(&format!("{}: ", d.file)).unwrap_or(&d.message);
+                    format!("{}:{}: {message}", d.file, d.line)
+                })
                 .collect();
             tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, changed = changed.len(), "snapshot rebuilt");
             let message = (!broken.is_empty()).then(|| broken.join("; "));
