@@ -179,6 +179,7 @@ struct Stats {
     errors_href: String,
     warnings_href: String,
     failure: String,
+    revision: String,
 }
 
 fn stats(page: &Page<'_>) -> String {
@@ -201,6 +202,7 @@ fn stats(page: &Page<'_>) -> String {
         errors_href: format!("{}/diagnostics{q}{sep}severity=error", page.base()),
         warnings_href: format!("{}/diagnostics{q}{sep}severity=warning", page.base()),
         failure: page.current.failure.clone().unwrap_or_default(),
+        revision: page.current.revision.clone().unwrap_or_default(),
     }
     .render()
     .unwrap_or_default()

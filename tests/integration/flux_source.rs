@@ -153,8 +153,18 @@ async fn fake_api_follows_revisions_and_refuses_bad_artifacts() {
     };
     tokio::spawn(follow(client, settings, state.clone()));
 
-    // First load.
+    // First load; the page says which revision it shows.
     until(&state, "the first revision", |s| shows(s, "main@sha1:1111111", "first")).await;
+    let page = axum::body::to_bytes(
+        tower::ServiceExt::oneshot(fluxgraph::server::app(state.clone()), axum::http::Request::builder().uri("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .into_body(),
+        1 << 24,
+    )
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&page).contains("main@sha1:1111111"));
 
     // A new revision is picked up (through the watch, or the poll).
     fake.publish("main@sha1:2222222", repository("second"), None);
