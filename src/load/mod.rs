@@ -295,6 +295,10 @@ fn walk_error(root: &Path, err: &ignore::Error) -> Diagnostic {
 
 fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
+    // On Unix the path is already `/`-separated: no need to split and join it.
+    if cfg!(unix) {
+        return rel.to_str().filter(|r| !r.is_empty()).map(str::to_string);
+    }
     let parts: Vec<&str> = rel.components().filter_map(|c| c.as_os_str().to_str()).collect();
     if parts.is_empty() { None } else { Some(parts.join("/")) }
 }

@@ -264,7 +264,7 @@ fn is_blank_or_marker(line: &str) -> bool {
 /// A collection being built, with the anchor to record it under when it closes.
 enum Open {
     Seq { line: u32, anchor: usize, items: Vec<Node> },
-    Map { line: u32, anchor: usize, entries: Vec<(String, Node)>, key: Option<(String, u32)>, merged: Vec<Node> },
+    Map { line: u32, anchor: usize, entries: Vec<(String, Node)>, key: Option<String>, merged: Vec<Node> },
 }
 
 /// Builds one document's tree from parser events.
@@ -336,10 +336,10 @@ impl Builder {
             }
             Some(Open::Map { entries, key, merged, .. }) => {
                 match key.take() {
-                    None => *key = Some((key_text(&node), node.line)),
-                    Some((k, _)) if k == "<<" && !matches!(node.value, Value::Str(_)) => merged.push(node),
+                    None => *key = Some(key_text(node)),
+                    Some(k) if k == "<<" && !matches!(node.value, Value::Str(_)) => merged.push(node),
                     // A later duplicate key replaces the earlier one, as Kubernetes' decoder does.
-                    Some((k, _)) => match entries.iter_mut().find(|(e, _)| *e == k) {
+                    Some(k) => match entries.iter_mut().find(|(e, _)| *e == k) {
                         Some(slot) => slot.1 = node,
                         None => entries.push((k, node)),
                     },
@@ -379,9 +379,9 @@ fn count(node: &Node) -> usize {
     }
 }
 
-fn key_text(node: &Node) -> String {
-    match &node.value {
-        Value::Str(s) | Value::Number(s) => s.clone(),
+fn key_text(node: Node) -> String {
+    match node.value {
+        Value::Str(s) | Value::Number(s) => s,
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
         // Complex keys never occur in Kubernetes manifests; keep them visible, not lost.

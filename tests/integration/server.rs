@@ -172,3 +172,34 @@ async fn not_ready_until_the_first_snapshot() {
     assert!(ready.body.contains("last refresh failed"), "{}", ready.body);
     assert!(get(&state, "/").await.body.contains("The last refresh failed"));
 }
+
+/// Every page of every cluster of the real repositories in `../shared/corpus` answers 200:
+/// each object's view, each component's, and the whole-cluster views.
+#[tokio::test]
+async fn every_page_of_the_corpus_renders() {
+    let Some(shared) = crate::util::shared("every_page_of_the_corpus_renders") else { return };
+    let mut pages = 0;
+    for entry in std::fs::read_dir(shared.join("corpus")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let state = state_for(&dir, Options::default());
+        let snapshot = state.current().unwrap().snapshot.clone();
+        for view in &snapshot.clusters {
+            let cluster = format!("cluster={}", fluxgraph::server::views::encode(&view.cluster.name));
+            let mut uris: Vec<String> = ["/", "/critical-path", "/cycles", "/diagnostics", "/?fold=1&show=hr,src&edges=dependsOn,applies,source"]
+                .iter()
+                .map(|p| format!("{p}{}{cluster}", if p.contains('?') { "&" } else { "?" }))
+                .collect();
+            uris.extend(view.cluster.objects.keys().map(|id| format!("{}?{cluster}", fluxgraph::server::views::object_path(id))));
+            uris.extend(fluxgraph::server::views::components(view).into_iter().map(|c| format!("/component/{c}?{cluster}")));
+            for uri in uris {
+                let reply = get(&state, &uri).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}: {uri}", dir.display());
+                pages += 1;
+            }
+        }
+    }
+    assert!(pages > 500, "only {pages} pages");
+}
