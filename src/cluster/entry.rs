@@ -42,12 +42,12 @@ pub struct Entry {
 }
 
 /// Finds every entry point of the repository.
-pub fn discover(repo: &Repository) -> Vec<Entry> {
+pub fn discover(repo: &Repository, patches: &BTreeSet<String>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = bootstrap_entries(repo);
     let known: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
     entries.extend(flux_instance_entries(repo).into_iter().filter(|e| !known.contains(&e.path)));
     if entries.is_empty() {
-        entries = unapplied_entries(repo);
+        entries = unapplied_entries(repo, patches);
     }
     name_uniquely(&mut entries);
     entries
@@ -157,8 +157,7 @@ fn flux_documents(repo: &Repository, path: &str) -> Vec<Resource> {
 }
 
 /// Kustomizations that no other Kustomization's build includes, grouped by folder.
-fn unapplied_entries(repo: &Repository) -> Vec<Entry> {
-    let patches = patch_files(repo);
+fn unapplied_entries(repo: &Repository, patches: &BTreeSet<String>) -> Vec<Entry> {
     let documents: Vec<(&str, u32, &Arc<Node>, Kind)> = repo
         .files
         .values()

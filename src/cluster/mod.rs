@@ -97,9 +97,11 @@ pub struct Resolution {
 /// resolves each into a cluster.
 pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
     let variables = VariableIndex::new(repo);
+    // Files kustomization files use as patches: their documents are not resources.
+    let patches = entry::patch_files(repo);
     let entries = match entry {
         Some(path) => vec![entry::given(repo, path)?],
-        None => entry::discover(repo),
+        None => entry::discover(repo, &patches),
     };
     let mut clusters: Vec<Cluster> = entries
         .iter()
@@ -113,7 +115,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
         let mut flags = keep.iter();
         entries.retain(|_| *flags.next().expect("one flag per entry"));
     }
-    let diagnostics = outside_diagnostics(repo, &clusters, &entries);
+    let diagnostics = outside_diagnostics(repo, &clusters, &entries, &patches);
     Ok(Resolution { clusters, diagnostics })
 }
 
@@ -552,10 +554,9 @@ fn hostnames(manifest: &Node) -> Vec<String> {
 
 /// Findings that belong to no cluster: files no build reads that are broken, and Flux
 /// objects that no entry point reaches.
-fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry]) -> Vec<Diagnostic> {
+fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry], patch_files: &BTreeSet<String>) -> Vec<Diagnostic> {
     let in_some_build = |file: &str| clusters.iter().any(|c| c.files.contains(file));
     let mut out: Vec<Diagnostic> = repo.diagnostics.clone();
-    let patch_files = entry::patch_files(repo);
     for file in repo.files.values() {
         if in_some_build(&file.path) {
             continue;
