@@ -1,3 +1,4 @@
+//! The `fluxgraph` command: parses the arguments and hands them to the library's CLI.
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
