@@ -59,6 +59,14 @@ impl Snapshot {
         self.clusters.iter().find(|c| c.cluster.name == name)
     }
 
+    /// The cluster named `name`, or the first one; the error says which clusters there are.
+    pub fn cluster_or_first(&self, name: Option<&str>) -> Result<&ClusterView, String> {
+        match name {
+            Some(name) => self.cluster(name).ok_or_else(|| crate::render::json::unknown_cluster(self, name)),
+            None => self.clusters.first().ok_or_else(|| "no cluster found".to_string()),
+        }
+    }
+
     /// Every diagnostic, cluster ones first.
     pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.clusters.iter().flat_map(|c| c.analysis.diagnostics.iter()).chain(&self.diagnostics)

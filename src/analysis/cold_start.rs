@@ -25,7 +25,8 @@ pub struct ColdStart {
     pub never: usize,
 }
 
-pub fn estimate(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration], graph: &Graph) -> ColdStart {
+/// `unlimited` is the same estimate without the limit: the weighted critical path's length.
+pub fn estimate(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration], graph: &Graph, unlimited: Duration) -> ColdStart {
     let n = pre.len();
     let controller = |i: usize| match graph.id(petgraph::graph::NodeIndex::new(i)).kind {
         Kind::Kustomization => 0,
@@ -61,6 +62,5 @@ pub fn estimate(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Durati
             }
         }
     }
-    let unlimited = super::critical_path::timeline(pre, levels, weights).iter().flatten().map(|t| t.1).max().unwrap_or_default();
     ColdStart { total, unlimited, never: levels.iter().filter(|l| l.is_none()).count() }
 }

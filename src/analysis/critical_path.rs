@@ -53,11 +53,13 @@ pub fn weights(cluster: &Cluster, graph: &Graph) -> Vec<Duration> {
         .collect()
 }
 
-/// Start and ready times without any limit on concurrency, by index (`None`: never).
-pub fn timeline(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration]) -> Vec<Option<(Duration, Duration)>> {
+/// Start and Ready times of each node by index, without any limit on concurrency (`None`: never).
+pub type Timeline = Vec<Option<(Duration, Duration)>>;
+
+pub fn timeline(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration]) -> Timeline {
     let mut order: Vec<usize> = (0..pre.len()).filter(|&i| levels[i].is_some()).collect();
     order.sort_by_key(|&i| levels[i]);
-    let mut times: Vec<Option<(Duration, Duration)>> = vec![None; pre.len()];
+    let mut times: Timeline = vec![None; pre.len()];
     for x in order {
         let start = pre.waits_on[x]
             .iter()
@@ -78,8 +80,7 @@ pub fn earliest_after(wait: Wait, start: Duration, ready: Duration) -> Duration 
     }
 }
 
-pub fn by_hops(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration], graph: &Graph) -> CriticalPath {
-    let times = timeline(pre, levels, weights);
+pub fn by_hops(pre: &Prerequisites, levels: &[Option<Level>], times: &Timeline, graph: &Graph) -> CriticalPath {
     let ready = |i: usize| times[i].map_or(Duration::ZERO, |t| t.1);
     // The deepest object; among equals the one that is Ready last, then the smallest id.
     let Some(mut x) = (0..pre.len()).filter(|&i| levels[i].is_some()).max_by(|&a, &b| {
@@ -102,8 +103,7 @@ pub fn by_hops(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duratio
     CriticalPath { nodes: path.into_iter().map(|i| graph.id(petgraph::graph::NodeIndex::new(i)).clone()).collect() }
 }
 
-pub fn by_time(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration], graph: &Graph) -> WeightedPath {
-    let times = timeline(pre, levels, weights);
+pub fn by_time(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duration], times: &Timeline, graph: &Graph) -> WeightedPath {
     let Some(mut x) = (0..pre.len()).filter(|&i| times[i].is_some()).max_by(|&a, &b| {
         (times[a].map(|t| t.1), levels[a]).cmp(&(times[b].map(|t| t.1), levels[b])).then(b.cmp(&a))
     }) else {

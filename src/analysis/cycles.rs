@@ -2,8 +2,6 @@
 //! self-loops included, so a parent that dependsOn its own child is found too. Each cycle
 //! comes with the edges that close it and the one edge suggested for cutting.
 
-use petgraph::algo::tarjan_scc;
-
 use super::prerequisites::{Prerequisites, Wait};
 use crate::graph::Graph;
 use crate::model::ObjectId;
@@ -21,15 +19,14 @@ pub struct Cycle {
 }
 
 pub fn find(pre: &Prerequisites, graph: &Graph) -> Vec<Cycle> {
-    let g = pre.to_petgraph();
     let mut cycles = Vec::new();
-    for scc in tarjan_scc(&g) {
-        let first = scc[0].index();
+    for scc in &pre.components {
+        let first = scc[0];
         let self_loop = pre.waits_on[first].iter().any(|&(p, _)| p == first);
         if scc.len() == 1 && !self_loop {
             continue;
         }
-        let mut members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
+        let mut members: Vec<usize> = scc.clone();
         members.sort();
         let in_scc = |n: usize| members.binary_search(&n).is_ok();
         let mut edges = Vec::new();

@@ -5,22 +5,19 @@
 //! topological order of the prerequisite graph, so every prerequisite's level is known
 //! before the level of what waits on it.
 
-use petgraph::algo::tarjan_scc;
-
 use super::prerequisites::Prerequisites;
 
 pub type Level = u32;
 
 /// The level of every node, by index; `None` on or behind a cycle.
 pub fn compute(pre: &Prerequisites) -> Vec<Option<Level>> {
-    let graph = pre.to_petgraph();
     let mut levels: Vec<Option<Level>> = vec![None; pre.len()];
     let mut done = vec![false; pre.len()];
-    for scc in tarjan_scc(&graph) {
-        let x = scc[0].index();
+    for scc in &pre.components {
+        let x = scc[0];
         let on_cycle = scc.len() > 1 || pre.waits_on[x].iter().any(|&(p, _)| p == x);
-        for n in &scc {
-            done[n.index()] = true;
+        for &n in scc {
+            done[n] = true;
         }
         if on_cycle {
             continue;
@@ -44,12 +41,7 @@ mod tests {
     use crate::analysis::prerequisites::Wait;
 
     fn pre(n: usize, edges: &[(usize, usize)]) -> Prerequisites {
-        let mut p = Prerequisites { waits_on: vec![Vec::new(); n], waited_by: vec![Vec::new(); n] };
-        for &(x, y) in edges {
-            p.waits_on[x].push((y, Wait::DependsOn));
-            p.waited_by[y].push((x, Wait::DependsOn));
-        }
-        p
+        Prerequisites::from_edges(n, edges.iter().map(|&(x, y)| (x, y, Wait::DependsOn)))
     }
 
     /// Node count, edges (waiting, waited on), expected levels.

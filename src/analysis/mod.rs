@@ -38,13 +38,14 @@ pub struct Analysis {
 
 /// Runs every analysis on a cluster.
 pub fn analyze(cluster: &Cluster, graph: &Graph) -> Analysis {
-    let prerequisites = Prerequisites::new(cluster, graph);
+    let prerequisites = Prerequisites::new(graph);
     let cycles = cycles::find(&prerequisites, graph);
     let levels = levels::compute(&prerequisites);
     let weights = critical_path::weights(cluster, graph);
-    let critical_path = critical_path::by_hops(&prerequisites, &levels, &weights, graph);
-    let weighted_path = critical_path::by_time(&prerequisites, &levels, &weights, graph);
-    let cold_start = cold_start::estimate(&prerequisites, &levels, &weights, graph);
+    let timeline = critical_path::timeline(&prerequisites, &levels, &weights);
+    let critical_path = critical_path::by_hops(&prerequisites, &levels, &timeline, graph);
+    let weighted_path = critical_path::by_time(&prerequisites, &levels, &weights, &timeline, graph);
+    let cold_start = cold_start::estimate(&prerequisites, &levels, &weights, graph, weighted_path.total);
     let mut diagnostics = cluster.diagnostics.clone();
     diagnostics.extend(lints::run(cluster, graph, &prerequisites, &cycles));
     diagnostics.sort();

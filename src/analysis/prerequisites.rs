@@ -2,9 +2,9 @@
 //! after every `dependsOn` target is Ready and after the Kustomization that applies X
 //! has applied it, so the prerequisites of X are its dependsOn targets plus its parents.
 
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::NodeIndex;
 
-use crate::cluster::Cluster;
 use crate::graph::{EdgeKind, Graph};
 
 /// Why one object waits for another.
@@ -21,22 +21,32 @@ pub enum Wait {
 pub struct Prerequisites {
     pub waits_on: Vec<Vec<(usize, Wait)>>,
     pub waited_by: Vec<Vec<(usize, Wait)>>,
+    /// Strongly connected components (Tarjan, petgraph), in reverse topological order: every
+    /// prerequisite's component before the components that wait on it. Levels and cycles
+    /// both read them, so they are found once.
+    pub components: Vec<Vec<usize>>,
 }
 
 impl Prerequisites {
-    pub fn new(_cluster: &Cluster, graph: &Graph) -> Prerequisites {
-        let n = graph.len();
-        let mut p = Prerequisites { waits_on: vec![Vec::new(); n], waited_by: vec![Vec::new(); n] };
-        for e in graph.graph.edge_indices() {
-            let Some((a, b)) = graph.graph.edge_endpoints(e) else { continue };
-            let (x, pre, wait) = match graph.graph[e] {
-                EdgeKind::DependsOn => (a.index(), b.index(), Wait::DependsOn),
+    pub fn new(graph: &Graph) -> Prerequisites {
+        let edges = graph.graph.edge_indices().filter_map(|e| {
+            let (a, b) = graph.graph.edge_endpoints(e)?;
+            match graph.graph[e] {
+                EdgeKind::DependsOn => Some((a.index(), b.index(), Wait::DependsOn)),
                 // A Kustomization applying its own manifest does not wait on itself.
-                EdgeKind::Applies if a == b => continue,
+                EdgeKind::Applies if a == b => None,
                 // `applies` runs parent → child; the child waits on the parent.
-                EdgeKind::Applies => (b.index(), a.index(), Wait::Parent),
-                EdgeKind::Source => continue,
-            };
+                EdgeKind::Applies => Some((b.index(), a.index(), Wait::Parent)),
+                EdgeKind::Source => None,
+            }
+        });
+        Prerequisites::from_edges(graph.len(), edges)
+    }
+
+    /// From `n` nodes and (waiting, waited on, why) edges.
+    pub fn from_edges(n: usize, edges: impl IntoIterator<Item = (usize, usize, Wait)>) -> Prerequisites {
+        let mut p = Prerequisites { waits_on: vec![Vec::new(); n], waited_by: vec![Vec::new(); n], components: Vec::new() };
+        for (x, pre, wait) in edges {
             p.waits_on[x].push((pre, wait));
             p.waited_by[pre].push((x, wait));
         }
@@ -44,6 +54,7 @@ impl Prerequisites {
             list.sort();
             list.dedup();
         }
+        p.components = tarjan_scc(&p.to_petgraph()).into_iter().map(|c| c.into_iter().map(NodeIndex::index).collect()).collect();
         p
     }
 
@@ -56,7 +67,7 @@ impl Prerequisites {
     }
 
     /// As a petgraph graph (for its SCC algorithm), edges X → P.
-    pub fn to_petgraph(&self) -> petgraph::graph::DiGraph<(), Wait> {
+    fn to_petgraph(&self) -> petgraph::graph::DiGraph<(), Wait> {
         let mut g = petgraph::graph::DiGraph::with_capacity(self.len(), 0);
         for _ in 0..self.len() {
             g.add_node(());

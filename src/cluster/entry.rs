@@ -99,6 +99,7 @@ fn bootstrap_entries(repo: &Repository) -> Vec<Entry> {
 
 fn flux_instance_entries(repo: &Repository) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::new();
+    let mut synced = BTreeSet::new();
     for file in repo.files.values() {
         for doc in file.documents.iter().flatten() {
             let (api, kind) = model::type_of(&doc.root);
@@ -111,7 +112,8 @@ fn flux_instance_entries(repo: &Repository) -> Vec<Entry> {
             };
             let Some(sync) = sync else { continue };
             let Some(path) = sync.get("path").and_then(Node::scalar_text).and_then(|p| normalize(&p)) else { continue };
-            if out.iter().any(|e| e.roots.iter().any(|r| r.manifest.at(&["spec", "path"]).and_then(Node::as_str) == Some(path.as_str()))) {
+            // The same instance often stands twice (a FluxInstance and the values that make it).
+            if !synced.insert(path.clone()) {
                 continue;
             }
             let source_kind = sync.get("kind").and_then(Node::as_str).unwrap_or("GitRepository");
@@ -299,4 +301,20 @@ pub fn patch_files(repo: &Repository) -> BTreeSet<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn one_flux_instance_written_twice_is_one_entry() {
+        let instance = "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata:\n  name: flux\nspec:\n  sync:\n    kind: GitRepository\n    path: kubernetes/flux/cluster\n";
+        let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: flux-instance\nspec:\n  values:\n    instance:\n      sync:\n        path: ./kubernetes/flux/cluster\n";
+        let repo = Repository::from_files(Path::new("/r"), [("a/instance.yaml", instance), ("b/release.yaml", release), ("kubernetes/flux/cluster/ks.yaml", "")]);
+        let entries = discover(&repo, &BTreeSet::new());
+        assert_eq!(entries.len(), 1, "{:?}", entries.iter().map(|e| &e.path).collect::<Vec<_>>());
+        assert_eq!(entries[0].kind, EntryKind::FluxInstance);
+    }
 }

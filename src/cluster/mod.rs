@@ -126,6 +126,16 @@ struct Pending {
     default_namespace: String,
 }
 
+/// Where a Kustomization's `spec.path` lies.
+enum Root {
+    /// In this repository: the folder, or `None` when the path climbs out of it.
+    Here(Option<String>),
+    /// In another repository or artifact, described.
+    Elsewhere(String),
+    /// In an ExternalArtifact whose ArtifactGenerator is not known yet.
+    NotYet,
+}
+
 /// What building one Kustomization's path gave.
 struct Expansion {
     id: ObjectId,
@@ -158,12 +168,9 @@ impl<'a> Resolver<'a> {
         let mut queue = VecDeque::new();
         for root in &entry.roots {
             let ns = model::metadata_namespace(&root.manifest).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
-            if let Some(r) = root.manifest.at(&["spec", "sourceRef"]) {
-                let kind = r.get("kind").and_then(Node::as_str).and_then(Kind::parse).unwrap_or(Kind::GitRepository);
-                if let Some(name) = r.get("name").and_then(Node::scalar_text) {
-                    let rns = r.get("namespace").and_then(Node::scalar_text).unwrap_or_else(|| ns.clone());
-                    local_sources.insert(ObjectId::new(kind, rns, name));
-                }
+            // What the roots read is this repository: bootstrap applied them from it.
+            if let Some(object) = model::read_object(&root.manifest, &ns, &root.file, root.line).filter(|o| o.kustomization().is_some()) {
+                local_sources.extend(object.source_refs().into_iter().map(|(kind, r)| r.resolve(kind, &ns)));
             }
             queue.push_back(Pending { resource: root.clone(), parent: None, default_namespace: ns });
         }
@@ -287,8 +294,8 @@ impl<'a> Resolver<'a> {
         let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
         let path_line = spec.path.as_ref().map_or(object.line, |p| p.line);
         let path = match self.source_root(object, path_text, last_round) {
-            Some(Ok(path)) => path,
-            Some(Err(external)) => {
+            Root::Here(path) => path,
+            Root::Elsewhere(external) => {
                 diagnostics.push(
                     Diagnostic::info(
                         Code::ExternalSource,
@@ -300,7 +307,7 @@ impl<'a> Resolver<'a> {
                 );
                 return Outcome::External(external);
             }
-            None => return Outcome::Deferred,
+            Root::NotYet => return Outcome::Deferred,
         };
         let Some(path) = path else {
             diagnostics.push(
@@ -379,22 +386,20 @@ impl<'a> Resolver<'a> {
         Outcome::Built { files: build.files, children, inventory }
     }
 
-    /// The repository folder a Kustomization's path names. `None`: wait for more of the
-    /// cluster (an ArtifactGenerator not seen yet); `Some(Err)`: an external source.
-    #[allow(clippy::type_complexity)]
-    fn source_root(&self, object: &FluxObject, path: &str, last_round: bool) -> Option<Result<Option<String>, String>> {
+    /// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.
+    fn source_root(&self, object: &FluxObject, path: &str, last_round: bool) -> Root {
         let Some((kind, reference)) = object.source_refs().into_iter().next() else {
-            return Some(Ok(normalize(path)));
+            return Root::Here(normalize(path));
         };
         let source = reference.resolve(kind, &object.id.namespace);
         match kind {
-            Kind::GitRepository if self.is_local(&source) => Some(Ok(normalize(path))),
+            Kind::GitRepository if self.is_local(&source) => Root::Here(normalize(path)),
             Kind::ExternalArtifact => match self.artifact_path(&source, path) {
-                Some(mapped) => Some(Ok(mapped)),
-                None if last_round => Some(Err(format!("{source}, which no ArtifactGenerator of this cluster produces"))),
-                None => None,
+                Some(mapped) => Root::Here(mapped),
+                None if last_round => Root::Elsewhere(format!("{source}, which no ArtifactGenerator of this cluster produces")),
+                None => Root::NotYet,
             },
-            _ => Some(Err(self.describe_source(&source))),
+            _ => Root::Elsewhere(self.describe_source(&source)),
         }
     }
 

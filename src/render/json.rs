@@ -117,7 +117,7 @@ pub fn cluster_document<'a>(view: &'a ClusterView, named: bool, extra: &'a [Diag
 pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, String> {
     let value = match (cluster, snapshot.clusters.as_slice()) {
         (Some(name), _) => {
-            let view = snapshot.cluster(name).ok_or_else(|| unknown_cluster(snapshot, name))?;
+            let view = snapshot.cluster_or_first(Some(name))?;
             serde_json::to_string_pretty(&cluster_document(view, false, &snapshot.diagnostics))
         }
         (None, [one]) => serde_json::to_string_pretty(&cluster_document(one, false, &snapshot.diagnostics)),

@@ -8,11 +8,7 @@ use crate::snapshot::{ClusterView, Snapshot};
 
 pub fn diagnostic(d: &Diagnostic) -> String {
     let mut out = String::new();
-    let severity = match d.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    };
+    let severity = d.severity.as_str();
     writeln!(out, "{severity}[{}]: {}", d.code, d.message).unwrap();
     let location = if d.line > 0 { format!("{}:{}", d.file, d.line) } else { d.file.clone() };
     if !location.is_empty() {

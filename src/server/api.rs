@@ -27,11 +27,7 @@ pub async fn graph(State(state): State<AppState>, Query(params): Query<Params>) 
 
 #[allow(clippy::result_large_err)] // the Err is the response to send
 fn one_cluster<'a>(current: &'a super::Current, params: &Params) -> Result<&'a crate::snapshot::ClusterView, Response> {
-    let snapshot = &current.snapshot;
-    match params.get("cluster") {
-        Some(name) => snapshot.cluster(name).ok_or_else(|| (StatusCode::NOT_FOUND, render::json::unknown_cluster(snapshot, name)).into_response()),
-        None => snapshot.clusters.first().ok_or_else(|| (StatusCode::NOT_FOUND, "no cluster found").into_response()),
-    }
+    current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)).map_err(|why| (StatusCode::NOT_FOUND, why).into_response())
 }
 
 pub async fn dot(State(state): State<AppState>, Query(params): Query<Params>) -> Response {

@@ -136,14 +136,6 @@ pub struct DiagnosticRow {
     pub hint: String,
 }
 
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
 fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
     let location = match (d.file.is_empty(), d.line) {
         (true, _) => String::new(),
@@ -152,7 +144,7 @@ fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
     };
     let file_href = page.file_href(&d.file, d.line);
     DiagnosticRow {
-        severity: severity_name(d.severity),
+        severity: d.severity.as_str(),
         code: d.code.as_str(),
         object: d.object.as_ref().map_or(String::new(), ToString::to_string),
         href: d.object.as_ref().filter(|id| page.view.cluster.objects.contains_key(id)).map_or(String::new(), |id| page.href(id)),
@@ -772,7 +764,7 @@ pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) 
         .collect();
     let rows = all
         .into_iter()
-        .filter(|d| severity.is_none_or(|s| severity_name(d.severity) == s) && code.is_none_or(|c| d.code.as_str() == c))
+        .filter(|d| severity.is_none_or(|s| d.severity.as_str() == s) && code.is_none_or(|c| d.code.as_str() == c))
         .map(|d| diagnostic_row(page, d))
         .collect();
     let body = DiagnosticsPage { stats: stats(page), severity_toggles, code_toggles, rows, filtered: severity.is_some() || code.is_some() };
