@@ -173,12 +173,7 @@ impl<'a> Builder<'a> {
         };
         self.stack.push(dir.to_string());
         let mut resources = Vec::new();
-        for key in ["resources", "bases"] {
-            for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
-                let Some(rel) = entry.scalar_text() else { continue };
-                resources.extend(self.resource(dir, &rel, &kfile.path, entry.line));
-            }
-        }
+        self.listed_resources(dir, &root, &kfile.path, &mut resources);
         let mut components: Vec<(String, String, u32)> = root
             .get("components")
             .map(Node::as_seq)
@@ -222,6 +217,17 @@ impl<'a> Builder<'a> {
             }
         }
         apply_patches(json6902, resources, &mut self.build.diagnostics, "");
+    }
+
+    /// What a kustomization file's `resources:` (and legacy `bases:`) list, in order.
+    fn listed_resources(&mut self, dir: &str, root: &Node, from: &str, out: &mut Vec<Resource>) {
+        for key in ["resources", "bases"] {
+            for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
+                let Some(rel) = entry.scalar_text() else { continue };
+                let added = self.resource(dir, &rel, from, entry.line);
+                out.extend(added);
+            }
+        }
     }
 
     fn resource(&mut self, dir: &str, rel: &str, from: &str, line: u32) -> Vec<Resource> {
@@ -280,13 +286,7 @@ impl<'a> Builder<'a> {
         let root = Arc::clone(&doc.root);
         self.build.files.insert(kfile.path.clone());
         self.stack.push(dir.to_string());
-        for key in ["resources", "bases"] {
-            for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
-                let Some(rel) = entry.scalar_text() else { continue };
-                let added = self.resource(dir, &rel, &kfile.path, entry.line);
-                resources.extend(added);
-            }
-        }
+        self.listed_resources(dir, &root, &kfile.path, resources);
         for nested in root.get("components").map(Node::as_seq).unwrap_or_default() {
             if let Some(c) = nested.scalar_text().and_then(|c| normalize(&join(dir, &c))) {
                 self.component(&c, &kfile.path, nested.line, resources);

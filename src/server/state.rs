@@ -21,7 +21,7 @@ pub struct Options {
 }
 
 /// What the pages show: a snapshot, its version, and how the last refresh went.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Current {
     pub snapshot: Arc<Snapshot>,
     /// Increases with every snapshot swapped in.
@@ -89,13 +89,7 @@ impl AppState {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             match current.as_ref() {
                 Some(c) => {
-                    let kept = Current {
-                        snapshot: Arc::clone(&c.snapshot),
-                        version: c.version,
-                        failure: Some(why.clone()),
-                        revision: c.revision.clone(),
-                        loaded_at: c.loaded_at,
-                    };
+                    let kept = Current { failure: Some(why.clone()), ..(**c).clone() };
                     let version = kept.version;
                     *current = Some(Arc::new(kept));
                     version
