@@ -55,6 +55,13 @@ pub enum Code {
     UnreadableFile,
     SubstitutionSourceNotFound,
     KustomizationCycle,
+    DeadEntry,
+    ArtifactRoot,
+    HandApplied,
+    UnresolvedVariable,
+    NoCluster,
+    UnsubstitutedVariable,
+    ResourceSetTemplate,
 }
 
 impl Code {
@@ -83,6 +90,13 @@ impl Code {
             Code::UnreadableFile => "unreadable-file",
             Code::SubstitutionSourceNotFound => "substitution-source-not-found",
             Code::KustomizationCycle => "kustomization-cycle",
+            Code::DeadEntry => "dead-entry",
+            Code::ArtifactRoot => "artifact-root",
+            Code::HandApplied => "hand-applied",
+            Code::UnresolvedVariable => "unresolved-variable",
+            Code::NoCluster => "no-cluster",
+            Code::UnsubstitutedVariable => "unsubstituted-variable",
+            Code::ResourceSetTemplate => "resourceset-template",
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::load::patch::{Patch, Target};
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, Kind, ObjectId, Spec};
 pub use entry::Entry;
-use variables::VariableIndex;
+use variables::{Lookup, Scope, VariableIndex};
 
 /// Namespace of objects that nothing gives one: what `flux bootstrap` applies lands in
 /// flux-system.
@@ -70,6 +70,10 @@ pub struct Cluster {
     pub self_applied: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read.
     pub files: BTreeSet<String>,
+    /// Objects whose manifest still holds a variable whose value is not known here (from a
+    /// Secret, or a source outside the repository): what they name may be right in the
+    /// cluster, so nothing it names is blamed.
+    pub unresolved: BTreeSet<ObjectId>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -96,27 +100,126 @@ pub struct Resolution {
 /// Finds the entry points (or takes `entry`, a file or folder relative to the root) and
 /// resolves each into a cluster.
 pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
-    let variables = VariableIndex::new(repo);
+    let variables = VariableIndex::of_repository(repo);
     // Files kustomization files use as patches: their documents are not resources.
     let patches = entry::patch_files(repo);
-    let entries = match entry {
-        Some(path) => vec![entry::given(repo, path)?],
-        None => entry::discover(repo, &patches),
+    let mut diagnostics = Vec::new();
+    let (entries, clusters) = match entry {
+        Some(path) => {
+            let entry = entry::given(repo, path)?;
+            let cluster = resolve_cluster(repo, &variables, &entry);
+            (vec![entry], vec![cluster])
+        }
+        None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics),
     };
-    let mut clusters: Vec<Cluster> = entries
-        .iter()
-        .map(|e| Resolver::new(repo, &variables, e).run())
-        .collect();
-    let mut entries = entries;
-    if entry.is_none() {
+    if clusters.is_empty() {
+        diagnostics.push(Diagnostic::error(
+            Code::NoCluster,
+            "",
+            0,
+            "no cluster found: no flux bootstrap gotk-sync.yaml, no Flux Operator FluxInstance (or flux-instance HelmRelease) with a sync path that exists, and no Flux Kustomization that nothing applies and whose path is in this repository",
+        ).with_hint("name the entry point with --entry FILE_OR_FOLDER"));
+    }
+    diagnostics.extend(outside_diagnostics(repo, &clusters, &entries, &patches));
+    diagnostics.sort();
+    diagnostics.dedup();
+    Ok(Resolution { clusters, diagnostics })
+}
+
+/// Finds the live entry points and resolves them; falls back to the Kustomizations nothing
+/// applies when there is none.
+fn discover_and_resolve(repo: &Repository, patches: &BTreeSet<String>, variables: &VariableIndex, diagnostics: &mut Vec<Diagnostic>) -> (Vec<Entry>, Vec<Cluster>) {
+    let found = entry::discover(repo, patches, variables);
+    diagnostics.extend(found.diagnostics);
+    let mut entries = found.entries;
+    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, variables, e)).collect();
+    // A flux-instance HelmRelease nothing applies, and an entry whose cluster reconciles
+    // nothing of this repository, are left over when another entry point is live.
+    let unreferenced: Vec<bool> = entries.iter().map(|e| entry::unreferenced_release(e, repo, &clusters)).collect();
+    let empty: Vec<bool> = entries.iter().zip(&clusters).map(|(e, c)| entry::reconciles_nothing(e, c)).collect();
+    let live: Vec<bool> = (0..entries.len()).map(|i| !unreferenced[i] && !empty[i]).collect();
+    if live.iter().any(|l| *l) {
+        for i in (0..entries.len()).filter(|&i| !live[i]) {
+            let why = if unreferenced[i] {
+                "it is a HelmRelease that no Kustomization applies, so helm-controller never creates its instance"
+            } else {
+                "its cluster reconciles nothing of this repository beyond Flux itself, beside entry points whose clusters do"
+            };
+            diagnostics.push(entry::dead_entry(&entries[i], why));
+        }
+        let mut flags = live.iter();
+        clusters.retain(|_| *flags.next().expect("one flag per cluster"));
+        let mut flags = live.iter();
+        entries.retain(|_| *flags.next().expect("one flag per entry"));
+    }
+    if entries.is_empty() {
+        entries = found.unapplied;
+        clusters = entries.iter().map(|e| resolve_cluster(repo, variables, e)).collect();
         let keep = entry::real_entries(&entries, &clusters);
         let mut flags = keep.iter();
         clusters.retain(|_| *flags.next().expect("one flag per cluster"));
         let mut flags = keep.iter();
         entries.retain(|_| *flags.next().expect("one flag per entry"));
+        return (entries, clusters);
     }
-    let diagnostics = outside_diagnostics(repo, &clusters, &entries, &patches);
-    Ok(Resolution { clusters, diagnostics })
+    // Kustomizations nothing applies that a live cluster needs were applied by hand into it.
+    let mut joined = BTreeSet::new();
+    for i in 0..entries.len() {
+        let needs = entry::needs(&clusters[i]);
+        if needs.is_empty() {
+            continue;
+        }
+        let mut changed = false;
+        for (g, group) in found.unapplied.iter().enumerate() {
+            if joined.contains(&g) || !entry::shares_source(&entries[i], group) {
+                continue;
+            }
+            let group_cluster = resolve_cluster(repo, variables, group);
+            if entry::applied_by_hand(group, &group_cluster, &needs) {
+                entry::adjoin(&mut entries[i], group);
+                joined.insert(g);
+                changed = true;
+            }
+        }
+        if changed {
+            clusters[i] = resolve_cluster(repo, variables, &entries[i]);
+        }
+    }
+    (entries, clusters)
+}
+
+/// Resolves one entry's cluster. `substituteFrom` must find what this cluster applies, which
+/// is only known once it is resolved: the first pass guesses from the repository what it has
+/// not seen yet, and when a guess proves wrong, the cluster is resolved again with what it
+/// really applies (at most three passes; a chain of variables deciding paths that decide
+/// variables is rare).
+fn resolve_cluster(repo: &Repository, variables: &VariableIndex, entry: &Entry) -> Cluster {
+    let mut run = Resolver::new(repo, entry, Variables::Growing(variables)).run();
+    for _ in 0..2 {
+        if run.lookups.iter().all(|l| run.applied.answers(l)) {
+            break;
+        }
+        let fixed = std::mem::take(&mut run.applied);
+        run = Resolver::new(repo, entry, Variables::Fixed(&fixed)).run();
+    }
+    run.cluster
+}
+
+/// Where a resolution pass finds `substituteFrom` sources.
+#[derive(Clone, Copy)]
+enum Variables<'a> {
+    /// What the cluster applied so far, else a guess from the whole repository.
+    Growing(&'a VariableIndex),
+    /// What an earlier pass found the cluster applies.
+    Fixed(&'a VariableIndex),
+}
+
+/// What one resolution pass gives.
+struct Run {
+    cluster: Cluster,
+    /// The ConfigMaps and Secrets the cluster applies.
+    applied: VariableIndex,
+    lookups: Vec<Lookup>,
 }
 
 struct Pending {
@@ -124,6 +227,8 @@ struct Pending {
     parent: Option<ObjectId>,
     /// Where an object without namespace lands: the applying Kustomization's namespace.
     default_namespace: String,
+    /// Its manifest holds a variable whose value is not known here.
+    unresolved: bool,
 }
 
 /// Where a Kustomization's `spec.path` lies.
@@ -141,6 +246,7 @@ struct Expansion {
     id: ObjectId,
     outcome: Outcome,
     diagnostics: Vec<Diagnostic>,
+    lookups: Vec<Lookup>,
 }
 
 enum Outcome {
@@ -148,44 +254,61 @@ enum Outcome {
     Deferred,
     External(String),
     Failed,
-    Built { files: BTreeSet<String>, children: Vec<Resource>, inventory: Vec<Applied> },
+    Built { files: BTreeSet<String>, children: Vec<(Resource, bool)>, inventory: Vec<Applied>, variables: Vec<Resource> },
+    /// Its path depends on a variable whose value is not known here.
+    Unresolved,
 }
 
 struct Resolver<'a> {
     repo: &'a Repository,
-    variables: &'a VariableIndex,
+    variables: Variables<'a>,
+    /// The ConfigMaps and Secrets the cluster applies, as found so far.
+    applied: VariableIndex,
+    lookups: Vec<Lookup>,
     cluster: Cluster,
     queue: VecDeque<Pending>,
     /// Kustomizations waiting for the ArtifactGenerator that defines their source.
     deferred: Vec<ObjectId>,
     implied: BTreeSet<ObjectId>,
-    local_sources: BTreeSet<ObjectId>,
+    /// Sources that are this repository, each with the folder their artifact's root is.
+    local_sources: BTreeMap<ObjectId, String>,
+    /// This repository's URLs, normalised.
+    urls: BTreeSet<String>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(repo: &'a Repository, variables: &'a VariableIndex, entry: &Entry) -> Resolver<'a> {
-        let mut local_sources = BTreeSet::from([ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system")]);
+    fn new(repo: &'a Repository, entry: &Entry, variables: Variables<'a>) -> Resolver<'a> {
+        let mut local_sources = BTreeMap::from([(ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system"), String::new())]);
+        local_sources.extend(entry.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut urls: BTreeSet<String> = repo.remotes.iter().map(|u| normalize_url(u)).collect();
+        urls.extend(entry.urls.iter().cloned());
         let mut queue = VecDeque::new();
         for root in &entry.roots {
             let ns = model::metadata_namespace(&root.manifest).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
-            // What the roots read is this repository: bootstrap applied them from it.
-            if let Some(object) = model::read_object(&root.manifest, &ns, &root.file, root.line).filter(|o| o.kustomization().is_some()) {
-                local_sources.extend(object.source_refs().into_iter().map(|(kind, r)| r.resolve(kind, &ns)));
-            }
-            queue.push_back(Pending { resource: root.clone(), parent: None, default_namespace: ns });
+            queue.push_back(Pending { resource: root.clone(), parent: None, default_namespace: ns, unresolved: false });
         }
+        let mut applied = VariableIndex::default();
+        for r in &entry.applied {
+            let ns = model::metadata_namespace(&r.manifest).or_else(|| Some(BOOTSTRAP_NAMESPACE.into()));
+            applied.add(&r.manifest, ns, &r.file, r.line);
+        }
+        let mut cluster = Cluster { name: entry.name.clone(), entry: entry.path.clone(), ..Cluster::default() };
+        cluster.diagnostics.extend(entry.notes.iter().cloned());
         Resolver {
             repo,
             variables,
-            cluster: Cluster { name: entry.name.clone(), entry: entry.path.clone(), ..Cluster::default() },
+            applied,
+            lookups: Vec::new(),
+            cluster,
             queue,
             deferred: Vec::new(),
             implied: entry.implied.clone(),
             local_sources,
+            urls,
         }
     }
 
-    fn run(mut self) -> Cluster {
+    fn run(mut self) -> Run {
         loop {
             // Level by level: read every object queued, then build every new Kustomization's
             // path at once (on every core; builds only read), then take their results in order.
@@ -218,7 +341,7 @@ impl<'a> Resolver<'a> {
         }
         self.cluster.diagnostics.sort();
         self.cluster.diagnostics.dedup();
-        self.cluster
+        Run { cluster: self.cluster, applied: self.applied, lookups: self.lookups }
     }
 
     /// Reads one queued manifest; gives the id of a Kustomization seen for the first time.
@@ -231,6 +354,20 @@ impl<'a> Resolver<'a> {
         if p.parent.as_ref() == Some(&id) {
             self.cluster.self_applied.insert(id);
             return None;
+        }
+        if p.unresolved {
+            self.cluster.unresolved.insert(id.clone());
+        }
+        // What the repository writes for an object that bootstrap or the operator creates
+        // takes its place (the same object, applied from git too).
+        if self.implied.contains(&id) && self.cluster.objects.contains_key(&id) && !p.resource.file.is_empty() && p.parent.is_none() {
+            let made_up = &self.cluster.objects[&id];
+            if *made_up.file != *p.resource.file || made_up.line != p.resource.line {
+                self.implied.remove(&id);
+                let is_kustomization = matches!(object.spec, Spec::Kustomization(_));
+                self.cluster.objects.insert(id.clone(), object);
+                return is_kustomization.then_some(id);
+            }
         }
         if let Some(existing) = self.cluster.objects.get(&id) {
             if existing.manifest.to_json() != object.manifest.to_json() {
@@ -264,16 +401,21 @@ impl<'a> Resolver<'a> {
     /// Takes an expansion's results into the cluster, in a fixed order.
     fn apply(&mut self, e: Expansion) {
         self.cluster.diagnostics.extend(e.diagnostics);
+        self.lookups.extend(e.lookups);
         match e.outcome {
             Outcome::Deferred => self.deferred.push(e.id),
             Outcome::External(source) => {
                 self.cluster.external.insert(e.id, source);
             }
-            Outcome::Failed => {}
-            Outcome::Built { files, children, inventory } => {
+            Outcome::Failed | Outcome::Unresolved => {}
+            Outcome::Built { files, children, inventory, variables } => {
                 self.cluster.files.extend(files);
-                for resource in children {
-                    self.queue.push_back(Pending { resource, parent: Some(e.id.clone()), default_namespace: e.id.namespace.clone() });
+                for r in &variables {
+                    let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());
+                    self.applied.add(&r.manifest, Some(ns), &r.file, r.line);
+                }
+                for (resource, unresolved) in children {
+                    self.queue.push_back(Pending { resource, parent: Some(e.id.clone()), default_namespace: e.id.namespace.clone(), unresolved });
                 }
                 self.cluster.inventory.insert(e.id, inventory);
             }
@@ -284,15 +426,28 @@ impl<'a> Resolver<'a> {
     fn expansion(&self, id: &ObjectId, last_round: bool) -> Expansion {
         let object = &self.cluster.objects[id];
         let mut diagnostics = Vec::new();
-        let outcome = self.build_for(object, last_round, &mut diagnostics);
-        Expansion { id: id.clone(), outcome, diagnostics }
+        let mut lookups = Vec::new();
+        let outcome = self.build_for(object, last_round, &mut diagnostics, &mut lookups);
+        Expansion { id: id.clone(), outcome, diagnostics, lookups }
     }
 
-    fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
+    fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>, lookups: &mut Vec<Lookup>) -> Outcome {
         let id = &object.id;
         let Some(spec) = object.kustomization() else { return Outcome::Failed };
         let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
         let path_line = spec.path.as_ref().map_or(object.line, |p| p.line);
+        if path_text.contains("${") && self.cluster.unresolved.contains(id) {
+            diagnostics.push(
+                Diagnostic::info(
+                    Code::UnresolvedVariable,
+                    &object.file,
+                    path_line,
+                    format!("spec.path {path_text:?} depends on a variable whose value is not known here (a Secret, or a source outside the repository); what it applies is not shown"),
+                )
+                .on(id),
+            );
+            return Outcome::Unresolved;
+        }
         let path = match self.source_root(object, path_text, last_round) {
             Root::Here(path) => path,
             Root::Elsewhere(external) => {
@@ -328,12 +483,22 @@ impl<'a> Resolver<'a> {
         let overlay = self.overlay(object, &path);
         let build = kustomize::build(self.repo, &path, &overlay);
         diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(id)));
-        let vars = spec.post_build.as_ref().map(|pb| self.variables.for_kustomization(pb, object, diagnostics));
+        let scope = match self.variables {
+            Variables::Growing(guess) => Scope::Cluster { applied: &self.applied, guess: Some(guess) },
+            Variables::Fixed(index) => Scope::Cluster { applied: index, guess: None },
+        };
+        let vars = spec
+            .post_build
+            .as_ref()
+            .map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, lookups))
+            .filter(|v| !v.is_empty());
         let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
         let mut sops_files = BTreeSet::new();
         let mut inventory = Vec::with_capacity(build.resources.len());
         let mut children = Vec::new();
+        let mut variable_sources = Vec::new();
         for mut resource in build.resources {
+            let mut unresolved = false;
             if let Some(vars) = &vars {
                 if resource.manifest.any_string_contains('$') && !substitution_disabled(&resource.manifest) {
                     let file = resource.file.clone();
@@ -343,6 +508,7 @@ impl<'a> Resolver<'a> {
                             for name in out.undefined {
                                 undefined.entry(name).or_insert_with(|| (file.clone(), line));
                             }
+                            unresolved |= !out.unresolved.is_empty();
                             *s = out.text;
                         }
                     });
@@ -352,8 +518,12 @@ impl<'a> Resolver<'a> {
                 sops_files.insert((resource.file.clone(), resource.line));
             }
             inventory.push(applied(&resource));
+            let (api, kind) = model::type_of(&resource.manifest);
+            if api == "v1" && (kind == "ConfigMap" || kind == "Secret") {
+                variable_sources.push(resource.clone());
+            }
             if model::flux_kind(&resource.manifest).is_some() {
-                children.push(resource);
+                children.push((resource, unresolved));
             }
         }
         for (name, (file, line)) in undefined {
@@ -383,7 +553,7 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
-        Outcome::Built { files: build.files, children, inventory }
+        Outcome::Built { files: build.files, children, inventory, variables: variable_sources }
     }
 
     /// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.
@@ -393,7 +563,10 @@ impl<'a> Resolver<'a> {
         };
         let source = reference.resolve(kind, &object.id.namespace);
         match kind {
-            Kind::GitRepository if self.is_local(&source) => Root::Here(normalize(path)),
+            Kind::GitRepository | Kind::OCIRepository | Kind::Bucket if self.local_root(&source).is_some() => {
+                let base = self.local_root(&source).unwrap_or_default();
+                Root::Here(normalize(path).map(|p| kustomize::join(&base, &p).trim_end_matches('/').to_string()))
+            }
             Kind::ExternalArtifact => match self.artifact_path(&source, path) {
                 Some(mapped) => Root::Here(mapped),
                 None if last_round => Root::Elsewhere(format!("{source}, which no ArtifactGenerator of this cluster produces")),
@@ -403,16 +576,19 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn is_local(&self, source: &ObjectId) -> bool {
-        if self.local_sources.contains(source) {
-            return true;
+    /// The folder of this repository a source's artifact is rooted at, when the source is
+    /// this repository: one the entry point names, or one whose URL is this repository's
+    /// (a remote of the work tree, or the URL of another local source, say another branch).
+    fn local_root(&self, source: &ObjectId) -> Option<String> {
+        if let Some(base) = self.local_sources.get(source) {
+            return Some(base.clone());
         }
-        // Another GitRepository of the same URL (say another branch) is this repository too.
         let url = |id: &ObjectId| self.cluster.objects.get(id).and_then(source_url).map(|u| normalize_url(&u));
-        match url(source) {
-            Some(u) => self.local_sources.iter().any(|l| url(l).as_ref() == Some(&u)),
-            None => false,
+        let u = url(source)?;
+        if self.urls.contains(&u) {
+            return Some(self.local_sources.iter().find(|(l, _)| url(l).as_ref() == Some(&u)).map(|(_, b)| b.clone()).unwrap_or_default());
         }
+        self.local_sources.iter().find(|(l, _)| url(l).as_ref() == Some(&u)).map(|(_, b)| b.clone())
     }
 
     fn describe_source(&self, source: &ObjectId) -> String {
@@ -506,7 +682,9 @@ fn source_url(object: &FluxObject) -> Option<String> {
     }
 }
 
-fn normalize_url(url: &str) -> String {
+/// A URL reduced to host and path, so that `ssh://git@github.com/a/b.git` and
+/// `https://github.com/a/b` compare equal.
+pub(crate) fn normalize_url(url: &str) -> String {
     let url = url.trim_end_matches('/').trim_end_matches(".git");
     let url = url.split_once("://").map_or(url, |(_, rest)| rest);
     let url = url.split_once('@').map_or(url, |(_, rest)| rest);

@@ -1,90 +1,177 @@
 //! The values a Kustomization's `postBuild` substitutes: its `substitute` map, and the
-//! ConfigMaps and Secrets of `substituteFrom` as found anywhere in the repository.
-//! Secret values are never read, only their keys: a Secret's variable stays `${VAR}`.
+//! ConfigMaps and Secrets of `substituteFrom`, looked up as kustomize-controller does
+//! (fluxcd/pkg `kustomize_varsub.go`): by name, in the Kustomization's own namespace, among
+//! what the cluster holds. Here "the cluster" is what the same cluster's Kustomizations
+//! apply — never another cluster's ConfigMap of the same name.
+//!
+//! What cannot be read is unknown, not undefined: a Secret whose values are encrypted or
+//! that is made at run time (an ExternalSecret, a generator, another controller), and an
+//! optional source that is absent, may define any variable. Secret values are never read,
+//! only their keys: a Secret's variable stays `${VAR}`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::substitute::{Binding, Variables};
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, PostBuild};
 
-/// The definitions of one name, each with the namespace it was written with.
-type ByNamespace<T> = Vec<(Option<String>, T)>;
+/// One ConfigMap or Secret that can feed substitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub bindings: Vec<(String, Binding)>,
+    /// It may hold more than is listed (SOPS-encrypted, or generated from a file not here).
+    pub open: bool,
+}
 
-/// Every ConfigMap's data and every Secret's keys in the repository, by name.
+/// Where a lookup was answered from, to tell whether a second pass would answer otherwise.
+pub type Origin = Option<(Arc<str>, u32)>;
+
+/// One `substituteFrom` lookup made while resolving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub secret: bool,
+    pub name: String,
+    pub namespace: String,
+    pub found: Origin,
+}
+
+/// ConfigMaps and Secrets by name, each with the namespace it lands in (`None`: not said).
+#[derive(Debug, Clone, Default)]
 pub struct VariableIndex {
-    config_maps: HashMap<String, ByNamespace<Vec<(String, String)>>>,
-    secrets: HashMap<String, ByNamespace<Vec<String>>>,
+    config_maps: HashMap<String, Vec<(Option<String>, Definition)>>,
+    secrets: HashMap<String, Vec<(Option<String>, Definition)>>,
 }
 
 impl VariableIndex {
-    pub fn new(repo: &Repository) -> VariableIndex {
-        let mut config_maps: HashMap<_, Vec<_>> = HashMap::new();
-        let mut secrets: HashMap<_, Vec<_>> = HashMap::new();
-        for doc in repo.files.values().flat_map(|f| f.documents.iter().flatten()) {
-            let (api, kind) = model::type_of(&doc.root);
-            if api != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
-                continue;
-            }
-            let Some(name) = model::metadata_name(&doc.root) else { continue };
-            let ns = model::metadata_namespace(&doc.root);
-            let entries = |key: &str| doc.root.get(key).map(Node::entries).unwrap_or_default().to_vec();
-            if kind == "ConfigMap" {
-                let data = entries("data").into_iter().map(|(k, v)| (k, v.scalar_text().unwrap_or_default())).collect();
-                config_maps.entry(name).or_default().push((ns, data));
-            } else {
-                let keys = entries("data").into_iter().chain(entries("stringData")).map(|(k, _)| k).collect();
-                secrets.entry(name).or_default().push((ns, keys));
+    /// Every ConfigMap and Secret written anywhere in the repository, with the namespace its
+    /// file gives: the best guess before a cluster is known (an entry point's own path).
+    pub fn of_repository(repo: &Repository) -> VariableIndex {
+        let mut index = VariableIndex::default();
+        for file in repo.files.values() {
+            let path: Arc<str> = Arc::from(file.path.as_str());
+            for doc in file.documents.iter().flatten() {
+                index.add(&doc.root, model::metadata_namespace(&doc.root), &path, doc.line);
             }
         }
-        VariableIndex { config_maps, secrets }
+        index
     }
 
-    /// The variables of `object`'s postBuild. Sources in the object's namespace are
-    /// preferred; a source found only elsewhere is used, since kustomize may move it.
-    pub fn for_kustomization(&self, post_build: &PostBuild, object: &FluxObject, diagnostics: &mut Vec<Diagnostic>) -> Variables {
-        let ns = &object.id.namespace;
-        let mut vars = Variables::default();
-        for from in &post_build.substitute_from {
-            let found = match from.kind.as_str() {
-                "Secret" => pick(self.secrets.get(&from.name), ns).map(|keys| {
-                    for k in keys {
-                        vars.set(k, Binding::Hidden);
-                    }
-                }),
-                _ => pick(self.config_maps.get(&from.name), ns).map(|data| {
-                    for (k, v) in data {
-                        vars.set(k, Binding::Value(v.clone()));
-                    }
-                }),
-            };
-            if found.is_none() && !from.optional {
-                diagnostics.push(
-                    Diagnostic::info(
-                        Code::SubstitutionSourceNotFound,
-                        &object.file,
-                        from.line,
-                        format!("substituteFrom {} {ns}/{} is not in the repository; Flux needs it in the cluster before {} can reconcile", from.kind, from.name, object.id),
-                    )
-                    .on(&object.id),
-                );
-            }
+    pub fn is_empty(&self) -> bool {
+        self.config_maps.is_empty() && self.secrets.is_empty()
+    }
+
+    /// Adds `manifest` when it is a ConfigMap or a Secret.
+    pub fn add(&mut self, manifest: &Node, namespace: Option<String>, file: &Arc<str>, line: u32) {
+        let (api, kind) = model::type_of(manifest);
+        if api != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
+            return;
         }
-        // `substitute` takes precedence over every substituteFrom.
-        for (k, v) in &post_build.substitute {
-            vars.set(k, Binding::Value(v.clone()));
-        }
-        vars
+        let Some(name) = model::metadata_name(manifest) else { return };
+        let entries = |key: &str| manifest.get(key).map(Node::entries).unwrap_or_default();
+        let generated_open = manifest.at(&["metadata", "annotations", crate::load::kustomize::UNKNOWN_DATA_ANNOTATION]).is_some();
+        let definition = if kind == "ConfigMap" {
+            let bindings = entries("data").iter().map(|(k, v)| (k.clone(), Binding::Value(v.scalar_text().unwrap_or_default()))).collect();
+            Definition { file: file.clone(), line, bindings, open: generated_open }
+        } else {
+            let bindings = entries("data").iter().chain(entries("stringData")).map(|(k, _)| (k.clone(), Binding::Hidden)).collect();
+            let sops = crate::load::kustomize::is_sops(manifest);
+            Definition { file: file.clone(), line, bindings, open: sops || generated_open }
+        };
+        let map = if kind == "ConfigMap" { &mut self.config_maps } else { &mut self.secrets };
+        map.entry(name).or_default().push((namespace, definition));
+    }
+
+    /// The definition in exactly `namespace`, as the API server would answer.
+    fn exact(&self, secret: bool, name: &str, namespace: &str) -> Option<&Definition> {
+        let map = if secret { &self.secrets } else { &self.config_maps };
+        map.get(name)?.iter().find(|(ns, _)| ns.as_deref() == Some(namespace)).map(|(_, d)| d)
+    }
+
+    /// A looser guess, for an index of the whole repository: the namespace, else one
+    /// without namespace (kustomize may give it one), else any.
+    fn guess(&self, secret: bool, name: &str, namespace: &str) -> Option<&Definition> {
+        let map = if secret { &self.secrets } else { &self.config_maps };
+        let candidates = map.get(name)?;
+        candidates
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(namespace))
+            .or_else(|| candidates.iter().find(|(n, _)| n.is_none()))
+            .or_else(|| candidates.first())
+            .map(|(_, d)| d)
+    }
+
+    /// What `lookup` would find in this index, to compare with an earlier answer.
+    pub fn answers(&self, lookup: &Lookup) -> bool {
+        let found = self.exact(lookup.secret, &lookup.name, &lookup.namespace).map(|d| (d.file.clone(), d.line));
+        found == lookup.found
     }
 }
 
-fn pick<'a, T>(candidates: Option<&'a ByNamespace<T>>, ns: &str) -> Option<&'a T> {
-    let candidates = candidates?;
-    candidates
-        .iter()
-        .find(|(n, _)| n.as_deref() == Some(ns))
-        .or_else(|| candidates.iter().find(|(n, _)| n.is_none()))
-        .or_else(|| candidates.first())
-        .map(|(_, t)| t)
+/// Where `substituteFrom` looks.
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    /// Among the cluster's objects; while the cluster is still being found, an object not
+    /// (yet) seen there is guessed from the whole repository.
+    Cluster { applied: &'a VariableIndex, guess: Option<&'a VariableIndex> },
+    /// Among the whole repository (entry points, before any cluster exists).
+    Repository(&'a VariableIndex),
+}
+
+impl Scope<'_> {
+    fn find(&self, secret: bool, name: &str, namespace: &str) -> Option<&Definition> {
+        match self {
+            Scope::Cluster { applied, guess } => {
+                applied.exact(secret, name, namespace).or_else(|| guess.and_then(|g| g.guess(secret, name, namespace)))
+            }
+            Scope::Repository(index) => index.guess(secret, name, namespace),
+        }
+    }
+}
+
+/// The variables of `object`'s postBuild, noting each lookup made in `lookups`.
+pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, scope: Scope<'_>, diagnostics: &mut Vec<Diagnostic>, lookups: &mut Vec<Lookup>) -> Variables {
+    let ns = &object.id.namespace;
+    let mut vars = Variables::default();
+    for from in &post_build.substitute_from {
+        let secret = from.kind == "Secret";
+        let found = scope.find(secret, &from.name, ns);
+        lookups.push(Lookup { secret, name: from.name.clone(), namespace: ns.clone(), found: found.map(|d| (d.file.clone(), d.line)) });
+        match found {
+            Some(definition) => {
+                // Later sources override earlier ones, as in kustomize-controller.
+                for (k, v) in &definition.bindings {
+                    vars.set(k, v.clone());
+                }
+                vars.open |= definition.open;
+            }
+            None => {
+                // Absent here: it may be made in the cluster (ExternalSecret, another
+                // controller), so any variable may come from it.
+                vars.open = true;
+                if !from.optional {
+                    diagnostics.push(
+                        Diagnostic::info(
+                            Code::SubstitutionSourceNotFound,
+                            &object.file,
+                            from.line,
+                            format!(
+                                "substituteFrom {} {ns}/{} is not applied by this cluster; Flux needs it in the cluster before {} can reconcile, and its variables are unknown here",
+                                from.kind, from.name, object.id
+                            ),
+                        )
+                        .on(&object.id),
+                    );
+                }
+            }
+        }
+    }
+    // `substitute` takes precedence over every substituteFrom.
+    for (k, v) in &post_build.substitute {
+        vars.set(k, Binding::Value(v.clone()));
+    }
+    vars
 }

@@ -20,6 +20,10 @@ use crate::diagnostic::{Code, Diagnostic};
 /// Names kustomize recognises for its file, in its order of preference.
 pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// Marks a generated ConfigMap or Secret whose inputs are not all readable here, so that
+/// substitution treats its variables as unknown rather than undefined.
+pub const UNKNOWN_DATA_ANNOTATION: &str = "fluxgraph.local/unknown-data";
+
 /// Nesting deeper than this is a loop kustomize would also refuse.
 const MAX_DEPTH: usize = 64;
 
@@ -174,6 +178,7 @@ impl<'a> Builder<'a> {
         self.stack.push(dir.to_string());
         let mut resources = Vec::new();
         self.listed_resources(dir, &root, &kfile.path, &mut resources);
+        self.generators(dir, &root, &kfile.path, &mut resources);
         let mut components: Vec<(String, String, u32)> = root
             .get("components")
             .map(Node::as_seq)
@@ -228,6 +233,127 @@ impl<'a> Builder<'a> {
                 out.extend(added);
             }
         }
+    }
+
+    /// `configMapGenerator:` and `secretGenerator:`: the ConfigMaps and Secrets they make,
+    /// with their data (a Secret's keys only). The name keeps no hash suffix: kustomize
+    /// rewrites the references it knows to the hashed name, so the plain name is what
+    /// joins them here. An input not readable here leaves the object's data open.
+    fn generators(&mut self, dir: &str, root: &Node, from: &str, out: &mut Vec<Resource>) {
+        if !self.manifests {
+            return;
+        }
+        for (key, kind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+            for generator in root.get(key).map(Node::as_seq).unwrap_or_default() {
+                let Some(name) = generator.get("name").and_then(Node::scalar_text) else { continue };
+                let (data, open) = self.generator_data(dir, generator, kind == "Secret", from);
+                let behavior = generator.get("behavior").and_then(Node::as_str).unwrap_or("create");
+                if behavior != "create" {
+                    let existing = out.iter_mut().find(|r| {
+                        crate::model::type_of(&r.manifest).1 == kind && crate::model::metadata_name(&r.manifest).as_deref() == Some(&name)
+                    });
+                    if let Some(existing) = existing {
+                        let manifest = Arc::make_mut(&mut existing.manifest);
+                        if behavior == "replace" {
+                            set_key(manifest, "data", Value::Map(Vec::new()));
+                        }
+                        let target = ensure_map(manifest, "data");
+                        for (k, v) in data {
+                            set_key(target, &k, Value::Str(v));
+                        }
+                        continue;
+                    }
+                }
+                let mut metadata = vec![("name".to_string(), Node::new(generator.line, Value::Str(name)))];
+                if let Some(ns) = generator.get("namespace").and_then(Node::scalar_text) {
+                    metadata.push(("namespace".to_string(), Node::new(generator.line, Value::Str(ns))));
+                }
+                if open {
+                    let note = Node::new(generator.line, Value::Str("true".into()));
+                    let annotations = Node::new(generator.line, Value::Map(vec![(UNKNOWN_DATA_ANNOTATION.to_string(), note)]));
+                    metadata.push(("annotations".to_string(), annotations));
+                }
+                let data = data.into_iter().map(|(k, v)| (k, Node::new(generator.line, Value::Str(v)))).collect();
+                let text = |t: &str| Node::new(generator.line, Value::Str(t.to_string()));
+                let manifest = Node::new(
+                    generator.line,
+                    Value::Map(vec![
+                        ("apiVersion".to_string(), text("v1")),
+                        ("kind".to_string(), text(kind)),
+                        ("metadata".to_string(), Node::new(generator.line, Value::Map(metadata))),
+                        ("data".to_string(), Node::new(generator.line, Value::Map(data))),
+                    ]),
+                );
+                out.push(Resource { file: Arc::from(from), line: generator.line, manifest: Arc::new(manifest), sops: false });
+            }
+        }
+    }
+
+    /// A generator's data, and whether some input could not be read. A Secret's values are
+    /// never kept: only its keys.
+    fn generator_data(&mut self, dir: &str, generator: &Node, secret: bool, from: &str) -> (Vec<(String, String)>, bool) {
+        let mut data = Vec::new();
+        let mut open = false;
+        let keep = |v: &str| if secret { String::new() } else { v.to_string() };
+        for literal in generator.get("literals").map(Node::as_seq).unwrap_or_default() {
+            if let Some((k, v)) = literal.scalar_text().as_deref().and_then(|l| l.split_once('=')) {
+                data.push((k.trim().to_string(), keep(v.trim_matches('"'))));
+            }
+        }
+        for entry in generator.get("files").map(Node::as_seq).unwrap_or_default() {
+            let Some(text) = entry.scalar_text() else { continue };
+            let (key, rel) = match text.split_once('=') {
+                Some((k, p)) => (k.trim().to_string(), p.trim().to_string()),
+                None => (text.rsplit('/').next().unwrap_or(&text).to_string(), text.clone()),
+            };
+            match self.input(dir, &rel, from, entry.line) {
+                Some(content) => data.push((key, keep(&content))),
+                None => {
+                    open = true;
+                    data.push((key, String::new()));
+                }
+            }
+        }
+        let mut envs: Vec<&Node> = generator.get("envs").map(Node::as_seq).unwrap_or_default().iter().collect();
+        envs.extend(generator.get("env"));
+        for entry in envs {
+            let Some(rel) = entry.scalar_text() else { continue };
+            match self.input(dir, &rel, from, entry.line) {
+                Some(content) => {
+                    for line in content.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                        match line.split_once('=') {
+                            Some((k, v)) => data.push((k.trim().to_string(), keep(v.trim().trim_matches('"')))),
+                            // `KEY` alone takes its value from kustomize's environment.
+                            None => open = true,
+                        }
+                    }
+                }
+                None => open = true,
+            }
+        }
+        (data, open)
+    }
+
+    /// The text of a generator's input file, or `None` (reported) when it is not here.
+    fn input(&mut self, dir: &str, rel: &str, from: &str, line: u32) -> Option<String> {
+        let path = normalize(&join(dir, rel))?;
+        if let Some(file) = self.repo.files.get(&path) {
+            self.build.files.insert(path);
+            return Some(file.text.to_string());
+        }
+        if let Some(text) = self.repo.inputs.get(&path) {
+            self.build.files.insert(path);
+            return Some(text.to_string());
+        }
+        if !self.repo.is_file(&path) {
+            self.build.diagnostics.push(Diagnostic::warning(
+                Code::PathNotFound,
+                from,
+                line,
+                format!("generator input {path} is not in the repository; kustomize fails the build without it"),
+            ));
+        }
+        None
     }
 
     fn resource(&mut self, dir: &str, rel: &str, from: &str, line: u32) -> Vec<Resource> {
@@ -287,6 +413,7 @@ impl<'a> Builder<'a> {
         self.build.files.insert(kfile.path.clone());
         self.stack.push(dir.to_string());
         self.listed_resources(dir, &root, &kfile.path, resources);
+        self.generators(dir, &root, &kfile.path, resources);
         for nested in root.get("components").map(Node::as_seq).unwrap_or_default() {
             if let Some(c) = nested.scalar_text().and_then(|c| normalize(&join(dir, &c))) {
                 self.component(&c, &kfile.path, nested.line, resources);

@@ -69,6 +69,12 @@ pub struct Repository {
     pub dirs: BTreeMap<String, Dir>,
     /// Problems found while walking (links, unreadable files).
     pub diagnostics: Vec<Diagnostic>,
+    /// Non-YAML inputs of kustomize generators (`.env`, `.conf`…), by relative path. A
+    /// Secret generator's inputs are kept as their keys only, never their values.
+    pub inputs: BTreeMap<String, Arc<str>>,
+    /// The URLs of the git remotes of the work tree (`.git/config`): a source with one of
+    /// these URLs is this repository.
+    pub remotes: Vec<String>,
 }
 
 impl Repository {
@@ -169,7 +175,89 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     }
     diagnostics.sort();
     repo.diagnostics = diagnostics;
+    repo.inputs = generator_inputs(&repo);
+    repo.remotes = git_remotes(&repo.root);
     Ok(repo)
+}
+
+/// Largest generator input read; a bigger one is left out (its data is then unknown).
+const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads the non-YAML files that kustomization files feed to `configMapGenerator` and
+/// `secretGenerator`, inside the root only.
+fn generator_inputs(repo: &Repository) -> BTreeMap<String, Arc<str>> {
+    let mut out = BTreeMap::new();
+    for file in repo.files.values() {
+        let name = file.path.rsplit('/').next().unwrap_or("");
+        if !kustomize::KUSTOMIZATION_FILES.contains(&name) {
+            continue;
+        }
+        let Some(Ok(doc)) = file.documents.first() else { continue };
+        let dir = parent_dir(&file.path);
+        for (key, secret) in [("configMapGenerator", false), ("secretGenerator", true)] {
+            for generator in doc.root.get(key).map(Node::as_seq).unwrap_or_default() {
+                let files = generator.get("files").map(Node::as_seq).unwrap_or_default().iter().map(|n| (n, false));
+                let envs = generator.get("envs").map(Node::as_seq).unwrap_or_default().iter().chain(generator.get("env")).map(|n| (n, true));
+                for (entry, env) in files.chain(envs) {
+                    let Some(text) = entry.scalar_text() else { continue };
+                    let rel = text.split_once('=').map_or(text.as_str(), |(_, p)| p).trim();
+                    let Some(path) = kustomize::normalize(&kustomize::join(dir, rel)) else { continue };
+                    if repo.files.contains_key(&path) || !repo.other_files.contains(&path) || out.contains_key(&path) {
+                        continue;
+                    }
+                    let Some(content) = read_input(&repo.root, &path) else { continue };
+                    let kept = match (secret, env) {
+                        (false, _) => content,
+                        // Only the keys of a Secret's env file; nothing of its files.
+                        (true, true) => content.lines().filter_map(|l| l.split_once('=')).map(|(k, _)| format!("{k}=\n")).collect(),
+                        (true, false) => String::new(),
+                    };
+                    out.insert(path, Arc::from(kept));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn read_input(root: &Path, rel: &str) -> Option<String> {
+    let full = root.join(rel).canonicalize().ok()?;
+    if !full.starts_with(root) || std::fs::metadata(&full).ok()?.len() > MAX_INPUT_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(full).ok()
+}
+
+/// The remote URLs in the work tree's git configuration, following a `.git` file (a linked
+/// work tree) to its common folder.
+fn git_remotes(root: &Path) -> Vec<String> {
+    let dot_git = root.join(".git");
+    let git_dir = if dot_git.is_file() {
+        let Ok(text) = std::fs::read_to_string(&dot_git) else { return Vec::new() };
+        let Some(dir) = text.trim().strip_prefix("gitdir:") else { return Vec::new() };
+        let dir = root.join(dir.trim());
+        match std::fs::read_to_string(dir.join("commondir")) {
+            Ok(common) => dir.join(common.trim()),
+            Err(_) => dir,
+        }
+    } else {
+        dot_git
+    };
+    let Ok(config) = std::fs::read_to_string(git_dir.join("config")) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut in_remote = false;
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_remote = line.starts_with("[remote ");
+        } else if in_remote {
+            if let Some((key, value)) = line.split_once('=') {
+                if key.trim() == "url" {
+                    out.push(value.trim().to_string());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What the walk found at one path: a YAML file read and parsed, or another file.

@@ -19,6 +19,10 @@ pub enum Binding {
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
     pub bindings: BTreeMap<String, Binding>,
+    /// Some source cannot be read here (a Secret made at run time, a SOPS file, an optional
+    /// source that is absent): any variable may be defined, so none is "undefined" and an
+    /// unbound one without default stays `${VAR}`, unresolved.
+    pub open: bool,
 }
 
 /// The outcome of substituting one string.
@@ -27,6 +31,8 @@ pub struct Substitution {
     pub text: String,
     /// Variables used without default and without binding.
     pub undefined: Vec<String>,
+    /// Variables whose value is not known here (hidden or possibly defined elsewhere).
+    pub unresolved: Vec<String>,
 }
 
 impl Variables {
@@ -36,6 +42,12 @@ impl Variables {
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
         self.bindings.get(name)
+    }
+
+    /// Whether substitution runs at all: kustomize-controller skips it when no variable
+    /// was found (`len(vars) > 0`).
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty() && !self.open
     }
 
     /// Substitutes every variable in `text`. A hidden binding keeps the `${VAR}` text, so
@@ -108,11 +120,18 @@ impl Variables {
     fn emit(&self, name: &str, whole: &str, op: &str, out: &mut Substitution) {
         match self.lookup(name) {
             Some(Binding::Value(v)) => out.text.push_str(&apply_operator(v, op)),
-            Some(Binding::Hidden) => out.text.push_str(whole),
+            Some(Binding::Hidden) => {
+                out.text.push_str(whole);
+                note(&mut out.unresolved, name);
+            }
+            None if self.open => {
+                out.text.push_str(whole);
+                note(&mut out.unresolved, name);
+            }
             None => {
                 let has_default = [":=", ":-", "=", "-"].iter().any(|p| op.starts_with(p));
-                if !has_default && !out.undefined.iter().any(|u| u == name) {
-                    out.undefined.push(name.to_string());
+                if !has_default {
+                    note(&mut out.undefined, name);
                 }
             }
         }
@@ -146,6 +165,12 @@ fn capitalize(value: &str, f: impl Fn(char) -> String) -> String {
     match chars.next() {
         Some(c) => f(c) + chars.as_str(),
         None => String::new(),
+    }
+}
+
+fn note(names: &mut Vec<String>, name: &str) {
+    if !names.iter().any(|n| n == name) {
+        names.push(name.to_string());
     }
 }
 
@@ -200,6 +225,16 @@ mod tests {
             assert_eq!(s.text, expected, "{input}");
             assert!(s.undefined.is_empty(), "{input}");
         }
+    }
+
+    #[test]
+    fn an_open_set_leaves_unknown_variables_unresolved_not_undefined() {
+        let mut v = vars();
+        v.open = true;
+        let s = v.substitute("./deploy/${CLUSTER}/${APP}/${REGION:=eu}");
+        assert_eq!(s.text, "./deploy/${CLUSTER}/web/eu");
+        assert!(s.undefined.is_empty());
+        assert_eq!(s.unresolved, vec!["CLUSTER".to_string()]);
     }
 
     #[test]

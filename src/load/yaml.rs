@@ -241,6 +241,50 @@ fn parse_one(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError
     if chunk.lines().all(is_blank_or_marker) {
         return Ok(None);
     }
+    match parse_events(chunk, first_line) {
+        // Go's YAML reader (libyaml's scanner) ends an anchor or alias name at the first
+        // character that is not a letter, digit, `_` or `-`, so `*app:` is the alias `app`
+        // used as a key. YAML 1.2 reads `app:` as the name; where that fails, read it as Go does.
+        Err(e) => match go_anchor_names(chunk) {
+            Some(rewritten) => parse_events(&rewritten, first_line).map_err(|_| e),
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// `chunk` with a space between an anchor or alias name and a `:` that ends it in Go's
+/// reader, or `None` when there is none.
+fn go_anchor_names(chunk: &str) -> Option<String> {
+    let bytes = chunk.as_bytes();
+    let mut out = String::with_capacity(chunk.len() + 8);
+    let mut last = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let starts = (c == b'*' || c == b'&') && (i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'[' | b'{' | b','));
+        if starts {
+            let mut j = i + 1;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] == b'-') {
+                j += 1;
+            }
+            if j > i + 1 && bytes.get(j) == Some(&b':') {
+                out.push_str(&chunk[last..j]);
+                out.push(' ');
+                last = j;
+                changed = true;
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&chunk[last..]);
+    changed.then_some(out)
+}
+
+fn parse_events(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError> {
     let offset = first_line - 1;
     let mut builder = Builder::default();
     for event in Parser::new_from_str(chunk) {
@@ -462,6 +506,14 @@ mod tests {
         assert_eq!(spec.get("interval").unwrap().as_str(), Some("10m"));
         assert_eq!(spec.get("wait").unwrap().as_bool(), Some(true));
         assert_eq!(spec.get("path").unwrap().line, 6);
+    }
+
+    #[test]
+    fn an_alias_used_as_a_key_ends_at_the_colon_as_in_go() {
+        let d = docs("metadata:\n  name: &app ipmi-exporter\ncontrollers:\n  *app:\n    containers:\n      app:\n        image: x\n");
+        let root = &d[0].as_ref().unwrap().root;
+        assert_eq!(root.at(&["controllers", "ipmi-exporter", "containers", "app", "image"]).and_then(Node::as_str), Some("x"));
+        assert_eq!(root.at(&["controllers", "ipmi-exporter", "containers", "app", "image"]).unwrap().line, 7);
     }
 
     #[test]
