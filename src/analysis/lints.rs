@@ -23,12 +23,19 @@ pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycl
         sources(cluster, object, &mut out);
         if let Some(parents) = cluster.parents.get(&object.id).filter(|p| p.len() > 1) {
             let names = parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            let d = if cluster.conflicting.contains(&object.id) {
-                Diagnostic::error(
+            // Never an error: every Kustomization applies with kustomize-controller's field
+            // manager, so the object flips between definitions and nothing stops.
+            let d = if let Some(fields) = cluster.conflicting.get(&object.id) {
+                Diagnostic::warning(
                     Code::MultipleOwners,
                     &object.file,
                     object.line,
-                    format!("{} is applied by {} Kustomizations with different definitions: {names}; each overwrites the other's", object.id, parents.len()),
+                    format!(
+                        "{} is applied by {} Kustomizations with different definitions: {names}; they differ in {}, and each reconcile overwrites the other's",
+                        object.id,
+                        parents.len(),
+                        fields.join(", ")
+                    ),
                 )
             } else {
                 Diagnostic::warning(
@@ -71,6 +78,10 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
     for r in object.depends_on() {
         let target = r.resolve(kind, &object.id.namespace);
         let Some(found) = cluster.objects.get(&target) else {
+            if let Some(d) = unresolved(cluster, object, &target, r.line, "dependsOn") {
+                out.push(d);
+                continue;
+            }
             let d = Diagnostic::error(
                 Code::MissingDependency,
                 &object.file,
@@ -112,6 +123,21 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
     }
 }
 
+/// A reference that still holds a variable whose value is not known here (from a Secret,
+/// or a source outside the repository) may be right in the cluster: shown, never blamed.
+fn unresolved(cluster: &Cluster, object: &FluxObject, target: &ObjectId, line: u32, what: &str) -> Option<Diagnostic> {
+    let open = |s: &str| s.contains("${");
+    (cluster.unresolved.contains(&object.id) && (open(&target.name) || open(&target.namespace))).then(|| {
+        Diagnostic::info(
+            Code::UnresolvedVariable,
+            &object.file,
+            line,
+            format!("{what} {target} depends on a variable whose value is not known here; it is not checked"),
+        )
+        .on(&object.id)
+    })
+}
+
 /// A hint when a missing dependency exists under another namespace or kind.
 fn near_miss(cluster: &Cluster, target: &ObjectId) -> Option<String> {
     let others: Vec<&ObjectId> = cluster.objects.keys().filter(|id| id.name == target.name && *id != target).collect();
@@ -130,6 +156,10 @@ fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
     for (kind, r) in object.source_refs() {
         let source = r.resolve(kind, &object.id.namespace);
         if cluster.objects.contains_key(&source) || (kind == Kind::ExternalArtifact && cluster.artifact_spec(&source).is_some()) {
+            continue;
+        }
+        if let Some(d) = unresolved(cluster, object, &source, r.line, "source") {
+            out.push(d);
             continue;
         }
         out.push(

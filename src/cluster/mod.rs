@@ -64,8 +64,9 @@ pub struct Cluster {
     pub inventory: BTreeMap<ObjectId, Vec<Applied>>,
     /// Kustomizations whose source is not this repository.
     pub external: BTreeMap<ObjectId, String>,
-    /// Objects applied by several Kustomizations that do not agree on their definition.
-    pub conflicting: BTreeSet<ObjectId>,
+    /// Objects applied by several Kustomizations that do not agree on their definition,
+    /// with the fields that differ.
+    pub conflicting: BTreeMap<ObjectId, Vec<String>>,
     /// Kustomizations whose build holds their own manifest (flux-system does).
     pub self_applied: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read.
@@ -370,8 +371,10 @@ impl<'a> Resolver<'a> {
             }
         }
         if let Some(existing) = self.cluster.objects.get(&id) {
-            if existing.manifest.to_json() != object.manifest.to_json() {
-                self.cluster.conflicting.insert(id.clone());
+            let differ = differences(&existing.manifest, &object.manifest);
+            if !differ.is_empty() {
+                let known = self.cluster.conflicting.entry(id.clone()).or_default();
+                known.extend(differ.into_iter().filter(|d| !known.contains(d)).collect::<Vec<_>>());
             }
             if let Some(parent) = p.parent {
                 let parents = self.cluster.parents.entry(id).or_default();
@@ -497,8 +500,15 @@ impl<'a> Resolver<'a> {
         let mut inventory = Vec::with_capacity(build.resources.len());
         let mut children = Vec::new();
         let mut variable_sources = Vec::new();
+        let common = common_metadata(object);
         for mut resource in build.resources {
             let mut unresolved = false;
+            if !common.is_empty() {
+                let manifest = Arc::make_mut(&mut resource.manifest);
+                for (field, k, v) in &common {
+                    set_metadata(manifest, field, k, v);
+                }
+            }
             if let Some(vars) = &vars {
                 if resource.manifest.any_string_contains('$') && !substitution_disabled(&resource.manifest) {
                     let file = resource.file.clone();
@@ -675,6 +685,98 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// The fields in which two definitions of one object differ, compared as the API server
+/// would store them: values, not spellings (`1h` is `1h0m0s`, `"5"` is `5`), and without
+/// labels and annotations, which kustomize and `commonMetadata` add per applier.
+pub fn differences(a: &Node, b: &Node) -> Vec<String> {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        use serde_json::Value as J;
+        if path == "metadata.labels" || path == "metadata.annotations" {
+            return;
+        }
+        match (a, b) {
+            (J::Object(x), J::Object(y)) => {
+                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(x.get(k).unwrap_or(&J::Null), y.get(k).unwrap_or(&J::Null), &sub, out);
+                }
+            }
+            (J::Array(x), J::Array(y)) if x.len() == y.len() => {
+                let before = out.len();
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    walk(p, q, &format!("{path}[{i}]"), out);
+                }
+                // One entry for the list, not one per item.
+                if out.len() > before {
+                    out.truncate(before);
+                    out.push(path.to_string());
+                }
+            }
+            _ if same_value(a, b) => {}
+            _ => out.push(path.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(&a.to_json(), &b.to_json(), "", &mut out);
+    out
+}
+
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    if a == b {
+        return true;
+    }
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match (text(a), text(b)) {
+        (Some(x), Some(y)) if x == y => true,
+        (Some(x), Some(y)) => matches!((model::Duration::parse(&x), model::Duration::parse(&y)), (Some(p), Some(q)) if p == q),
+        _ => false,
+    }
+}
+
+/// `spec.commonMetadata` of a Flux Kustomization: labels and annotations it sets on
+/// everything it applies, over what the manifests say (kustomize-controller's
+/// `SetCommonMetadata`, after the build and substitution).
+fn common_metadata(object: &FluxObject) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    for (field, key) in [("labels", "labels"), ("annotations", "annotations")] {
+        for (k, v) in object.manifest.at(&["spec", "commonMetadata", key]).map(Node::entries).unwrap_or_default() {
+            out.push((field, k.clone(), v.scalar_text().unwrap_or_default()));
+        }
+    }
+    out
+}
+
+fn set_metadata(manifest: &mut Node, field: &str, key: &str, value: &str) {
+    use crate::load::Value;
+    fn map<'n>(node: &'n mut Node, key: &str) -> &'n mut Node {
+        let line = node.line;
+        if !matches!(node.get(key).map(|n| &n.value), Some(Value::Map(_))) {
+            if let Value::Map(entries) = &mut node.value {
+                entries.retain(|(k, _)| k != key);
+                entries.push((key.to_string(), Node::new(line, Value::Map(Vec::new()))));
+            }
+        }
+        node.get_mut(key).expect("just made")
+    }
+    if !manifest.is_map() {
+        return;
+    }
+    let target = map(map(manifest, "metadata"), field);
+    if let Value::Map(entries) = &mut target.value {
+        let line = target.line;
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => v.value = Value::Str(value.to_string()),
+            None => entries.push((key.to_string(), Node::new(line, Value::Str(value.to_string())))),
+        }
+    }
+}
+
 fn source_url(object: &FluxObject) -> Option<String> {
     match &object.spec {
         Spec::Source(s) => s.url.clone(),
@@ -774,4 +876,23 @@ fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::yaml::parse_documents;
+
+    fn node(text: &str) -> Node {
+        (*parse_documents(text).remove(0).unwrap().root).clone()
+    }
+
+    #[test]
+    fn definitions_are_compared_by_value_without_labels() {
+        let a = node("metadata:\n  name: x\n  labels:\n    kustomize.toolkit.fluxcd.io/name: apps\nspec:\n  interval: 1h\n  retries: 3\n  path: ./a\n");
+        let b = node("metadata:\n  name: x\n  labels:\n    kustomize.toolkit.fluxcd.io/name: infra\nspec:\n  interval: 1h0m0s\n  retries: \"3\"\n  path: ./a\n");
+        assert!(differences(&a, &b).is_empty(), "{:?}", differences(&a, &b));
+        let c = node("metadata:\n  name: x\nspec:\n  interval: 10m\n  retries: 3\n  path: ./b\n");
+        assert_eq!(differences(&a, &c), vec!["spec.interval".to_string(), "spec.path".to_string()]);
+    }
 }

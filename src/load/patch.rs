@@ -2,8 +2,10 @@
 //! Kustomization's `spec.patches`, applied to the manifests of a build.
 //!
 //! A strategic-merge patch on a custom resource behaves as a JSON merge patch (RFC 7386),
-//! which is what every Flux kind is, so merge patches are applied that way to all kinds;
-//! JSON 6902 patches use JSON pointers. Both through the `json-patch` crate.
+//! which is what every Flux kind is (through the `json-patch` crate); on Kubernetes' own
+//! kinds it merges lists by their merge keys (`containers` by name), as kustomize does,
+//! written here because no crate carries Kubernetes' patch schemas. JSON 6902 patches use
+//! JSON pointers, through `json-patch`.
 
 use regex::Regex;
 
@@ -194,10 +196,79 @@ impl Patch {
         let mut json = manifest.to_json();
         match &self.body {
             PatchBody::Delete => return Ok(None),
+            PatchBody::Merge(body) if is_built_in(manifest) => strategic_merge(&mut json, body),
             PatchBody::Merge(body) => json_patch::merge(&mut json, body),
             PatchBody::Json6902(ops) => json_patch::patch(&mut json, ops).map_err(|e| e.to_string())?,
         }
         Ok(Some(Node::from_json(&json, Some(manifest), manifest.line)))
+    }
+}
+
+/// Kinds of Kubernetes itself (no dot in the API group), whose schemas give lists merge
+/// keys; a custom resource has none, so kustomize merges it as a JSON merge patch.
+fn is_built_in(manifest: &Node) -> bool {
+    let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    api.rsplit_once('/').is_none_or(|(group, _)| !group.contains('.'))
+}
+
+/// The merge key of a list in Kubernetes' own schemas (`patchMergeKey`), by field name:
+/// the lists a patch usually touches.
+fn merge_key(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets"
+        | "hostAliases" | "resourceClaims" | "topologySpreadConstraints" => match field {
+            "hostAliases" => "ip",
+            "topologySpreadConstraints" => "topologyKey",
+            _ => "name",
+        },
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "ports" => "containerPort",
+        _ => return None,
+    })
+}
+
+/// A strategic-merge patch as kustomize applies it to a built-in kind: maps merge, `null`
+/// deletes, lists with a merge key merge item by item (an item `$patch: delete` removes its
+/// match), other lists are replaced.
+fn strategic_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value as J;
+    let (J::Object(into), J::Object(from)) = (&mut *target, patch) else {
+        *target = patch.clone();
+        return;
+    };
+    for (key, value) in from {
+        if key.starts_with("$setElementOrder") || key == "$retainKeys" {
+            continue;
+        }
+        match value {
+            J::Null => {
+                into.remove(key);
+            }
+            J::Array(items) if merge_key(key).is_some() && matches!(into.get(key), Some(J::Array(_))) => {
+                let field = merge_key(key).expect("checked");
+                let Some(J::Array(existing)) = into.get_mut(key) else { continue };
+                for item in items {
+                    let id = item.get(field).cloned();
+                    let position = id.as_ref().and_then(|id| existing.iter().position(|e| e.get(field) == Some(id)));
+                    let delete = item.get("$patch").and_then(J::as_str) == Some("delete");
+                    match (position, delete) {
+                        (Some(i), true) => {
+                            existing.remove(i);
+                        }
+                        (Some(i), false) => strategic_merge(&mut existing[i], item),
+                        (None, true) => {}
+                        (None, false) => existing.push(item.clone()),
+                    }
+                }
+            }
+            J::Object(_) if matches!(into.get(key), Some(J::Object(_))) => {
+                strategic_merge(into.get_mut(key).expect("checked"), value);
+            }
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 
@@ -242,6 +313,17 @@ mod tests {
         assert_eq!(out.at(&["spec", "dependsOn"]).unwrap().as_seq().len(), 1);
         assert_eq!(out.at(&["spec", "decryption", "provider"]).unwrap().as_str(), Some("sops"));
         assert_eq!(out.at(&["spec", "path"]).unwrap().line, 9, "untouched nodes keep their lines");
+    }
+
+    #[test]
+    fn strategic_merge_on_a_built_in_kind_merges_containers_by_name() {
+        let deployment = manifest("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: a:1\n          env:\n            - name: A\n              value: '1'\n        - name: sidecar\n          image: s:1\n");
+        let p = Patch::parse("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          env:\n            - name: B\n              value: '2'\n        - name: sidecar\n          $patch: delete\n", None).unwrap();
+        let out = p.apply(&deployment).unwrap().unwrap();
+        let containers = out.at(&["spec", "template", "spec", "containers"]).unwrap().as_seq();
+        assert_eq!(containers.len(), 1, "the sidecar is deleted");
+        assert_eq!(containers[0].get("image").unwrap().as_str(), Some("a:1"), "the app container keeps its image");
+        assert_eq!(containers[0].get("env").unwrap().as_seq().len(), 2, "env merges by name");
     }
 
     #[test]
