@@ -666,17 +666,22 @@ fn remote_resource_is_noted_not_fetched() {
 }
 
 /// With a known entry (gotk-sync.yaml), a Kustomization in the repository that nothing applies (a ks.yaml
-/// left out of its kustomization.yaml) is reported, and is no node.
+/// left out of its kustomization.yaml) is reported, and is no node. Its id has the namespace its file
+/// gives, or none.
 #[test]
 fn kustomization_no_entry_reaches_is_not_applied() {
     let (status, doc) = check(&repo("not-applied"));
     let cluster_apps = "Kustomization/flux-system/cluster-apps";
     let linkding = "Kustomization/flux-system/linkding";
     let homepage = "Kustomization/flux-system/homepage";
+    let paperless = "Kustomization/paperless"; // no namespace: Kind/name
 
     assert_eq!(node_ids(&doc), set([FLUX_SYSTEM, SOURCE, cluster_apps, linkding]));
-    assert_codes(&doc, &[("not-applied", "warning", Some(homepage))]);
+    // paperless's file gives no namespace, and nothing applies it to give one.
+    assert_codes(&doc, &[("not-applied", "warning", Some(homepage)), ("not-applied", "warning", Some(paperless))]);
     assert_eq!(diag_on(&doc, "not-applied", Some(homepage))["file"], "apps/home/homepage/ks.yaml");
+    assert_eq!(diag_on(&doc, "not-applied", Some(paperless))["file"], "apps/home/paperless/ks.yaml");
+    assert!(text(diag_on(&doc, "not-applied", Some(paperless))).starts_with("Kustomization/paperless is not applied"));
     assert_eq!(status, 0);
 }
 
