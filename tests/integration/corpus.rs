@@ -82,17 +82,14 @@ fn corpus(name: &str, clusters: &[&str]) {
     let Some(shared) = shared(name) else { return };
     let dir = shared.join("corpus").join(name);
     let doc = graph_json(&dir);
-    let documents: Vec<&Value> = match doc["clusters"].as_array() {
-        Some(all) => all.iter().collect(),
-        None => vec![&doc],
-    };
-    let found: Vec<&str> = documents.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+    let documents: Vec<&Value> = doc["clusters"].as_array().unwrap().iter().collect();
+    let found: Vec<&str> = documents.iter().map(|c| c["name"].as_str().unwrap()).collect();
     let expected = manifest_counts(&dir);
     assert_eq!(documents.len(), expected.len(), "{name}: clusters found {found:?}");
     for (cluster_name, expected) in clusters.iter().zip(expected) {
         let document = documents
             .iter()
-            .find(|c| c["name"].as_str().unwrap_or("") == *cluster_name)
+            .find(|c| c["name"] == *cluster_name)
             .unwrap_or_else(|| panic!("{name}: no cluster {cluster_name}, found {found:?}"));
         assert_eq!(counts(document), expected, "{name}, cluster {cluster_name:?}");
         let errors: Vec<&Value> =
@@ -116,9 +113,8 @@ fn flux2_kustomize_helm_example_with_artifact_generator() {
 #[test]
 fn onedr0p_home_ops_flux_operator() {
     // One cluster from the FluxInstance in a HelmRelease's values; every name under
-    // `kubernetes/flux/cluster` is generic, so the cluster is named after the repository folder and
-    // the single-cluster document carries no name.
-    corpus("onedr0p__home-ops", &[""]);
+    // `kubernetes/flux/cluster` is generic, so the cluster is named after the repository folder.
+    corpus("onedr0p__home-ops", &["onedr0p__home-ops"]);
 }
 
 #[test]
