@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Report problems the way a compiler does; exit 0 when clean, 1 on errors, 2 when it could not run.
-    #[command(after_help = "Examples:\n  fluxgraph check .\n  fluxgraph check ~/home-ops --format json | jq '.diagnostics[] | select(.severity == \"error\")'\n  fluxgraph check . --entry kubernetes/main/flux/config/cluster.yaml")]
+    #[command(after_help = "Examples:\n  fluxgraph check .\n  fluxgraph check ~/home-ops --format json | jq '.clusters[].diagnostics[], .diagnostics[] | select(.severity == \"error\")'\n  fluxgraph check . --entry kubernetes/main/flux/config/cluster.yaml")]
     Check {
         #[command(flatten)]
         input: Input,

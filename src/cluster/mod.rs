@@ -861,8 +861,8 @@ fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry
                     if name.contains("${") || entries.iter().any(|e| e.roots.iter().any(|r| *r.file == file.path && r.line == doc.line)) {
                         continue;
                     }
-                    let ns = model::metadata_namespace(&doc.root).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
-                    let id = ObjectId::new(kind, ns, name);
+                    // No Kustomization applies it, so nothing supplies a namespace the file does not give.
+                    let id = ObjectId::new(kind, model::metadata_namespace(&doc.root).unwrap_or_default(), name);
                     out.push(
                         Diagnostic::warning(Code::NotApplied, &file.path, doc.line, format!("{id} is not applied by any Kustomization of any cluster, so Flux never reconciles it"))
                             .on(&id)

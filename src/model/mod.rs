@@ -90,10 +90,13 @@ impl fmt::Display for Kind {
     }
 }
 
-/// `Kind/namespace/name`: unique within one cluster.
+/// `Kind/namespace/name`: unique within one cluster. Every object of a cluster has a namespace;
+/// one that no Kustomization applies has only the namespace its file gives, maybe none: it is
+/// `Kind/name` then.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId {
     pub kind: Kind,
+    /// Empty when nothing gives one.
     pub namespace: String,
     pub name: String,
 }
@@ -103,17 +106,25 @@ impl ObjectId {
         ObjectId { kind, namespace: namespace.into(), name: name.into() }
     }
 
-    /// Parses `Kind/namespace/name`.
+    /// Parses `Kind/namespace/name`, or `Kind/name` (no namespace).
     pub fn parse(text: &str) -> Option<ObjectId> {
         let mut parts = text.splitn(3, '/');
         let kind = Kind::parse(parts.next()?)?;
-        Some(ObjectId::new(kind, parts.next()?, parts.next()?))
+        let (first, rest) = (parts.next()?, parts.next());
+        Some(match rest {
+            Some(name) => ObjectId::new(kind, first, name),
+            None => ObjectId::new(kind, "", first),
+        })
     }
 }
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
     }
 }
 
@@ -462,5 +473,22 @@ fn read_source(spec: &Node) -> SourceSpec {
         interval: duration(spec, "interval"),
         suspend: flag(spec, "suspend"),
         source_ref: spec.get("sourceRef").and_then(Reference::read),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_id_without_namespace_reads_kind_slash_name_both_ways() {
+        let namespaced = ObjectId::new(Kind::Kustomization, "flux-system", "apps");
+        let bare = ObjectId::new(Kind::Kustomization, "", "apps");
+        assert_eq!(namespaced.to_string(), "Kustomization/flux-system/apps");
+        assert_eq!(bare.to_string(), "Kustomization/apps");
+        assert_eq!(ObjectId::parse("Kustomization/flux-system/apps"), Some(namespaced));
+        assert_eq!(ObjectId::parse("Kustomization/apps"), Some(bare));
+        assert_eq!(ObjectId::parse("Kustomization"), None);
+        assert_eq!(ObjectId::parse("Nonsense/a/b"), None);
     }
 }

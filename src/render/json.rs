@@ -1,5 +1,6 @@
 //! The machine-readable document of DESIGN.md, shared by `fluxgraph check/graph --format
-//! json` and `GET /api/graph`: one cluster's document, or `{"clusters": [...]}`.
+//! json` and `GET /api/graph`: `{"version": 1, "clusters": [...], "diagnostics": [...]}`, of
+//! the same shape whatever the number of clusters, so a consumer reads it one way.
 
 use serde::Serialize;
 
@@ -47,12 +48,23 @@ pub struct Timing<'a> {
     pub cold_start_seconds: u64,
 }
 
+/// The version of the document's shape; it changes only when a consumer would have to.
+pub const VERSION: u32 = 1;
+
+/// The whole document.
+#[derive(Serialize)]
+pub struct Document<'a> {
+    pub version: u32,
+    pub clusters: Vec<ClusterDocument<'a>>,
+    /// Findings that belong to no cluster.
+    pub diagnostics: &'a [Diagnostic],
+}
+
+/// One cluster: its graph, its analysis and its own diagnostics.
 #[derive(Serialize)]
 pub struct ClusterDocument<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry: Option<&'a str>,
+    pub name: &'a str,
+    pub entry: &'a str,
     pub nodes: Vec<Node<'a>>,
     pub edges: Vec<Edge<'a>>,
     pub levels: &'a [Vec<ObjectId>],
@@ -62,13 +74,7 @@ pub struct ClusterDocument<'a> {
     pub diagnostics: Vec<&'a Diagnostic>,
 }
 
-#[derive(Serialize)]
-struct Clusters<'a> {
-    clusters: Vec<ClusterDocument<'a>>,
-    diagnostics: &'a [Diagnostic],
-}
-
-pub fn cluster_document<'a>(view: &'a ClusterView, named: bool, extra: &'a [Diagnostic]) -> ClusterDocument<'a> {
+pub fn cluster_document(view: &ClusterView) -> ClusterDocument<'_> {
     let ClusterView { cluster, graph, analysis } = view;
     let Analysis { levels, waves, critical_path, weighted_path, cold_start, cycles, diagnostics, .. } = analysis;
     let nodes = cluster
@@ -89,11 +95,11 @@ pub fn cluster_document<'a>(view: &'a ClusterView, named: bool, extra: &'a [Diag
         })
         .collect();
     let edges = graph.edges().into_iter().map(|(from, to, kind)| Edge { from, to, kind }).collect();
-    let mut all: Vec<&Diagnostic> = diagnostics.iter().chain(extra).collect();
+    let mut all: Vec<&Diagnostic> = diagnostics.iter().collect();
     all.sort();
     ClusterDocument {
-        name: named.then_some(cluster.name.as_str()),
-        entry: named.then_some(cluster.entry.as_str()),
+        name: &cluster.name,
+        entry: &cluster.entry,
         nodes,
         edges,
         levels: waves,
@@ -112,31 +118,86 @@ pub fn cluster_document<'a>(view: &'a ClusterView, named: bool, extra: &'a [Diag
     }
 }
 
-/// The document for the whole snapshot: a single cluster's document when there is one
-/// cluster (or `cluster` names one), else every cluster's.
-pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, String> {
-    let value = match (cluster, snapshot.clusters.as_slice()) {
-        (Some(name), _) => {
-            let view = snapshot.cluster_or_first(Some(name))?;
-            serde_json::to_string_pretty(&cluster_document(view, false, &snapshot.diagnostics))
-        }
-        (None, [one]) => serde_json::to_string_pretty(&cluster_document(one, false, &snapshot.diagnostics)),
-        (None, []) => serde_json::to_string_pretty(&serde_json::json!({
-            "nodes": [], "edges": [], "levels": [], "critical_path": [], "cycles": [],
-            "diagnostics": snapshot.diagnostics,
-        })),
-        (None, many) => serde_json::to_string_pretty(&Clusters {
-            clusters: many.iter().map(|v| cluster_document(v, true, &[])).collect(),
-            diagnostics: &snapshot.diagnostics,
-        }),
+/// The document for the whole snapshot: every cluster, or only the one `cluster` names (an
+/// error naming the clusters there are when none has that name).
+pub fn document<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Document<'a>, String> {
+    let clusters = match cluster {
+        Some(name) => vec![cluster_document(snapshot.cluster(name).ok_or_else(|| unknown_cluster(snapshot, name))?)],
+        None => snapshot.clusters.iter().map(cluster_document).collect(),
     };
-    value.map(|mut s| {
-        s.push('\n');
-        s
-    }).map_err(|e| e.to_string())
+    Ok(Document { version: VERSION, clusters, diagnostics: &snapshot.diagnostics })
+}
+
+/// [`document`], pretty-printed, with a final newline.
+pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, String> {
+    let mut text = serde_json::to_string_pretty(&document(snapshot, cluster)?).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
 }
 
 pub fn unknown_cluster(snapshot: &Snapshot, name: &str) -> String {
     let names: Vec<&str> = snapshot.clusters.iter().map(|c| c.cluster.name.as_str()).collect();
     format!("no cluster named {name:?}; the clusters are: {}", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::render::fixture;
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn names(doc: &Value) -> Vec<&str> {
+        doc["clusters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_number_of_clusters_gives_the_same_shape() {
+        let many = parse(&render(&fixture::two_clusters(), None).unwrap());
+        let one = parse(&render(&fixture::one_cluster(), None).unwrap());
+        let empty = Snapshot { clusters: Vec::new(), ..fixture::two_clusters() };
+        let none = parse(&render(&empty, None).unwrap());
+        for doc in [&many, &one, &none] {
+            let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["version", "clusters", "diagnostics"]);
+            assert_eq!(doc["version"], VERSION);
+            for cluster in doc["clusters"].as_array().unwrap() {
+                let keys: Vec<&String> = cluster.as_object().unwrap().keys().collect();
+                assert_eq!(
+                    keys,
+                    ["name", "entry", "nodes", "edges", "levels", "critical_path", "weighted_path", "cycles", "diagnostics"]
+                );
+            }
+        }
+        assert_eq!(names(&many), ["a", "b"]);
+        assert_eq!(names(&one), ["a"]);
+        assert!(names(&none).is_empty());
+        assert_eq!(many["clusters"][0]["entry"], "clusters/a/flux-system/gotk-sync.yaml");
+    }
+
+    #[test]
+    fn outside_findings_stay_outside_the_clusters() {
+        let doc = parse(&render(&fixture::two_clusters(), None).unwrap());
+        let codes = |d: &Value| d["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(codes(&doc), ["not-applied"]);
+        assert_eq!(doc["diagnostics"][0]["object"], "Kustomization/orphan");
+        assert_eq!(codes(&doc["clusters"][0]), ["missing-dependency"]);
+        assert_eq!(codes(&doc["clusters"][1]), ["missing-dependency", "path-not-found"]);
+    }
+
+    #[test]
+    fn naming_a_cluster_keeps_it_alone() {
+        let snapshot = fixture::two_clusters();
+        let all = parse(&render(&snapshot, None).unwrap());
+        let b = parse(&render(&snapshot, Some("b")).unwrap());
+        assert_eq!(names(&b), ["b"]);
+        assert_eq!(b["clusters"][0], all["clusters"][1]);
+        assert_eq!(b["diagnostics"], all["diagnostics"], "the findings outside every cluster stay");
+        let error = render(&snapshot, Some("mars")).unwrap_err();
+        assert_eq!(error, "no cluster named \"mars\"; the clusters are: a, b");
+    }
 }

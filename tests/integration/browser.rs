@@ -1,8 +1,9 @@
 //! End to end in a real headless Chromium driven over WebDriver (Debian's chromium and
 //! chromium-driver): the real `fluxgraph serve` binary, its real file watcher, real HTTP.
-//! Skipped, saying so, where Chromium is absent — except under `CI=true`, where `.ci/run`
-//! has installed it and its absence is a failure. Screenshots of the pages land in
-//! `target/screenshots/` for a person to look at; they are not assertions.
+//! Ignored, saying so, where Chromium is absent (`cfg(has_chromium)`, set by build.rs) —
+//! except under `CI=true`, where `.ci/run` has installed it and its absence is a failure.
+//! Screenshots of the pages land in `target/screenshots/` for a person to look at; they are
+//! not assertions.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -14,17 +15,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// Whether the browser tests can run here; panics under CI when they cannot.
-fn browser_available(test: &str) -> bool {
-    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if !present {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{test}: CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing");
-        eprintln!("skipping {test}: {CHROMIUM} and {CHROMEDRIVER} are not installed (apt-get install chromium chromium-driver)");
-    }
-    present
-}
+/// Found on PATH, as build.rs looks for it.
+const CHROMEDRIVER: &str = "chromedriver";
+const MISSING: &str = "this test needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)";
 
 /// A child process killed when dropped.
 struct Process(Child);
@@ -63,7 +56,15 @@ struct Browser {
 
 async fn browser() -> Browser {
     let port = free_port();
-    let driver = Process(Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver"));
+    assert!(Path::new(CHROMIUM).is_file(), "{CHROMIUM} is absent: {MISSING}");
+    let driver = Process(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER} ({e}): {MISSING}")),
+    );
     let profile = tempfile::tempdir().unwrap();
     let capabilities = json!({
         "goog:chromeOptions": {
@@ -113,10 +114,8 @@ fn example() -> PathBuf {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
 async fn overview_click_and_shared_link() {
-    if !browser_available("overview_click_and_shared_link") {
-        return;
-    }
     let (_server, url) = serve(&example());
     let b = browser().await;
     let c = &b.client;
@@ -166,10 +165,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
 async fn editing_a_file_updates_the_open_page_in_place() {
-    if !browser_available("editing_a_file_updates_the_open_page_in_place") {
-        return;
-    }
     let repo = tempfile::tempdir().unwrap();
     copy_dir(&example(), repo.path());
     let (_server, url) = serve(repo.path());

@@ -38,13 +38,20 @@ fn output(args: &[&str]) -> String {
 
 #[test]
 fn example_has_no_error() {
-    let (status, doc) = check(&example());
-    let errors: Vec<_> = doc["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == "error").collect();
+    let (status, whole) = check(&example());
+    let doc = crate::util::only_cluster(&whole);
+    assert_eq!(doc["name"], "rpi-cluster");
+    assert_eq!(doc["entry"], "kubernetes/rpi-cluster/flux/config");
+    let errors: Vec<_> = [doc, &whole]
+        .iter()
+        .flat_map(|d| d["diagnostics"].as_array().unwrap())
+        .filter(|d| d["severity"] == "error")
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(status, 0);
     // fluxgraph's own component (deploy/) is registered like any other app.
     let fluxgraph = "Kustomization/flux-system/fluxgraph";
-    assert_eq!(crate::util::level(&doc, fluxgraph), Some(7), "after the gateway it routes through");
+    assert_eq!(crate::util::level(doc, fluxgraph), Some(7), "after the gateway it routes through");
     let depends: Vec<&str> = doc["edges"]
         .as_array()
         .unwrap()

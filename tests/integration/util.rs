@@ -1,9 +1,16 @@
 //! Helpers shared by the integration tests: run `fluxgraph` on a case repository and read its JSON
 //! document as sets, since the order of nodes, edges and diagnostics carries no meaning.
 //!
-//! Every document read here is first checked for the invariants the contract states (ids are
-//! `Kind/namespace/name`, edge kinds are known, `levels` agrees with each node's `level`, cycle members
-//! have no level), so a test only spells out what is particular to its case.
+//! The document is `{"version": 1, "clusters": [...], "diagnostics": [...]}` whatever the number of
+//! clusters: [`graph_json`] and [`check`] return it whole, [`only_cluster`] the document of its one
+//! cluster and [`cluster`] a cluster by name. Every helper below that reads `diagnostics` reads those
+//! of the document it is given: a cluster's own, or, given the whole document, the findings that
+//! belong to no cluster.
+//!
+//! Every document read here is first checked for the invariants the contract states (the version,
+//! every cluster named with its entry, ids are `Kind/namespace/name`, edge kinds are known, `levels`
+//! agrees with each node's `level`, cycle members have no level), so a test only spells out what is
+//! particular to its case.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +27,7 @@ pub fn repo(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos").join(case)
 }
 
-/// `fluxgraph graph <path> --format json`, which must succeed.
+/// `fluxgraph graph <path> --format json`, which must succeed: the whole document.
 pub fn graph_json(path: &Path) -> Value {
     graph_json_with(path, &[])
 }
@@ -39,23 +46,25 @@ pub fn graph_json_with(path: &Path, extra: &[&str]) -> Value {
 }
 
 /// `fluxgraph check <path> --format json`: its exit code (0 clean, 1 errors found, 2 could not run)
-/// and its document.
+/// and the whole document.
 pub fn check(path: &Path) -> (i32, Value) {
-    let output = fluxgraph("check", path, &[]);
+    check_with(path, &[])
+}
+
+/// `fluxgraph check <path> --format json <extra…>`: its exit code and the whole document.
+pub fn check_with(path: &Path, extra: &[&str]) -> (i32, Value) {
+    let output = fluxgraph("check", path, extra);
     let code = output.status.code().expect("fluxgraph check was killed by a signal");
     (code, parse(&output))
 }
 
-/// `../shared` beside the project (the workplace's fixtures and corpus), or `None`, after saying
-/// that the test is skipped.
-pub fn shared(test: &str) -> Option<PathBuf> {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if shared.is_dir() {
-        Some(shared)
-    } else {
-        eprintln!("skipping {test}: {} is absent", shared.display());
-        None
-    }
+/// `../shared` beside the project (the workplace's fixtures and corpus; or the folder
+/// `FLUXGRAPH_SHARED` named at build time). The tests that call this are ignored where it is absent
+/// (`cfg(has_shared)`, set by build.rs); one that runs anyway, under `CI=true`, fails saying why.
+pub fn shared() -> PathBuf {
+    let shared = PathBuf::from(env!("FLUXGRAPH_SHARED_DIR"));
+    assert!(shared.is_dir(), "{} is absent: this test needs the workplace's corpus and fixtures beside the project", shared.display());
+    shared
 }
 
 /// Runs `fluxgraph <args…>` and returns its output, whatever its status.
@@ -81,18 +90,22 @@ fn parse(output: &Output) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    match doc.get("clusters") {
-        Some(clusters) => clusters
-            .as_array()
-            .expect("`clusters` is an array")
-            .iter()
-            .for_each(assert_consistent),
-        None => assert_consistent(&doc),
-    }
+    assert_document(&doc);
     doc
 }
 
-/// The invariants every single-cluster document keeps, whatever the repository.
+/// The shape of the whole document (version, clusters named with their entries, diagnostics),
+/// and the invariants of each cluster's document.
+pub fn assert_document(doc: &Value) {
+    assert_eq!(doc["version"], 1, "the document's version");
+    for cluster in array(doc, "clusters") {
+        assert!(cluster["name"].is_string() && cluster["entry"].is_string(), "a cluster without name or entry: {:#}", cluster["name"]);
+        assert_consistent(cluster);
+    }
+    array(doc, "diagnostics");
+}
+
+/// The invariants every cluster's document keeps, whatever the repository.
 fn assert_consistent(doc: &Value) {
     let mut seen = BTreeSet::new();
     for node in array(doc, "nodes") {
@@ -138,7 +151,15 @@ pub fn each_to<const N: usize>(from: [&str; N], to: &str) -> BTreeSet<(String, S
     from.into_iter().map(|from| (from.to_owned(), to.to_owned())).collect()
 }
 
-/// The single-cluster document of cluster `name` inside a `{"clusters": [...]}` document.
+/// The document of the one cluster of a whole document; panics unless there is exactly one.
+pub fn only_cluster(doc: &Value) -> &Value {
+    match array(doc, "clusters") {
+        [one] => one,
+        clusters => panic!("expected one cluster, found {}: {:?}", clusters.len(), cluster_names(doc)),
+    }
+}
+
+/// The document of cluster `name` in a whole document.
 pub fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
     array(doc, "clusters")
         .iter()
@@ -146,7 +167,12 @@ pub fn cluster<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no cluster {name:?}; clusters are {:?}", cluster_names(doc)))
 }
 
-/// The names of the clusters of a `{"clusters": [...]}` document.
+/// The whole document as it would be with cluster `name` alone.
+pub fn with_only(doc: &Value, name: &str) -> Value {
+    serde_json::json!({"version": doc["version"], "clusters": [cluster(doc, name)], "diagnostics": doc["diagnostics"]})
+}
+
+/// The names of the clusters of a whole document.
 pub fn cluster_names(doc: &Value) -> BTreeSet<String> {
     array(doc, "clusters").iter().map(|c| string(&c["name"])).collect()
 }
