@@ -105,14 +105,17 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
     // Files kustomization files use as patches: their documents are not resources.
     let patches = entry::patch_files(repo);
     let mut diagnostics = Vec::new();
+    // Files that only a dead entry point reaches: its dead-entry finding speaks for them.
+    let mut dead = BTreeSet::new();
     let (entries, clusters) = match entry {
         Some(path) => {
             let entry = entry::given(repo, path)?;
             let cluster = resolve_cluster(repo, &variables, &entry);
             (vec![entry], vec![cluster])
         }
-        None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics),
+        None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics, &mut dead),
     };
+    dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
     if clusters.is_empty() {
         diagnostics.push(Diagnostic::error(
             Code::NoCluster,
@@ -121,7 +124,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
             "no cluster found: no flux bootstrap gotk-sync.yaml, no Flux Operator FluxInstance (or flux-instance HelmRelease) with a sync path that exists, and no Flux Kustomization that nothing applies and whose path is in this repository",
         ).with_hint("name the entry point with --entry FILE_OR_FOLDER"));
     }
-    diagnostics.extend(outside_diagnostics(repo, &clusters, &entries, &patches));
+    diagnostics.extend(outside_diagnostics(repo, &clusters, &entries, &patches, &dead));
     diagnostics.sort();
     diagnostics.dedup();
     Ok(Resolution { clusters, diagnostics })
@@ -129,7 +132,13 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
 
 /// Finds the live entry points and resolves them; falls back to the Kustomizations nothing
 /// applies when there is none.
-fn discover_and_resolve(repo: &Repository, patches: &BTreeSet<String>, variables: &VariableIndex, diagnostics: &mut Vec<Diagnostic>) -> (Vec<Entry>, Vec<Cluster>) {
+fn discover_and_resolve(
+    repo: &Repository,
+    patches: &BTreeSet<String>,
+    variables: &VariableIndex,
+    diagnostics: &mut Vec<Diagnostic>,
+    dead: &mut BTreeSet<String>,
+) -> (Vec<Entry>, Vec<Cluster>) {
     let found = entry::discover(repo, patches, variables);
     diagnostics.extend(found.diagnostics);
     let mut entries = found.entries;
@@ -147,6 +156,7 @@ fn discover_and_resolve(repo: &Repository, patches: &BTreeSet<String>, variables
                 "its cluster reconciles nothing of this repository beyond Flux itself, beside entry points whose clusters do"
             };
             diagnostics.push(entry::dead_entry(&entries[i], why));
+            dead.extend(clusters[i].files.iter().cloned());
         }
         let mut flags = live.iter();
         clusters.retain(|_| *flags.next().expect("one flag per cluster"));
@@ -215,6 +225,12 @@ enum Variables<'a> {
     Fixed(&'a VariableIndex),
 }
 
+/// What a Kustomization's postBuild does with `${VAR}`.
+enum Substitution {
+    Defines(Vec<String>),
+    Literal(Vec<(String, Arc<str>, u32)>),
+}
+
 /// What one resolution pass gives.
 struct Run {
     cluster: Cluster,
@@ -255,13 +271,25 @@ enum Outcome {
     Deferred,
     External(String),
     Failed,
-    Built { files: BTreeSet<String>, children: Vec<(Resource, bool)>, inventory: Vec<Applied>, variables: Vec<Resource> },
+    Built {
+        files: BTreeSet<String>,
+        children: Vec<(Resource, bool)>,
+        inventory: Vec<Applied>,
+        variables: Vec<Resource>,
+        /// With postBuild: the variables it defines. Without: the `${VAR}`s its build sends
+        /// to the cluster as they are, with where each is written.
+        substitution: Substitution,
+    },
     /// Its path depends on a variable whose value is not known here.
     Unresolved,
 }
 
 struct Resolver<'a> {
     repo: &'a Repository,
+    /// Variables some Kustomization of the cluster substitutes.
+    defined: BTreeSet<String>,
+    /// `${VAR}`s that Kustomizations without postBuild apply as they are.
+    literal: Vec<(ObjectId, String, Arc<str>, u32)>,
     variables: Variables<'a>,
     /// The ConfigMaps and Secrets the cluster applies, as found so far.
     applied: VariableIndex,
@@ -297,6 +325,8 @@ impl<'a> Resolver<'a> {
         cluster.diagnostics.extend(entry.notes.iter().cloned());
         Resolver {
             repo,
+            defined: BTreeSet::new(),
+            literal: Vec::new(),
             variables,
             applied,
             lookups: Vec::new(),
@@ -335,6 +365,7 @@ impl<'a> Resolver<'a> {
             self.expand_all(&to_expand, false);
         }
         self.add_implied_sources();
+        self.unsubstituted();
         for id in &self.implied {
             if let Some(o) = self.cluster.objects.get_mut(id) {
                 o.implied = true;
@@ -343,6 +374,27 @@ impl<'a> Resolver<'a> {
         self.cluster.diagnostics.sort();
         self.cluster.diagnostics.dedup();
         Run { cluster: self.cluster, applied: self.applied, lookups: self.lookups }
+    }
+
+    /// `${VAR}` in the build of a Kustomization without postBuild, where the cluster
+    /// substitutes VAR for others: Flux sends the text `${VAR}` to the cluster as it is.
+    fn unsubstituted(&mut self) {
+        let mut seen = BTreeSet::new();
+        for (id, name, file, line) in std::mem::take(&mut self.literal) {
+            if !self.defined.contains(&name) || !seen.insert((id.clone(), name.clone())) {
+                continue;
+            }
+            self.cluster.diagnostics.push(
+                Diagnostic::warning(
+                    Code::UnsubstitutedVariable,
+                    file.to_string(),
+                    line,
+                    format!("${{{name}}} reaches the cluster as it is: {id} has no postBuild, although other Kustomizations of this cluster substitute {name}"),
+                )
+                .on(&id)
+                .with_hint(format!("give {id} the postBuild (substitute or substituteFrom) that defines {name}")),
+            );
+        }
     }
 
     /// Reads one queued manifest; gives the id of a Kustomization seen for the first time.
@@ -411,8 +463,12 @@ impl<'a> Resolver<'a> {
                 self.cluster.external.insert(e.id, source);
             }
             Outcome::Failed | Outcome::Unresolved => {}
-            Outcome::Built { files, children, inventory, variables } => {
+            Outcome::Built { files, children, inventory, variables, substitution } => {
                 self.cluster.files.extend(files);
+                match substitution {
+                    Substitution::Defines(names) => self.defined.extend(names),
+                    Substitution::Literal(uses) => self.literal.extend(uses.into_iter().map(|(n, f, l)| (e.id.clone(), n, f, l))),
+                }
                 for r in &variables {
                     let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());
                     self.applied.add(&r.manifest, Some(ns), &r.file, r.line);
@@ -501,6 +557,8 @@ impl<'a> Resolver<'a> {
         let mut children = Vec::new();
         let mut variable_sources = Vec::new();
         let common = common_metadata(object);
+        let mut literal_candidates: Vec<Arc<Node>> = Vec::new();
+        let mut literal_files: Vec<Arc<str>> = Vec::new();
         for mut resource in build.resources {
             let mut unresolved = false;
             if !common.is_empty() {
@@ -523,6 +581,10 @@ impl<'a> Resolver<'a> {
                         }
                     });
                 }
+            }
+            if vars.is_none() && spec.post_build.is_none() && resource.manifest.any_string_contains('$') {
+                literal_candidates.push(Arc::clone(&resource.manifest));
+                literal_files.push(resource.file.clone());
             }
             if resource.sops && spec.decryption.is_none() {
                 sops_files.insert((resource.file.clone(), resource.line));
@@ -563,7 +625,12 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
-        Outcome::Built { files: build.files, children, inventory, variables: variable_sources }
+        let substitution = match &vars {
+            Some(v) => Substitution::Defines(v.bindings.keys().cloned().collect()),
+            None if spec.post_build.is_some() => Substitution::Defines(Vec::new()),
+            None => Substitution::Literal(literal_variables(&literal_candidates, &literal_files)),
+        };
+        Outcome::Built { files: build.files, children, inventory, variables: variable_sources, substitution }
     }
 
     /// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.
@@ -804,6 +871,28 @@ fn implied_git_repository() -> FluxObject {
     }
 }
 
+/// Every `${NAME}` written in these manifests (not `$${NAME}`, which is an escape), with
+/// where it is written.
+fn literal_variables(manifests: &[Arc<Node>], files: &[Arc<str>]) -> Vec<(String, Arc<str>, u32)> {
+    let mut out = Vec::new();
+    for (manifest, file) in manifests.iter().zip(files) {
+        let mut copy = (**manifest).clone();
+        copy.visit_strings_mut(&mut |s, line| {
+            let bytes = s.as_bytes();
+            let mut i = 0;
+            while let Some(at) = s[i..].find("${").map(|n| n + i) {
+                let escaped = at > 0 && bytes[at - 1] == b'$';
+                let name: String = s[at + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if !escaped && !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.push((name, file.clone(), line));
+                }
+                i = at + 2;
+            }
+        });
+    }
+    out
+}
+
 fn substitution_disabled(manifest: &Node) -> bool {
     const KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
     ["labels", "annotations"].iter().any(|k| {
@@ -839,8 +928,8 @@ fn hostnames(manifest: &Node) -> Vec<String> {
 
 /// Findings that belong to no cluster: files no build reads that are broken, and Flux
 /// objects that no entry point reaches.
-fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry], patch_files: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let in_some_build = |file: &str| clusters.iter().any(|c| c.files.contains(file));
+fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry], patch_files: &BTreeSet<String>, dead: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let in_some_build = |file: &str| clusters.iter().any(|c| c.files.contains(file)) || dead.contains(file);
     let mut out: Vec<Diagnostic> = repo.diagnostics.clone();
     for file in repo.files.values() {
         if in_some_build(&file.path) {

@@ -3,6 +3,7 @@
 
 mod browser;
 mod corpus;
+mod entries;
 mod example;
 mod fixture;
 mod flux_source;

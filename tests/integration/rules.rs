@@ -766,3 +766,37 @@ fn entry_flag_overrides_discovery() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file or folder"));
 }
+
+/// `${VAR}` in the build of a Kustomization without postBuild, where VAR is a variable the same cluster
+/// substitutes for other Kustomizations: Flux sends the literal text to the cluster. `${HOME}`, which
+/// the cluster defines nowhere, is a script's own variable and is left alone.
+#[test]
+fn a_cluster_variable_in_a_build_without_post_build_is_unsubstituted() {
+    let (status, whole) = check(&repo("unsubstituted-variable"));
+    let doc = only_cluster(&whole);
+    let (apps, webhooks) = ("Kustomization/flux-system/apps", "Kustomization/flux-system/webhooks");
+    assert_codes(
+        doc,
+        &[
+            ("false-ready-dependency", "warning", Some(apps)),
+            ("false-ready-dependency", "warning", Some(webhooks)),
+            ("unsubstituted-variable", "warning", Some(webhooks)),
+        ],
+    );
+    let d = diag_on(doc, "unsubstituted-variable", Some(webhooks));
+    assert!(text(d).contains("${DOMAIN}"), "{d}");
+    assert_eq!(d["file"], "webhooks/configmap.yaml");
+    assert_eq!(status, 0);
+}
+
+/// Two owners that differ only in the labels their `spec.commonMetadata` sets apply the same definition:
+/// the labels differ per applier by design, so the warning is the one for identical owners.
+#[test]
+fn owners_differing_only_by_common_metadata_apply_the_same_definition() {
+    let (status, whole) = check(&repo("multiple-owners-common-metadata"));
+    let doc = only_cluster(&whole);
+    let metrics_server = "Kustomization/flux-system/metrics-server";
+    assert_codes(doc, &[("multiple-owners", "warning", Some(metrics_server))]);
+    assert!(text(diag_on(doc, "multiple-owners", Some(metrics_server))).contains("identically"));
+    assert_eq!(status, 0);
+}
