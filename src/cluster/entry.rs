@@ -107,9 +107,7 @@ pub fn discover(repo: &Repository, patches: &BTreeSet<String>, variables: &Varia
     }
     let mut urls: BTreeSet<String> = repo.remotes.iter().map(|u| normalize_url(u)).collect();
     urls.extend(entries.iter().flat_map(|e| e.urls.iter().cloned()));
-    let mut unapplied = unapplied_entries(repo, patches, &urls, &entries);
-    name_uniquely(&mut entries);
-    name_uniquely(&mut unapplied);
+    let unapplied = unapplied_entries(repo, patches, &urls, &entries);
     Discovery { entries, unapplied, diagnostics }
 }
 
@@ -757,13 +755,15 @@ pub fn cluster_name(dir: &str, repo: &Repository) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-pub fn name_uniquely(entries: &mut [Entry]) {
+/// Gives the second and later clusters of one name a number (`prod`, `prod-2`), once the
+/// live ones are known.
+pub fn name_uniquely(clusters: &mut [Cluster]) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for e in entries.iter_mut() {
-        let n = seen.entry(e.name.clone()).or_insert(0);
+    for c in clusters.iter_mut() {
+        let n = seen.entry(c.name.clone()).or_insert(0);
         *n += 1;
         if *n > 1 {
-            e.name = format!("{}-{}", e.name, n);
+            c.name = format!("{}-{}", c.name, n);
         }
     }
 }

@@ -107,7 +107,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
     let mut diagnostics = Vec::new();
     // Files that only a dead entry point reaches: its dead-entry finding speaks for them.
     let mut dead = BTreeSet::new();
-    let (entries, clusters) = match entry {
+    let (entries, mut clusters) = match entry {
         Some(path) => {
             let entry = entry::given(repo, path)?;
             let cluster = resolve_cluster(repo, &variables, &entry);
@@ -116,6 +116,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
         None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics, &mut dead),
     };
     dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
+    entry::name_uniquely(&mut clusters);
     if clusters.is_empty() {
         diagnostics.push(Diagnostic::error(
             Code::NoCluster,

@@ -152,3 +152,89 @@ fn thaynes43_haynes_ops_orphans_are_not_applied() {
     );
     assert_eq!(not_applied.len(), 6, "{not_applied:#?}");
 }
+
+/// The repositories of `../shared/corpus/TRUTH.json` that fluxgraph reads right: the clusters Flux runs
+/// (matched by their root), at least 95% of each cluster's Kustomizations reached, and no error-severity
+/// diagnostic beyond the errors the repository really has. A ratchet: `tests/corpus-right.txt` lists the
+/// repositories known right; one of them going wrong fails the test, and one read right that is not
+/// listed yet is named, to be added.
+#[test]
+#[cfg_attr(not(has_shared), ignore = "needs ../shared beside the project (the workplace corpus and fixtures)")]
+fn corpus_matches_the_hand_checked_truth() {
+    let corpus = shared().join("corpus");
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(corpus.join("TRUTH.json")).expect("TRUTH.json")).unwrap();
+    let listed: BTreeSet<String> = include_str!("../corpus-right.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let repos: Vec<(&String, &Value)> = truth.as_object().unwrap().iter().collect();
+    // Two at a time: the machine has two cores.
+    let verdicts: Vec<(String, Result<(), String>)> = std::thread::scope(|scope| {
+        let halves = repos.chunks(repos.len().div_ceil(2)).map(|chunk| {
+            let corpus = &corpus;
+            scope.spawn(move || chunk.iter().map(|(name, t)| ((*name).clone(), verdict(&corpus.join(name.as_str()), t))).collect::<Vec<_>>())
+        });
+        halves.collect::<Vec<_>>().into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut regressions = Vec::new();
+    for (name, verdict) in &verdicts {
+        match verdict {
+            Ok(()) if !listed.contains(name) => eprintln!("{name} is now read right: add it to tests/corpus-right.txt"),
+            Err(why) if listed.contains(name) => regressions.push(format!("{name}: {why}")),
+            Err(why) => eprintln!("{name} (not listed yet): {why}"),
+            Ok(()) => {}
+        }
+    }
+    for name in &listed {
+        assert!(verdicts.iter().any(|(n, _)| n == name), "{name} is listed in tests/corpus-right.txt but not in TRUTH.json");
+    }
+    assert!(regressions.is_empty(), "repositories that were read right no longer are:\n{}", regressions.join("\n"));
+}
+
+/// Whether fluxgraph reads one corpus repository as TRUTH.json says Flux does.
+fn verdict(dir: &Path, truth: &Value) -> Result<(), String> {
+    let (_, doc) = crate::util::check(dir);
+    let clusters = doc["clusters"].as_array().unwrap();
+    let expected = truth["clusters"].as_array().unwrap();
+    if clusters.len() != expected.len() {
+        let found: Vec<&str> = clusters.iter().map(|c| c["entry"].as_str().unwrap()).collect();
+        return Err(format!("{} clusters ({found:?}), Flux runs {}", clusters.len(), expected.len()));
+    }
+    for t in expected {
+        let root = t["root"].as_str().unwrap();
+        let cluster = clusters.iter().find(|c| same_root(root, c["entry"].as_str().unwrap()));
+        let Some(cluster) = cluster else { return Err(format!("no cluster rooted at {root}")) };
+        let reached = cluster["nodes"].as_array().unwrap().iter().filter(|n| n["kind"] == "Kustomization").count();
+        let want = t["kustomizations_approx"].as_u64().unwrap() as usize;
+        if reached * 100 < want * 95 {
+            return Err(format!("cluster {}: {reached} of about {want} Kustomizations reached", t["name"]));
+        }
+    }
+    let true_errors: BTreeSet<(String, String)> = truth["true_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["code"].as_str().unwrap().to_owned(), e["object"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let all = clusters.iter().flat_map(|c| c["diagnostics"].as_array().unwrap()).chain(doc["diagnostics"].as_array().unwrap());
+    let false_errors: Vec<String> = all
+        .filter(|d| d["severity"] == "error")
+        .filter(|d| !true_errors.contains(&(d["code"].as_str().unwrap().to_owned(), d["object"].as_str().unwrap_or("").to_owned())))
+        .map(|d| format!("{} {} ({}:{})", d["code"], d["object"], d["file"], d["line"]))
+        .collect();
+    if !false_errors.is_empty() {
+        return Err(format!("{} errors Flux would not hit, e.g. {}", false_errors.len(), false_errors[0]));
+    }
+    Ok(())
+}
+
+/// Whether an entry point is the root TRUTH.json names (its text may name several files, and a folder
+/// where fluxgraph names the file in it, or the other way round).
+fn same_root(truth: &str, entry: &str) -> bool {
+    truth
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .filter(|t| t.contains('/'))
+        .any(|t| t == entry || t.starts_with(&format!("{entry}/")) || entry.starts_with(&format!("{t}/")))
+}
