@@ -670,6 +670,20 @@ pub fn applied_by_hand(group: &Entry, group_cluster: &Cluster, needs: &BTreeSet<
     needs.iter().any(|n| gives.contains(n))
 }
 
+/// A cheap first look before resolving a group: whether any file its roots could apply
+/// holds an object of a kind and name the cluster needs (namespaces are left to resolution,
+/// kustomize may change them).
+pub fn could_give(repo: &Repository, group: &Entry, needs: &BTreeSet<(String, String, String)>) -> bool {
+    let wanted: BTreeSet<(&str, &str)> = needs.iter().map(|(k, _, n)| (k.as_str(), n.as_str())).collect();
+    let paths: Vec<(String, Vec<String>)> = group.roots.iter().filter_map(sync_path).filter(|p| repo.is_dir(p)).map(|p| (p, Vec::new())).collect();
+    let mut files = kustomize::reachable_files(repo, paths.iter().map(|(p, c)| (p.as_str(), c.clone())));
+    files.extend(group.roots.iter().chain(&group.applied).map(|r| r.file.to_string()));
+    files.iter().filter_map(|f| repo.files.get(f)).flat_map(|f| f.documents.iter().flatten()).any(|d| {
+        let (_, kind) = model::type_of(&d.root);
+        model::metadata_name(&d.root).is_some_and(|n| wanted.contains(&(kind, n.as_str())))
+    })
+}
+
 /// Whether `group`'s Kustomizations read `entry`'s own source, by name or by URL.
 pub fn shares_source(entry: &Entry, group: &Entry) -> bool {
     group.sources.keys().any(|s| entry.sources.contains_key(s)) || group.urls.iter().any(|u| entry.urls.contains(u))

@@ -183,7 +183,7 @@ fn discover_and_resolve(
         }
         let mut changed = false;
         for (g, group) in found.unapplied.iter().enumerate() {
-            if joined.contains(&g) || !entry::shares_source(&entries[i], group) {
+            if joined.contains(&g) || !entry::shares_source(&entries[i], group) || !entry::could_give(repo, group, &needs) {
                 continue;
             }
             let group_cluster = resolve_cluster(repo, variables, group);
