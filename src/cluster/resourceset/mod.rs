@@ -494,6 +494,15 @@ mod tests {
     }
 
     #[test]
+    fn depends_on_names_its_kind_and_keeps_an_empty_namespace() {
+        let deps = "spec:\n  dependsOn:\n    - apiVersion: kustomize.toolkit.fluxcd.io/v1\n      kind: Kustomization\n      name: infra\n      ready: true\n    - apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease\n      name: db\n      namespace: data\n    - apiVersion: apps/v1\n      kind: Deployment\n      name: anything\n      namespace: apps\n";
+        let rs = resource_set(&format!("{HEAD}{deps}"));
+        let targets: Vec<(String, bool)> = rs.depends_on().iter().map(|r| (crate::graph::depends_on_target(&rs, r).to_string(), r.ready)).collect();
+        // flux-operator does not default the namespace: `Kustomization/infra` is found nowhere.
+        assert_eq!(targets, [("Kustomization/infra".to_string(), true), ("HelmRelease/data/db".to_string(), false)]);
+    }
+
+    #[test]
     fn providers_outside_the_repository_are_noted() {
         let rs = resource_set(&format!("{HEAD}spec:\n  inputsFrom:\n    - name: prs\n{RESOURCES}"));
         let text = "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: prs\nspec:\n  type: GitHubPullRequest\n";
