@@ -1,7 +1,8 @@
 //! A worst-case cold-start estimate: every object takes its worst case, a dependency
 //! that is not Ready costs a 30 s requeue, and each controller reconciles at most 4
 //! objects at a time (`--concurrent`, the default of kustomize-, helm- and
-//! source-controller). List scheduling in order of readiness, O((V + E) log V).
+//! source-controller; flux-operator's ResourceSets are given the same limit). List
+//! scheduling in order of readiness, O((V + E) log V).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -31,12 +32,13 @@ pub fn estimate(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Durati
     let controller = |i: usize| match graph.id(petgraph::graph::NodeIndex::new(i)).kind {
         Kind::Kustomization => 0,
         Kind::HelmRelease => 1,
+        Kind::ResourceSet => 3,
         _ => 2,
     };
     let mut waiting: Vec<usize> = (0..n).map(|i| pre.waits_on[i].len()).collect();
     let mut eligible_at = vec![Duration::ZERO; n];
     let mut times: Vec<Option<(Duration, Duration)>> = vec![None; n];
-    let mut free: [BinaryHeap<Reverse<Duration>>; 3] = Default::default();
+    let mut free: [BinaryHeap<Reverse<Duration>>; 4] = Default::default();
     for heap in &mut free {
         heap.extend(std::iter::repeat_n(Reverse(Duration::ZERO), CONCURRENT));
     }

@@ -3,7 +3,8 @@
 //! Worst case per object: a Kustomization with `wait: true` or `healthChecks` may take
 //! its whole timeout (`spec.timeout`, else interval − 30 s, at least 30 s, as
 //! kustomize-controller computes it); one without is Ready once applied; a HelmRelease
-//! may take its timeout (5 m by default). A dependency that is not Ready is re-checked
+//! may take its timeout (5 m by default), and so may a ResourceSet with `wait: true` (its
+//! `reconcileTimeout` annotation, 5 m by default). A dependency that is not Ready is re-checked
 //! every 30 s (`--requeue-dependency`), so each `dependsOn` hop may add up to 30 s.
 //! Children are created when their parent applies, not when it is Ready. Both paths are
 //! longest paths in a DAG, O(V + E) in level order; cycle members are left out.
@@ -48,6 +49,7 @@ pub fn weights(cluster: &Cluster, graph: &Graph) -> Vec<Duration> {
         .map(|n| match &cluster.objects[graph.id(n)].spec {
             Spec::Kustomization(k) if k.waits() => k.effective_timeout(),
             Spec::HelmRelease(h) => h.effective_timeout(),
+            Spec::ResourceSet(r) if r.wait => r.timeout,
             _ => Duration::ZERO,
         })
         .collect()

@@ -10,7 +10,7 @@ use super::cycles::Cycle;
 use super::prerequisites::{Prerequisites, Wait};
 use crate::cluster::Cluster;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::graph::{Graph, depends_on_kind};
+use crate::graph::{Graph, depends_on_target};
 use crate::model::{FluxObject, Kind, ObjectId, Spec};
 
 pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycle]) -> Vec<Diagnostic> {
@@ -74,9 +74,8 @@ fn cycle_diagnostic(cluster: &Cluster, cycle: &Cycle) -> Diagnostic {
 }
 
 fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
-    let kind = depends_on_kind(object);
     for r in object.depends_on() {
-        let target = r.resolve(kind, &object.id.namespace);
+        let target = depends_on_target(object, r);
         let Some(found) = cluster.objects.get(&target) else {
             if let Some(d) = unresolved(cluster, object, &target, r.line, "dependsOn") {
                 out.push(d);
@@ -95,7 +94,8 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
             });
             continue;
         };
-        if found.suspended() {
+        // A ResourceSet's entry without `ready: true` waits only for the object to exist.
+        if found.suspended() && r.ready {
             out.push(
                 Diagnostic::warning(
                     Code::SuspendedDependency,
@@ -107,7 +107,7 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
             );
         }
         if let Spec::Kustomization(k) = &found.spec {
-            if !k.waits() && !found.implied {
+            if !k.waits() && !found.implied && r.ready {
                 out.push(
                     Diagnostic::warning(
                         Code::FalseReadyDependency,

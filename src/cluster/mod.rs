@@ -5,10 +5,13 @@
 //! ([`entry`]); from each, every Kustomization's `spec.path` is built (kustomize
 //! resolution with the Kustomization's own patches, components and target namespace),
 //! its output substituted with its `postBuild` variables, and every Flux object in it is
-//! read — so a child is always read after its parent's patches and substitution. The
-//! same names in two clusters are two objects: each cluster is resolved on its own.
+//! read — so a child is always read after its parent's patches and substitution. A Flux
+//! Operator ResourceSet is expanded the same way, its templates rendered into the objects
+//! it applies ([`resourceset`]). The same names in two clusters are two objects: each
+//! cluster is resolved on its own.
 
 pub mod entry;
+pub mod resourceset;
 mod variables;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -58,9 +61,11 @@ pub struct Cluster {
     /// The entry's file or folder, relative to the repository root.
     pub entry: String,
     pub objects: BTreeMap<ObjectId, FluxObject>,
-    /// The Kustomizations that apply each object, in the order they were found.
+    /// The Kustomizations (or the ResourceSet) that apply each object, in the order they
+    /// were found.
     pub parents: BTreeMap<ObjectId, Vec<ObjectId>>,
-    /// What each Kustomization's build holds, Flux objects and all.
+    /// What each Kustomization's build holds, Flux objects and all; what each ResourceSet
+    /// generates.
     pub inventory: BTreeMap<ObjectId, Vec<Applied>>,
     /// Kustomizations whose source is not this repository.
     pub external: BTreeMap<ObjectId, String>,
@@ -249,6 +254,43 @@ struct Pending {
     unresolved: bool,
 }
 
+/// Whether an object's build or templates are expanded once it is read.
+fn expands(object: &FluxObject) -> bool {
+    matches!(object.spec, Spec::Kustomization(_) | Spec::ResourceSet(_))
+}
+
+/// What a build or a ResourceSet applies, sorted as the resolver needs it.
+#[derive(Default)]
+struct Built {
+    children: Vec<(Resource, bool)>,
+    inventory: Vec<Applied>,
+    /// ConfigMaps and Secrets, for `substituteFrom`.
+    variables: Vec<Resource>,
+    /// ResourceSetInputProviders, for ResourceSets' `inputsFrom`.
+    providers: Vec<Resource>,
+}
+
+impl Built {
+    /// `unresolved`: the manifest holds a variable whose value is not known here.
+    fn add(&mut self, resource: Resource, unresolved: bool) {
+        self.inventory.push(applied(&resource));
+        let (api, kind) = model::type_of(&resource.manifest);
+        if api == "v1" && (kind == "ConfigMap" || kind == "Secret") {
+            self.variables.push(resource.clone());
+        }
+        if resourceset::is_provider(&resource.manifest) {
+            self.providers.push(resource.clone());
+        }
+        if model::flux_kind(&resource.manifest).is_some() {
+            self.children.push((resource, unresolved));
+        }
+    }
+
+    fn into_outcome(self, files: BTreeSet<String>, substitution: Substitution) -> Outcome {
+        Outcome::Built { files, children: self.children, inventory: self.inventory, variables: self.variables, providers: self.providers, substitution }
+    }
+}
+
 /// Where a Kustomization's `spec.path` lies.
 enum Root {
     /// In this repository: the folder, or `None` when the path climbs out of it.
@@ -277,6 +319,7 @@ enum Outcome {
         children: Vec<(Resource, bool)>,
         inventory: Vec<Applied>,
         variables: Vec<Resource>,
+        providers: Vec<Resource>,
         /// With postBuild: the variables it defines. Without: the `${VAR}`s its build sends
         /// to the cluster as they are, with where each is written.
         substitution: Substitution,
@@ -304,6 +347,8 @@ struct Resolver<'a> {
     local_sources: BTreeMap<ObjectId, String>,
     /// This repository's URLs, normalised.
     urls: BTreeSet<String>,
+    /// The ResourceSetInputProviders the cluster applies, as found so far.
+    providers: resourceset::Providers,
 }
 
 impl<'a> Resolver<'a> {
@@ -337,6 +382,7 @@ impl<'a> Resolver<'a> {
             implied: entry.implied.clone(),
             local_sources,
             urls,
+            providers: resourceset::Providers::new(),
         }
     }
 
@@ -398,7 +444,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Reads one queued manifest; gives the id of a Kustomization seen for the first time.
+    /// Reads one queued manifest; gives the id of a Kustomization or ResourceSet seen for
+    /// the first time, whose build or templates are then expanded.
     fn visit(&mut self, p: Pending) -> Option<ObjectId> {
         let manifest = &p.resource.manifest;
         let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
@@ -418,9 +465,9 @@ impl<'a> Resolver<'a> {
             let made_up = &self.cluster.objects[&id];
             if *made_up.file != *p.resource.file || made_up.line != p.resource.line {
                 self.implied.remove(&id);
-                let is_kustomization = matches!(object.spec, Spec::Kustomization(_));
+                let expands = expands(&object);
                 self.cluster.objects.insert(id.clone(), object);
-                return is_kustomization.then_some(id);
+                return expands.then_some(id);
             }
         }
         if let Some(existing) = self.cluster.objects.get(&id) {
@@ -438,9 +485,9 @@ impl<'a> Resolver<'a> {
             return None;
         }
         self.cluster.parents.insert(id.clone(), p.parent.into_iter().collect());
-        let is_kustomization = matches!(object.spec, Spec::Kustomization(_));
+        let expands = expands(&object);
         self.cluster.objects.insert(id.clone(), object);
-        is_kustomization.then_some(id)
+        expands.then_some(id)
     }
 
     fn expand_all(&mut self, ids: &[ObjectId], last_round: bool) {
@@ -464,7 +511,7 @@ impl<'a> Resolver<'a> {
                 self.cluster.external.insert(e.id, source);
             }
             Outcome::Failed | Outcome::Unresolved => {}
-            Outcome::Built { files, children, inventory, variables, substitution } => {
+            Outcome::Built { files, children, inventory, variables, providers, substitution } => {
                 self.cluster.files.extend(files);
                 match substitution {
                     Substitution::Defines(names) => self.defined.extend(names),
@@ -474,6 +521,14 @@ impl<'a> Resolver<'a> {
                     let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());
                     self.applied.add(&r.manifest, Some(ns), &r.file, r.line);
                 }
+                for r in providers {
+                    let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());
+                    let name = model::metadata_name(&r.manifest).unwrap_or_default();
+                    self.providers.entry((ns, name)).or_insert(r);
+                }
+                // What a ResourceSet generates without a namespace lands, here, in the
+                // ResourceSet's: flux-operator sets none, but like every object without one
+                // that an applier gives none, it is shown in its applier's namespace.
                 for (resource, unresolved) in children {
                     self.queue.push_back(Pending { resource, parent: Some(e.id.clone()), default_namespace: e.id.namespace.clone(), unresolved });
                 }
@@ -482,13 +537,34 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Builds a Kustomization's path: what it applies, and what is wrong with it. Only reads.
+    /// Builds a Kustomization's path, or renders a ResourceSet's templates: what it
+    /// applies, and what is wrong with it. Only reads.
     fn expansion(&self, id: &ObjectId, last_round: bool) -> Expansion {
         let object = &self.cluster.objects[id];
         let mut diagnostics = Vec::new();
         let mut lookups = Vec::new();
-        let outcome = self.build_for(object, last_round, &mut diagnostics, &mut lookups);
+        let outcome = match id.kind {
+            Kind::ResourceSet => self.generate(object, last_round, &mut diagnostics),
+            _ => self.build_for(object, last_round, &mut diagnostics, &mut lookups),
+        };
         Expansion { id: id.clone(), outcome, diagnostics, lookups }
+    }
+
+    /// What a ResourceSet generates: its children are the Flux objects among them.
+    fn generate(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
+        let objects = match resourceset::expand(object, &self.providers, last_round) {
+            resourceset::Expansion::Waiting => return Outcome::Deferred,
+            resourceset::Expansion::Done { objects, diagnostics: found } => {
+                diagnostics.extend(found);
+                objects
+            }
+        };
+        let unresolved = self.cluster.unresolved.contains(&object.id);
+        let mut built = Built::default();
+        for resource in objects {
+            built.add(resource, unresolved);
+        }
+        built.into_outcome(BTreeSet::new(), Substitution::Defines(Vec::new()))
     }
 
     fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>, lookups: &mut Vec<Lookup>) -> Outcome {
@@ -554,9 +630,7 @@ impl<'a> Resolver<'a> {
             .filter(|v| !v.is_empty());
         let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
         let mut sops_files = BTreeSet::new();
-        let mut inventory = Vec::with_capacity(build.resources.len());
-        let mut children = Vec::new();
-        let mut variable_sources = Vec::new();
+        let mut built = Built::default();
         let common = common_metadata(object);
         let mut literal_candidates: Vec<Arc<Node>> = Vec::new();
         let mut literal_files: Vec<Arc<str>> = Vec::new();
@@ -590,14 +664,7 @@ impl<'a> Resolver<'a> {
             if resource.sops && spec.decryption.is_none() {
                 sops_files.insert((resource.file.clone(), resource.line));
             }
-            inventory.push(applied(&resource));
-            let (api, kind) = model::type_of(&resource.manifest);
-            if api == "v1" && (kind == "ConfigMap" || kind == "Secret") {
-                variable_sources.push(resource.clone());
-            }
-            if model::flux_kind(&resource.manifest).is_some() {
-                children.push((resource, unresolved));
-            }
+            built.add(resource, unresolved);
         }
         for (name, (file, line)) in undefined {
             diagnostics.push(
@@ -631,7 +698,7 @@ impl<'a> Resolver<'a> {
             None if spec.post_build.is_some() => Substitution::Defines(Vec::new()),
             None => Substitution::Literal(literal_variables(&literal_candidates, &literal_files)),
         };
-        Outcome::Built { files: build.files, children, inventory, variables: variable_sources, substitution }
+        built.into_outcome(build.files, substitution)
     }
 
     /// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.

@@ -2,7 +2,7 @@
 //!
 //! Nodes are the cluster's objects, in id order (so indices, and everything computed
 //! from them, are deterministic). Edges read as sentences: `applies` from a Kustomization
-//! to each Flux object in its build, `dependsOn` from a dependent to the object it waits
+//! to each Flux object in its build (and from a ResourceSet to each object it generates), `dependsOn` from a dependent to the object it waits
 //! for, `source` from an object to the source it reads. References to objects that do not
 //! exist make no edge; the analysis reports them.
 
@@ -13,7 +13,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
 use crate::cluster::Cluster;
-use crate::model::{FluxObject, Kind, ObjectId};
+use crate::model::{FluxObject, Kind, ObjectId, Reference};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum EdgeKind {
@@ -86,6 +86,19 @@ pub fn depends_on_kind(object: &FluxObject) -> Kind {
     object.id.kind
 }
 
+/// The object a `dependsOn` entry of `object` points at. Flux's own entries name the
+/// dependent's kind and default to its namespace; a ResourceSet's name their kind and
+/// keep an empty namespace as flux-operator does (so such an entry finds nothing).
+pub fn depends_on_target(object: &FluxObject, r: &Reference) -> ObjectId {
+    match object.id.kind {
+        Kind::ResourceSet => {
+            let kind = r.kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::ResourceSet);
+            ObjectId::new(kind, r.namespace.clone().unwrap_or_default(), r.name.clone())
+        }
+        _ => r.resolve(depends_on_kind(object), &object.id.namespace),
+    }
+}
+
 /// Builds the graph of a cluster.
 pub fn build(cluster: &Cluster) -> Graph {
     let mut g = Graph::default();
@@ -108,9 +121,8 @@ pub fn build(cluster: &Cluster) -> Graph {
     }
     for object in cluster.objects.values() {
         let from = g.index[&object.id];
-        let kind = depends_on_kind(object);
         for r in object.depends_on() {
-            if let Some(to) = g.node(&r.resolve(kind, &object.id.namespace)) {
+            if let Some(to) = g.node(&depends_on_target(object, r)) {
                 if !g.graph.edges_connecting(from, to).any(|e| *e.weight() == EdgeKind::DependsOn) {
                     g.graph.add_edge(from, to, EdgeKind::DependsOn);
                 }

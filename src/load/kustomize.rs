@@ -84,7 +84,10 @@ pub fn reachable_files<'p>(repo: &Repository, paths: impl IntoIterator<Item = (&
         let overlay = Overlay { components, ..Overlay::default() };
         match kustomization_file(repo, dir) {
             Some(file) => drop(builder.kustomization(dir, file, Some(&overlay))),
-            None => drop(builder.generated(dir)),
+            None => {
+                let mut resources = builder.generated(dir);
+                builder.overlay_components(dir, &overlay, &mut resources);
+            }
         }
     }
     builder.build.files
@@ -96,6 +99,7 @@ fn build_with(repo: &Repository, dir: &str, overlay: &Overlay, manifests: bool) 
         Some(file) => builder.kustomization(dir, file, Some(overlay)),
         None => {
             let mut resources = builder.generated(dir);
+            builder.overlay_components(dir, overlay, &mut resources);
             builder.finish_layer(&mut resources, &[], overlay.namespace.as_deref(), overlay);
             resources
         }
@@ -141,6 +145,14 @@ impl<'a> Builder<'a> {
             }
         }
         out
+    }
+
+    /// The Flux Kustomization's `spec.components`, which Flux adds to the kustomization it
+    /// generates for a folder without one as it does to a written one.
+    fn overlay_components(&mut self, dir: &str, overlay: &Overlay, resources: &mut Vec<Resource>) {
+        for component in &overlay.components {
+            self.component(component, dir, 0, resources);
+        }
     }
 
     fn kustomization(&mut self, dir: &str, kfile: &'a SourceFile, overlay: Option<&Overlay>) -> Vec<Resource> {
@@ -767,6 +779,18 @@ mod tests {
         ]);
         let b = build(&r, "apps", &Overlay::default());
         assert_eq!(names(&b), ["/a", "/b", "/c"]);
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+    }
+
+    #[test]
+    fn overlay_components_apply_to_a_generated_kustomization() {
+        let r = repo(&[
+            ("apps/a.yaml", &format!("{CM}a\n")),
+            ("comp/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n  - b.yaml\n"),
+            ("comp/b.yaml", &format!("{CM}b\n")),
+        ]);
+        let b = build(&r, "apps", &Overlay { components: vec!["comp".into()], ..Overlay::default() });
+        assert_eq!(names(&b), ["/a", "/b"]);
         assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
     }
 

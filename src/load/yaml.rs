@@ -433,6 +433,12 @@ fn key_text(node: Node) -> String {
     }
 }
 
+/// What a plain (unquoted) scalar with this text reads as: a writer quotes a string
+/// whose plain form would read as something else.
+pub(crate) fn plain_scalar(text: &str) -> Value {
+    scalar(Cow::Borrowed(text), ScalarStyle::Plain, None)
+}
+
 /// YAML 1.2 core schema for plain scalars; quoted and block scalars are strings.
 fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     if style != ScalarStyle::Plain || tag.is_some_and(|t| t.is_yaml_core_schema_tag("str")) {

@@ -28,10 +28,12 @@ pub enum Kind {
     HelmChart,
     ExternalArtifact,
     ArtifactGenerator,
+    /// The Flux Operator's ResourceSet: it renders templates into objects and applies them.
+    ResourceSet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Kustomization,
         Kind::HelmRelease,
         Kind::GitRepository,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::HelmChart,
         Kind::ExternalArtifact,
         Kind::ArtifactGenerator,
+        Kind::ResourceSet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Kind {
             Kind::HelmChart => "HelmChart",
             Kind::ExternalArtifact => "ExternalArtifact",
             Kind::ArtifactGenerator => "ArtifactGenerator",
+            Kind::ResourceSet => "ResourceSet",
         }
     }
 
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Kustomization => "kustomize.toolkit.fluxcd.io",
             Kind::HelmRelease => "helm.toolkit.fluxcd.io",
             Kind::ArtifactGenerator => "source.extensions.fluxcd.io",
+            Kind::ResourceSet => "fluxcd.controlplane.io",
             _ => "source.toolkit.fluxcd.io",
         }
     }
@@ -80,7 +85,7 @@ impl Kind {
     }
 
     pub fn is_source(self) -> bool {
-        !matches!(self, Kind::Kustomization | Kind::HelmRelease | Kind::ArtifactGenerator)
+        !matches!(self, Kind::Kustomization | Kind::HelmRelease | Kind::ArtifactGenerator | Kind::ResourceSet)
     }
 }
 
@@ -148,6 +153,10 @@ pub struct Reference {
     pub name: String,
     pub namespace: Option<String>,
     pub line: u32,
+    /// Whether the dependent waits for the target to be Ready: always in Flux's own
+    /// `dependsOn`; in a ResourceSet's only with `ready: true`, else it waits for the
+    /// object to exist.
+    pub ready: bool,
 }
 
 impl Reference {
@@ -162,6 +171,7 @@ impl Reference {
             name: node.get("name")?.scalar_text()?,
             namespace: node.get("namespace").and_then(Node::scalar_text).filter(|s| !s.is_empty()),
             line: node.line,
+            ready: true,
         })
     }
 }
@@ -244,6 +254,23 @@ impl HelmReleaseSpec {
     }
 }
 
+/// The fields of a Flux Operator ResourceSet that decide its ordering. What it generates
+/// is rendered by the cluster stage, which keeps the whole manifest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceSetSpec {
+    /// The `dependsOn` entries that name a kind we graph, with that kind. Unlike Flux's,
+    /// an entry without `namespace` is not given the ResourceSet's: flux-operator looks
+    /// it up without one.
+    pub depends_on: Vec<Reference>,
+    /// `spec.wait`: Ready only once what it applies is healthy.
+    pub wait: bool,
+    /// The `fluxcd.controlplane.io/reconcileTimeout` annotation, 5 minutes when absent or
+    /// unreadable.
+    pub timeout: Duration,
+    /// The `fluxcd.controlplane.io/reconcile: disabled` annotation.
+    pub disabled: bool,
+}
+
 /// Sources: where they fetch from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceSpec {
@@ -260,6 +287,7 @@ pub enum Spec {
     Kustomization(KustomizationSpec),
     HelmRelease(HelmReleaseSpec),
     Source(SourceSpec),
+    ResourceSet(ResourceSetSpec),
     /// ArtifactGenerator: kept whole, the cluster stage maps paths through it.
     Other,
 }
@@ -297,6 +325,7 @@ impl FluxObject {
         match &self.spec {
             Spec::Kustomization(k) => &k.depends_on,
             Spec::HelmRelease(h) => &h.depends_on,
+            Spec::ResourceSet(r) => &r.depends_on,
             _ => &[],
         }
     }
@@ -306,6 +335,7 @@ impl FluxObject {
             Spec::Kustomization(k) => k.suspend,
             Spec::HelmRelease(h) => h.suspend,
             Spec::Source(s) => s.suspend,
+            Spec::ResourceSet(r) => r.disabled,
             Spec::Other => false,
         }
     }
@@ -324,7 +354,7 @@ impl FluxObject {
                 .chain(h.chart_ref.iter().map(|r| pick(r, Kind::OCIRepository)))
                 .collect(),
             Spec::Source(s) => s.source_ref.iter().map(|r| pick(r, Kind::HelmRepository)).collect(),
-            Spec::Other => Vec::new(),
+            Spec::ResourceSet(_) | Spec::Other => Vec::new(),
         }
     }
 }
@@ -361,6 +391,7 @@ pub fn read_object(manifest: &Arc<Node>, namespace: &str, file: &str, line: u32)
         Kind::Kustomization => Spec::Kustomization(spec_node.map(read_kustomization).unwrap_or_default()),
         Kind::HelmRelease => Spec::HelmRelease(spec_node.map(read_helm_release).unwrap_or_default()),
         Kind::ArtifactGenerator => Spec::Other,
+        Kind::ResourceSet => Spec::ResourceSet(read_resource_set(manifest)),
         _ => Spec::Source(spec_node.map(read_source).unwrap_or_default()),
     };
     Some(FluxObject {
@@ -458,6 +489,37 @@ fn read_helm_release(spec: &Node) -> HelmReleaseSpec {
         timeout: duration(spec, "timeout"),
         suspend: flag(spec, "suspend"),
         target_namespace: text(spec, "targetNamespace"),
+    }
+}
+
+/// flux-operator's annotations on a ResourceSet.
+const RECONCILE_ANNOTATION: &str = "fluxcd.controlplane.io/reconcile";
+const RECONCILE_TIMEOUT_ANNOTATION: &str = "fluxcd.controlplane.io/reconcileTimeout";
+
+fn read_resource_set(manifest: &Node) -> ResourceSetSpec {
+    let annotation = |key| manifest.at(&["metadata", "annotations", key]).and_then(Node::scalar_text);
+    let spec = manifest.get("spec");
+    let depends_on = spec
+        .and_then(|s| s.get("dependsOn"))
+        .map(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            let api = text(entry, "apiVersion").unwrap_or_default();
+            let kind = text(entry, "kind")?;
+            // Any Kubernetes object may be named; only the kinds we graph become edges.
+            let kind = if api.is_empty() { Kind::parse(&kind) } else { Kind::of_manifest(&api, &kind) }?;
+            let mut r = Reference::read(entry)?;
+            r.kind = Some(kind.as_str().to_string());
+            r.ready = flag(entry, "ready");
+            Some(r)
+        })
+        .collect();
+    ResourceSetSpec {
+        depends_on,
+        wait: spec.is_some_and(|s| flag(s, "wait")),
+        timeout: annotation(RECONCILE_TIMEOUT_ANNOTATION).as_deref().and_then(Duration::parse).unwrap_or(Duration::from_secs(300)),
+        disabled: annotation(RECONCILE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("disabled")),
     }
 }
 

@@ -41,6 +41,7 @@ fn style(kind: Kind) -> &'static str {
     match kind {
         Kind::Kustomization => "",
         Kind::HelmRelease => ", fillcolor=\"#fdf2e9\"",
+        Kind::ResourceSet => ", fillcolor=\"#fef9e7\"",
         _ => ", fillcolor=\"#e8f8f5\", shape=note",
     }
 }

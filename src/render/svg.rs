@@ -45,7 +45,7 @@ pub struct DrawNode {
     pub title: String,
     /// Second line, `Kustomization · flux-system`.
     pub subtitle: String,
-    /// CSS class naming the kind of box: `kustomization`, `helmrelease`, `source` or `other`.
+    /// CSS class naming the kind of box: `kustomization`, `helmrelease`, `resourceset`, `source` or `other`.
     pub kind: &'static str,
     pub layer: usize,
     /// Where the box links to, base path and query included.

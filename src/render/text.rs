@@ -38,10 +38,14 @@ pub fn cluster_summary(view: &ClusterView) -> String {
         .collect::<Vec<_>>()
         .join(" → ");
     format!(
-        "cluster {}: {}, {}, {}; {}; {}; worst-case cold start {} ({} with 4 workers per controller)\n  critical path ({}): {}\n",
+        "cluster {}: {}, {}{}, {}; {}; {}; worst-case cold start {} ({} with 4 workers per controller)\n  critical path ({}): {}\n",
         view.cluster.name,
         counted(count(Kind::Kustomization), "Kustomization"),
         counted(count(Kind::HelmRelease), "HelmRelease"),
+        match count(Kind::ResourceSet) {
+            0 => String::new(),
+            n => format!(", {}", counted(n, "ResourceSet")),
+        },
         counted(sources, "source"),
         counted(a.waves.len(), "level"),
         counted(a.cycles.len(), "cycle"),

@@ -69,7 +69,8 @@ pub fn encode(segment: &str) -> String {
 /// Which objects a graph shows, under the view state.
 fn shown(view: &ClusterView, state: &ViewState, id: &ObjectId) -> bool {
     let kind_shown = match id.kind {
-        Kind::Kustomization => true,
+        // A ResourceSet applies what it generates, as a Kustomization does.
+        Kind::Kustomization | Kind::ResourceSet => true,
         Kind::HelmRelease => state.helm_releases,
         k if k.is_source() => state.sources,
         _ => false,
@@ -166,6 +167,7 @@ fn kind_class(kind: Kind) -> &'static str {
     match kind {
         Kind::Kustomization => "kustomization",
         Kind::HelmRelease => "helmrelease",
+        Kind::ResourceSet => "resourceset",
         k if k.is_source() => "source",
         _ => "other",
     }
@@ -406,6 +408,14 @@ pub fn spec_fields(view: &ClusterView, object: &FluxObject, base: &str) -> Vec<F
             if object.implied {
                 push("created by", "flux bootstrap (not in the repository)".into());
             }
+        }
+        Spec::ResourceSet(r) => {
+            push("wait", if r.wait { format!("true (reconcileTimeout {})", r.timeout) } else { "false: Ready once applied".into() });
+            if r.disabled {
+                push("reconcile", "disabled: never reconciles".into());
+            }
+            let generated = view.cluster.inventory.get(&object.id).map_or(0, Vec::len);
+            push("generates", format!("{generated} object{}", if generated == 1 { "" } else { "s" }));
         }
         Spec::Other => {}
     }

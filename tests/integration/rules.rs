@@ -450,6 +450,72 @@ fn helmrelease_depends_on_helmrelease_in_its_namespace() {
     assert_codes(&whole, &[]);
 }
 
+/// A Flux Operator ResourceSet renders its templates once per input set; the Flux objects it generates are
+/// its children (applied by it, so a level after it), in its namespace when the template gives none, at
+/// the line of their template. Inputs come from `inputs` and from a Static ResourceSetInputProvider named
+/// in `inputsFrom`; a ResourceSet's `dependsOn` names the kind it waits for.
+#[test]
+fn resource_set_generates_children_that_reconcile_after_it() {
+    let whole = graph_json(&repo("resourceset"));
+    let doc = only_cluster(&whole);
+    let repositories = "Kustomization/flux-system/cluster-repositories";
+    let tenants = "Kustomization/flux-system/tenants";
+    let bjw_s = "HelmRepository/flux-system/bjw-s";
+    let apps = "ResourceSet/tenants/apps";
+    let databases = "ResourceSet/tenants/databases";
+    let app_alpha = "Kustomization/tenants/app-alpha";
+    let app_beta = "Kustomization/tenants/app-beta";
+    let alpha = "HelmRelease/tenants/alpha";
+    let beta = "HelmRelease/tenants/beta";
+    let db_one = "HelmRelease/tenants/db-one";
+    let db_two = "HelmRelease/tenants/db-two";
+
+    assert_eq!(
+        node_ids(doc),
+        set([SOURCE, repositories, tenants, bjw_s, apps, databases, app_alpha, app_beta, alpha, beta, db_one, db_two])
+    );
+    assert_located(doc, apps, "tenants/apps.yaml", 3);
+    assert_located(doc, app_alpha, "tenants/apps.yaml", 13);
+    assert_located(doc, beta, "tenants/apps.yaml", 25);
+    assert_located(doc, db_two, "tenants/databases.yaml", 30);
+    assert_eq!(parents(doc, apps), set([tenants]));
+    for generated in [app_alpha, app_beta, alpha, beta] {
+        assert_eq!(parents(doc, generated), set([apps]), "parents of {generated}");
+    }
+    assert_eq!(parents(doc, db_one), set([databases]));
+    assert_eq!(
+        edges(doc, "applies"),
+        pairs([
+            (repositories, bjw_s),
+            (tenants, apps),
+            (tenants, databases),
+            (apps, app_alpha),
+            (apps, app_beta),
+            (apps, alpha),
+            (apps, beta),
+            (databases, db_one),
+            (databases, db_two),
+        ])
+    );
+    assert_eq!(edges(doc, "dependsOn"), pairs([(tenants, repositories), (databases, apps)]));
+    let mut sources = each_to([repositories, tenants, app_alpha, app_beta], SOURCE);
+    sources.extend(each_to([alpha, beta, db_one, db_two], bjw_s));
+    assert_eq!(edges(doc, "source"), sources);
+    assert_eq!(
+        levels(doc),
+        [
+            set([SOURCE, repositories]),
+            set([tenants, bjw_s]),
+            set([apps]),
+            set([app_alpha, app_beta, alpha, beta, databases]),
+            set([db_one, db_two]),
+        ]
+    );
+    assert_eq!(critical_path(doc).len(), 5);
+    assert_codes(doc, &[]);
+    assert_codes(&whole, &[]);
+}
+
 /// A Kustomization whose source is not the repository itself (an OCIRepository) has a path inside that
 /// artifact: it is not looked up on disk, so no path-not-found, only a note that it is external; the
 /// source edge points to the OCIRepository.

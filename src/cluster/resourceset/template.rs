@@ -1,0 +1,543 @@
+//! Go templates as flux-operator renders a ResourceSet's: `<<` `>>` delimiters,
+//! `missingkey=error`, a nil dot, `inputs` (a function giving the current input set), and
+//! the functions templates in the wild use: sprig's (`default`, `get`, `dig`, `quote`…),
+//! `slugify` and `toYaml`. A `resources` entry is a YAML object whose strings hold
+//! templates: it is written out as YAML text ([`to_yaml`]), rendered, and read back, as
+//! flux-operator does with sigs.k8s.io/yaml.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotmpl::{FuncMap, MissingKey, Template, TemplateError, Value};
+
+use crate::load::yaml::plain_scalar;
+use crate::load::{Node, Value as Yaml};
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// Go's wording, with the template's line and column when parsing failed.
+    pub message: String,
+    /// The function the template calls that fluxgraph does not provide: flux-operator,
+    /// which has all of sprig, may well render it.
+    pub unknown_function: Option<String>,
+}
+
+/// Renders `source` with `input` as what `inputs` returns (`Value::Nil` without inputs).
+pub fn render(source: &str, input: &Value) -> Result<String, RenderError> {
+    let error = |e: TemplateError| RenderError {
+        unknown_function: match &e {
+            TemplateError::UndefinedFunction(name) => Some(name.clone()),
+            _ => None,
+        },
+        message: e.to_string(),
+    };
+    let input = input.clone();
+    Template::new("resourceset")
+        .delims("<<", ">>")
+        .missing_key(MissingKey::Error)
+        .funcs(functions())
+        .func("inputs", move |_| Ok(input.clone()))
+        .parse(source)
+        .map_err(error)?
+        .execute_to_string(&Value::Nil)
+        .map_err(error)
+}
+
+/// A YAML node as a template value. Numbers become integers when they are, floats else.
+pub fn value_of(node: &Node) -> Value {
+    match &node.value {
+        Yaml::Null => Value::Nil,
+        Yaml::Bool(b) => Value::Bool(*b),
+        Yaml::Number(n) => n
+            .parse::<i64>()
+            .map(Value::Int)
+            .or_else(|_| n.parse::<f64>().map(Value::Float))
+            .unwrap_or_else(|_| Value::String(n.as_str().into())),
+        Yaml::Str(s) => Value::String(s.as_str().into()),
+        Yaml::Seq(items) => Value::List(items.iter().map(value_of).collect()),
+        Yaml::Map(entries) => map(entries.iter().map(|(k, v)| (k.clone(), value_of(v)))),
+    }
+}
+
+/// A map value from its entries.
+pub fn map(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::Map(Arc::new(entries.into_iter().map(|(k, v)| (Arc::from(k), v)).collect::<BTreeMap<_, _>>()))
+}
+
+/// A template value as a YAML node (for `toYaml`).
+fn node_of(value: &Value) -> Node {
+    let v = match value {
+        Value::Nil => Yaml::Null,
+        Value::Bool(b) => Yaml::Bool(*b),
+        Value::Int(n) => Yaml::Number(n.to_string()),
+        Value::Uint(n) => Yaml::Number(n.to_string()),
+        Value::Float(f) => Yaml::Number(f.to_string()),
+        Value::List(items) => Yaml::Seq(items.iter().map(node_of).collect()),
+        Value::Map(m) => Yaml::Map(m.iter().map(|(k, v)| (k.to_string(), node_of(v))).collect()),
+        other => Yaml::Str(text(other)),
+    };
+    Node::new(0, v)
+}
+
+fn json_of(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Nil => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(n) => J::from(*n),
+        Value::Uint(n) => J::from(*n),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::List(items) => J::Array(items.iter().map(json_of).collect()),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.to_string(), json_of(v))).collect()),
+        other => J::String(text(other)),
+    }
+}
+
+/// Sprig's `strval`: a string as itself, anything else as Go's `%v` prints it.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Sprig's `empty`: nil, false, 0, "" and empty lists and maps.
+fn empty(value: &Value) -> bool {
+    !value.is_truthy()
+}
+
+/// Sprig's `strslice`: a list's non-nil items as strings; nil is no item; anything else one.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::List(items) => items.iter().filter(|v| !matches!(v, Value::Nil)).map(text).collect(),
+        Value::Nil => Vec::new(),
+        other => vec![text(other)],
+    }
+}
+
+fn arity(name: &str, args: &[Value], expected: usize) -> gotmpl::Result<()> {
+    if args.len() == expected {
+        Ok(())
+    } else {
+        Err(TemplateError::ArgCount { name: name.into(), expected, got: args.len() })
+    }
+}
+
+fn string_fn(name: &'static str, f: impl Fn(&str) -> String + Send + Sync + 'static) -> (String, gotmpl::ValueFunc) {
+    (
+        name.into(),
+        Arc::new(move |args: &[Value]| {
+            arity(name, args, 1)?;
+            Ok(Value::String(f(&text(&args[0])).into()))
+        }),
+    )
+}
+
+/// `f(a, b)` on two strings, in sprig's argument order.
+fn string_fn2(name: &'static str, f: impl Fn(&str, &str) -> Value + Send + Sync + 'static) -> (String, gotmpl::ValueFunc) {
+    (
+        name.into(),
+        Arc::new(move |args: &[Value]| {
+            arity(name, args, 2)?;
+            Ok(f(&text(&args[0]), &text(&args[1])))
+        }),
+    )
+}
+
+fn string(s: impl Into<Arc<str>>) -> Value {
+    Value::String(s.into())
+}
+
+/// The functions fluxgraph provides beside Go's builtins (`printf`, `index`, `eq`…).
+fn functions() -> FuncMap {
+    let mut f: FuncMap = FuncMap::new();
+    let mut add = |name: &str, func: gotmpl::ValueFunc| {
+        f.insert(name.into(), func);
+    };
+    // `default DEFAULT GIVEN`: GIVEN unless it is empty.
+    add("default", Arc::new(|args| Ok(match args {
+        [d] => d.clone(),
+        [d, given, ..] if empty(given) => d.clone(),
+        [_, given, ..] => given.clone(),
+        [] => return Err(TemplateError::ArgCount { name: "default".into(), expected: 1, got: 0 }),
+    })));
+    add("get", Arc::new(|args| {
+        arity("get", args, 2)?;
+        Ok(match &args[0] {
+            Value::Map(m) => m.get(text(&args[1]).as_str()).cloned().unwrap_or_else(|| string("")),
+            _ => string(""),
+        })
+    }));
+    // `dig KEY… DEFAULT MAP`.
+    add("dig", Arc::new(|args| {
+        if args.len() < 3 {
+            return Err(TemplateError::ArgCount { name: "dig".into(), expected: 3, got: args.len() });
+        }
+        let (keys, rest) = args.split_at(args.len() - 2);
+        let mut at = rest[1].clone();
+        for key in keys {
+            match &at {
+                Value::Map(m) => match m.get(text(key).as_str()) {
+                    Some(v) => at = v.clone(),
+                    None => return Ok(rest[0].clone()),
+                },
+                _ => return Ok(rest[0].clone()),
+            }
+        }
+        Ok(at)
+    }));
+    add("hasKey", Arc::new(|args| {
+        arity("hasKey", args, 2)?;
+        Ok(Value::Bool(matches!(&args[0], Value::Map(m) if m.contains_key(text(&args[1]).as_str()))))
+    }));
+    add("quote", Arc::new(|args| {
+        let quoted: Vec<String> = args.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| go_quote(&text(v))).collect();
+        Ok(string(quoted.join(" ")))
+    }));
+    add("squote", Arc::new(|args| {
+        let quoted: Vec<String> = args.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| format!("'{}'", text(v))).collect();
+        Ok(string(quoted.join(" ")))
+    }));
+    for (name, func) in [
+        string_fn("lower", str::to_lowercase),
+        string_fn("upper", str::to_uppercase),
+        string_fn("trim", |s| s.trim().to_string()),
+        string_fn("slugify", slugify),
+        string_fn2("trimPrefix", |prefix, s| string(s.strip_prefix(prefix).unwrap_or(s))),
+        string_fn2("trimSuffix", |suffix, s| string(s.strip_suffix(suffix).unwrap_or(s))),
+        string_fn2("contains", |sub, s| Value::Bool(s.contains(sub))),
+        string_fn2("hasPrefix", |prefix, s| Value::Bool(s.starts_with(prefix))),
+        string_fn2("hasSuffix", |suffix, s| Value::Bool(s.ends_with(suffix))),
+        string_fn2("splitList", |sep, s| Value::List(s.split(sep).map(string).collect())),
+    ] {
+        add(&name, func);
+    }
+    add("replace", Arc::new(|args| {
+        arity("replace", args, 3)?;
+        Ok(string(text(&args[2]).replace(&text(&args[0]), &text(&args[1]))))
+    }));
+    add("toString", Arc::new(|args| {
+        arity("toString", args, 1)?;
+        Ok(string(text(&args[0])))
+    }));
+    // flux-operator's own toYaml: sigs.k8s.io/yaml's output, final newline kept.
+    add("toYaml", Arc::new(|args| {
+        arity("toYaml", args, 1)?;
+        Ok(string(to_yaml(&node_of(&args[0]))))
+    }));
+    add("toJson", Arc::new(|args| {
+        arity("toJson", args, 1)?;
+        Ok(string(json_of(&args[0]).to_string()))
+    }));
+    add("join", Arc::new(|args| {
+        arity("join", args, 2)?;
+        Ok(string(strings(&args[1]).join(&text(&args[0]))))
+    }));
+    add("list", Arc::new(|args| Ok(Value::List(args.iter().cloned().collect()))));
+    add("dict", Arc::new(|args| {
+        Ok(map(args.chunks(2).map(|kv| (text(&kv[0]), kv.get(1).cloned().unwrap_or_else(|| string(""))))))
+    }));
+    add("empty", Arc::new(|args| {
+        arity("empty", args, 1)?;
+        Ok(Value::Bool(empty(&args[0])))
+    }));
+    add("coalesce", Arc::new(|args| Ok(args.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))));
+    // `ternary TRUE FALSE CONDITION`.
+    add("ternary", Arc::new(|args| {
+        arity("ternary", args, 3)?;
+        Ok(if args[2].is_truthy() { args[0].clone() } else { args[1].clone() })
+    }));
+    add("int", Arc::new(|args| {
+        arity("int", args, 1)?;
+        Ok(Value::Int(to_int(&args[0])))
+    }));
+    add("indent", Arc::new(|args| {
+        arity("indent", args, 2)?;
+        Ok(string(indent(to_int(&args[0]), &text(&args[1]))))
+    }));
+    add("nindent", Arc::new(|args| {
+        arity("nindent", args, 2)?;
+        Ok(string(format!("\n{}", indent(to_int(&args[0]), &text(&args[1])))))
+    }));
+    f
+}
+
+/// spf13/cast's `ToInt`, as sprig's `int` uses it: numbers truncated, strings parsed
+/// (0 when they do not parse), booleans 0 or 1.
+fn to_int(value: &Value) -> i64 {
+    match value {
+        Value::Int(n) => *n,
+        Value::Uint(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+        Value::Float(f) => *f as i64,
+        Value::Bool(b) => i64::from(*b),
+        Value::String(s) => s.trim().parse::<i64>().or_else(|_| s.trim().parse::<f64>().map(|f| f as i64)).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn indent(spaces: i64, s: &str) -> String {
+    let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0));
+    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+}
+
+/// Go's `%q` for the characters manifests hold.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// gosimple/slug's `Make` as flux-operator sets it up (at most 63 characters, cut at a
+/// word's end): lower case, every run of characters other than letters, digits, `-` and
+/// `_` one `-`, no `-` or `_` at either end. Its transliteration of non-ASCII letters
+/// (`ä` → `a`) and of symbols (`&` → `and`) is not reproduced: they become `-`.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches(['-', '_']);
+    if out.len() <= 63 {
+        return out.to_string();
+    }
+    // Smart truncation: the longest prefix of whole words that fits.
+    let mut cut = String::new();
+    for word in out.split('-') {
+        let next = if cut.is_empty() { word.to_string() } else { format!("{cut}-{word}") };
+        if next.len() > 63 {
+            break;
+        }
+        cut = next;
+    }
+    if cut.is_empty() { out[..63].to_string() } else { cut }
+}
+
+/// A node as block-style YAML, the way sigs.k8s.io/yaml (go-yaml v2) writes it: two
+/// spaces per level, list items at their key's indentation, strings plain when they read
+/// back as the same string, else single-quoted (templates inside stay intact), multi-line
+/// strings as literal blocks.
+pub fn to_yaml(node: &Node) -> String {
+    let mut out = String::new();
+    match &node.value {
+        Yaml::Map(e) if !e.is_empty() => write_map(e, 0, &mut out),
+        Yaml::Seq(s) if !s.is_empty() => write_seq(s, 0, &mut out),
+        _ => {
+            write_scalar(node, 0, &mut out);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write_map(entries: &[(String, Node)], indent: usize, out: &mut String) {
+    for (key, value) in entries {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&scalar_text(key));
+        out.push(':');
+        write_value(value, indent, indent + 2, out);
+    }
+}
+
+fn write_seq(items: &[Node], indent: usize, out: &mut String) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match &item.value {
+            // The first line of a nested collection goes after the dash.
+            Yaml::Map(e) if !e.is_empty() => {
+                let mut inner = String::new();
+                write_map(e, indent + 2, &mut inner);
+                out.push(' ');
+                out.push_str(&inner[indent + 2..]);
+            }
+            Yaml::Seq(s) if !s.is_empty() => {
+                let mut inner = String::new();
+                write_seq(s, indent + 2, &mut inner);
+                out.push(' ');
+                out.push_str(&inner[indent + 2..]);
+            }
+            _ => write_value(item, indent, indent + 2, out),
+        }
+    }
+}
+
+/// Writes what follows `key:` or `-`: ` scalar` on the line, or a collection below.
+fn write_value(value: &Node, indent: usize, nested: usize, out: &mut String) {
+    match &value.value {
+        Yaml::Map(e) if !e.is_empty() => {
+            out.push('\n');
+            write_map(e, nested, out);
+        }
+        // A list under a key is not indented further.
+        Yaml::Seq(s) if !s.is_empty() => {
+            out.push('\n');
+            write_seq(s, indent, out);
+        }
+        _ => {
+            out.push(' ');
+            write_scalar(value, nested, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_scalar(node: &Node, nested: usize, out: &mut String) {
+    match &node.value {
+        Yaml::Null => out.push_str("null"),
+        Yaml::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Yaml::Number(n) => out.push_str(n),
+        Yaml::Str(s) if s.contains('\n') && literal_ok(s) => {
+            let chomp = if !s.ends_with('\n') {
+                "-"
+            } else if s.ends_with("\n\n") {
+                "+"
+            } else {
+                ""
+            };
+            let explicit = if s.starts_with(' ') { "2" } else { "" };
+            out.push('|');
+            out.push_str(explicit);
+            out.push_str(chomp);
+            let body = s.strip_suffix('\n').unwrap_or(s);
+            for line in body.split('\n') {
+                out.push('\n');
+                if !line.is_empty() {
+                    out.push_str(&" ".repeat(nested));
+                    out.push_str(line);
+                }
+            }
+        }
+        Yaml::Str(s) => out.push_str(&scalar_text(s)),
+        Yaml::Seq(_) => out.push_str("[]"),
+        Yaml::Map(_) => out.push_str("{}"),
+    }
+}
+
+/// A literal block holds any printable text.
+fn literal_ok(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// A string scalar on one line: plain when it reads back as itself, else quoted.
+fn scalar_text(s: &str) -> String {
+    if plain_ok(s) {
+        return s.to_string();
+    }
+    if !s.chars().any(char::is_control) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn plain_ok(s: &str) -> bool {
+    let Some(first) = s.chars().next() else { return false };
+    let second = s.chars().nth(1);
+    let indicator = matches!(first, ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`')
+        || (matches!(first, '-' | '?' | ':') && second.is_none_or(|c| c == ' ' || c == '\t'));
+    !indicator
+        && s != "<<"
+        && !s.starts_with([' ', '\t'])
+        && !s.ends_with([' ', '\t', ':'])
+        && !s.contains(": ")
+        && !s.contains(":\t")
+        && !s.contains(" #")
+        && !s.contains("\t#")
+        && !s.starts_with("---")
+        && !s.starts_with("...")
+        && !s.chars().any(char::is_control)
+        && matches!(plain_scalar(s), Yaml::Str(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::yaml::parse_documents;
+
+    fn node(text: &str) -> Node {
+        (*parse_documents(text).remove(0).unwrap().root).clone()
+    }
+
+    fn input(yaml: &str) -> Value {
+        value_of(&node(yaml))
+    }
+
+    #[test]
+    fn yaml_written_reads_back_the_same() {
+        let text = "a: 1.10\nb: 'true'\nc: ''\nd: null\ne:\n- x: 1\n  y: [1, 2]\n- - n\n  - m\n- '- dash'\nf: \"multi\\nline\\n\"\ng: '#not a comment'\nh: 'x: y'\ni: {}\nj: []\nk: \"  lead\\n  x\"\n'l m': << inputs.name >>\n";
+        let original = node(text);
+        let written = to_yaml(&original);
+        let again = node(&written);
+        assert_eq!(again.to_json(), original.to_json(), "{written}");
+        assert!(written.contains("l m: << inputs.name >>\n"), "{written}");
+        assert!(written.contains("e:\n- x: 1\n  y:\n  - 1\n"), "{written}");
+    }
+
+    #[test]
+    fn inputs_fields_defaults_and_printf() {
+        let inputs = input("name: app\ndefaults:\n  suffix: config\napps:\n- app: a\n  suffix: data\n- app: b\n");
+        let source = "<< inputs.name >>/<<- range $app := inputs.apps >> << printf \"%s-%s\" $app.app (get $app \"suffix\" | default inputs.defaults.suffix) >><<- end >>";
+        assert_eq!(render(source, &inputs).unwrap(), "app/ a-data b-config");
+        let dig = "<< dig \"missing\" \"fallback\" inputs >> << dig \"defaults\" \"suffix\" \"x\" inputs >>";
+        assert_eq!(render(dig, &inputs).unwrap(), "fallback config");
+        let misc = "<< lower \"A\" >> << quote \"q\" >> << trimPrefix \"a-\" \"a-b\" >> << join \",\" (list 1 2) >> << ternary \"y\" \"n\" (hasKey inputs \"name\") >> << slugify \"My App!\" >> << int \"42\" >>";
+        assert_eq!(render(misc, &inputs).unwrap(), "a \"q\" b 1,2 y my-app 42");
+    }
+
+    #[test]
+    fn if_on_inputs() {
+        let source = "<<- if inputs.on >>yes<<- else >>no<<- end >>";
+        assert_eq!(render(source, &input("on: true")).unwrap(), "yes");
+        assert_eq!(render(source, &input("on: false")).unwrap(), "no");
+    }
+
+    #[test]
+    fn a_missing_key_is_an_error_and_an_unknown_function_is_named() {
+        let e = render("<< inputs.nope >>", &input("name: x")).unwrap_err();
+        assert!(e.message.contains("nope"), "{e:?}");
+        assert_eq!(e.unknown_function, None);
+        let e = render("<< inputs.name | sha256sum >>", &input("name: x")).unwrap_err();
+        assert_eq!(e.unknown_function.as_deref(), Some("sha256sum"));
+        assert!(render("<< if >>", &Value::Nil).is_err());
+    }
+
+    #[test]
+    fn to_yaml_keeps_its_final_newline() {
+        assert_eq!(render("<< toYaml inputs.m >>", &input("m:\n  b: 1\n  a: [x]\n")).unwrap(), "a:\n- x\nb: 1\n");
+    }
+
+    #[test]
+    fn slugs_as_gosimple_makes_them() {
+        assert_eq!(slugify("  Hello, World_ "), "hello-world");
+        assert_eq!(slugify(&"word-".repeat(20)).len(), 59);
+    }
+}
