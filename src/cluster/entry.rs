@@ -404,7 +404,7 @@ fn applying_variables(repo: &Repository, file: &str, patches: &BTreeSet<String>,
             }
             let components = spec.components.iter().filter_map(|c| normalize(&join(&path, c))).collect();
             if kustomize::files(repo, &path, &Overlay { components, ..Overlay::default() }).contains(file) {
-                out.push(variables::for_kustomization(post_build, &object, Scope::Repository(index), &mut Vec::new(), &mut Vec::new()));
+                out.push(variables::for_kustomization(post_build, &object, Scope::Repository(index), &mut Vec::new(), &mut variables::Missing::default()));
             }
         }
     }

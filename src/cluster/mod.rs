@@ -25,7 +25,7 @@ use crate::load::patch::{Patch, Target};
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, Kind, ObjectId, Spec};
 pub use entry::Entry;
-use variables::{Lookup, Scope, VariableIndex};
+use variables::{Scope, VariableIndex};
 
 /// Namespace of objects that nothing gives one: what `flux bootstrap` applies lands in
 /// flux-system.
@@ -115,7 +115,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
     let (entries, mut clusters) = match entry {
         Some(path) => {
             let entry = entry::given(repo, path)?;
-            let cluster = resolve_cluster(repo, &variables, &entry);
+            let cluster = resolve_cluster(repo, &entry);
             (vec![entry], vec![cluster])
         }
         None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics, &mut dead),
@@ -148,7 +148,7 @@ fn discover_and_resolve(
     let found = entry::discover(repo, patches, variables);
     diagnostics.extend(found.diagnostics);
     let mut entries = found.entries;
-    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, variables, e)).collect();
+    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
     // A flux-instance HelmRelease nothing applies, and an entry whose cluster reconciles
     // nothing of this repository, are left over when another entry point is live.
     let unreferenced: Vec<bool> = entries.iter().map(|e| entry::unreferenced_release(e, repo, &clusters)).collect();
@@ -171,7 +171,7 @@ fn discover_and_resolve(
     }
     if entries.is_empty() {
         entries = found.unapplied;
-        clusters = entries.iter().map(|e| resolve_cluster(repo, variables, e)).collect();
+        clusters = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
         let keep = entry::real_entries(&entries, &clusters);
         let mut flags = keep.iter();
         clusters.retain(|_| *flags.next().expect("one flag per cluster"));
@@ -191,7 +191,7 @@ fn discover_and_resolve(
             if joined.contains(&g) || !entry::shares_source(&entries[i], group) || !entry::could_give(repo, group, &needs) {
                 continue;
             }
-            let group_cluster = resolve_cluster(repo, variables, group);
+            let group_cluster = resolve_cluster(repo, group);
             if entry::applied_by_hand(group, &group_cluster, &needs) {
                 entry::adjoin(&mut entries[i], group);
                 joined.insert(g);
@@ -199,50 +199,21 @@ fn discover_and_resolve(
             }
         }
         if changed {
-            clusters[i] = resolve_cluster(repo, variables, &entries[i]);
+            clusters[i] = resolve_cluster(repo, &entries[i]);
         }
     }
     (entries, clusters)
 }
 
-/// Resolves one entry's cluster. `substituteFrom` must find what this cluster applies, which
-/// is only known once it is resolved: the first pass guesses from the repository what it has
-/// not seen yet, and when a guess proves wrong, the cluster is resolved again with what it
-/// really applies (at most three passes; a chain of variables deciding paths that decide
-/// variables is rare).
-fn resolve_cluster(repo: &Repository, variables: &VariableIndex, entry: &Entry) -> Cluster {
-    let mut run = Resolver::new(repo, entry, Variables::Growing(variables)).run();
-    for _ in 0..2 {
-        if run.lookups.iter().all(|l| run.applied.answers(l)) {
-            break;
-        }
-        let fixed = std::mem::take(&mut run.applied);
-        run = Resolver::new(repo, entry, Variables::Fixed(&fixed)).run();
-    }
-    run.cluster
-}
-
-/// Where a resolution pass finds `substituteFrom` sources.
-#[derive(Clone, Copy)]
-enum Variables<'a> {
-    /// What the cluster applied so far, else a guess from the whole repository.
-    Growing(&'a VariableIndex),
-    /// What an earlier pass found the cluster applies.
-    Fixed(&'a VariableIndex),
+/// Resolves one entry's cluster.
+fn resolve_cluster(repo: &Repository, entry: &Entry) -> Cluster {
+    Resolver::new(repo, entry).run()
 }
 
 /// What a Kustomization's postBuild does with `${VAR}`.
 enum Substitution {
     Defines(Vec<String>),
     Literal(Vec<(String, Arc<str>, u32)>),
-}
-
-/// What one resolution pass gives.
-struct Run {
-    cluster: Cluster,
-    /// The ConfigMaps and Secrets the cluster applies.
-    applied: VariableIndex,
-    lookups: Vec<Lookup>,
 }
 
 struct Pending {
@@ -306,11 +277,11 @@ struct Expansion {
     id: ObjectId,
     outcome: Outcome,
     diagnostics: Vec<Diagnostic>,
-    lookups: Vec<Lookup>,
 }
 
 enum Outcome {
-    /// Its source is an ExternalArtifact whose generator is not known yet.
+    /// Its source is an ExternalArtifact whose generator is not known yet, or a
+    /// `substituteFrom` source the cluster has not applied yet: it waits for the rest.
     Deferred,
     External(String),
     Failed,
@@ -330,14 +301,15 @@ enum Outcome {
 
 struct Resolver<'a> {
     repo: &'a Repository,
+    /// Whether a Kustomization may be built while an optional substituteFrom source is
+    /// still missing (once nothing else moves).
+    optional_may_miss: bool,
     /// Variables some Kustomization of the cluster substitutes.
     defined: BTreeSet<String>,
     /// `${VAR}`s that Kustomizations without postBuild apply as they are.
     literal: Vec<(ObjectId, String, Arc<str>, u32)>,
-    variables: Variables<'a>,
     /// The ConfigMaps and Secrets the cluster applies, as found so far.
     applied: VariableIndex,
-    lookups: Vec<Lookup>,
     cluster: Cluster,
     queue: VecDeque<Pending>,
     /// Kustomizations waiting for the ArtifactGenerator that defines their source.
@@ -352,7 +324,7 @@ struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    fn new(repo: &'a Repository, entry: &Entry, variables: Variables<'a>) -> Resolver<'a> {
+    fn new(repo: &'a Repository, entry: &Entry) -> Resolver<'a> {
         let mut local_sources = BTreeMap::from([(ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system"), String::new())]);
         local_sources.extend(entry.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut urls: BTreeSet<String> = repo.remotes.iter().map(|u| normalize_url(u)).collect();
@@ -371,11 +343,10 @@ impl<'a> Resolver<'a> {
         cluster.diagnostics.extend(entry.notes.iter().cloned());
         Resolver {
             repo,
+            optional_may_miss: false,
             defined: BTreeSet::new(),
             literal: Vec::new(),
-            variables,
             applied,
-            lookups: Vec::new(),
             cluster,
             queue,
             deferred: Vec::new(),
@@ -386,7 +357,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn run(mut self) -> Run {
+    fn run(mut self) -> Cluster {
         loop {
             // Level by level: read every object queued, then build every new Kustomization's
             // path at once (on every core; builds only read), then take their results in order.
@@ -404,8 +375,16 @@ impl<'a> Resolver<'a> {
                 let waiting = deferred.len();
                 self.expand_all(&deferred, false);
                 if self.queue.is_empty() && self.deferred.len() == waiting {
+                    // Stuck: first let go what waits only on optional sources, which Flux skips
+                    // when they are absent; then everything, with what is still missing unknown.
+                    self.optional_may_miss = true;
                     let rest = std::mem::take(&mut self.deferred);
-                    self.expand_all(&rest, true);
+                    self.expand_all(&rest, false);
+                    self.optional_may_miss = false;
+                    if self.queue.is_empty() && self.deferred.len() == waiting {
+                        let rest = std::mem::take(&mut self.deferred);
+                        self.expand_all(&rest, true);
+                    }
                 }
                 continue;
             }
@@ -420,7 +399,7 @@ impl<'a> Resolver<'a> {
         }
         self.cluster.diagnostics.sort();
         self.cluster.diagnostics.dedup();
-        Run { cluster: self.cluster, applied: self.applied, lookups: self.lookups }
+        self.cluster
     }
 
     /// `${VAR}` in the build of a Kustomization without postBuild, where the cluster
@@ -503,8 +482,10 @@ impl<'a> Resolver<'a> {
 
     /// Takes an expansion's results into the cluster, in a fixed order.
     fn apply(&mut self, e: Expansion) {
-        self.cluster.diagnostics.extend(e.diagnostics);
-        self.lookups.extend(e.lookups);
+        // A Kustomization that waits is judged when it is built.
+        if !matches!(e.outcome, Outcome::Deferred) {
+            self.cluster.diagnostics.extend(e.diagnostics);
+        }
         match e.outcome {
             Outcome::Deferred => self.deferred.push(e.id),
             Outcome::External(source) => {
@@ -542,12 +523,11 @@ impl<'a> Resolver<'a> {
     fn expansion(&self, id: &ObjectId, last_round: bool) -> Expansion {
         let object = &self.cluster.objects[id];
         let mut diagnostics = Vec::new();
-        let mut lookups = Vec::new();
         let outcome = match id.kind {
             Kind::ResourceSet => self.generate(object, last_round, &mut diagnostics),
-            _ => self.build_for(object, last_round, &mut diagnostics, &mut lookups),
+            _ => self.build_for(object, last_round, &mut diagnostics),
         };
-        Expansion { id: id.clone(), outcome, diagnostics, lookups }
+        Expansion { id: id.clone(), outcome, diagnostics }
     }
 
     /// What a ResourceSet generates: its children are the Flux objects among them.
@@ -567,7 +547,7 @@ impl<'a> Resolver<'a> {
         built.into_outcome(BTreeSet::new(), Substitution::Defines(Vec::new()))
     }
 
-    fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>, lookups: &mut Vec<Lookup>) -> Outcome {
+    fn build_for(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
         let id = &object.id;
         let Some(spec) = object.kustomization() else { return Outcome::Failed };
         let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
@@ -616,18 +596,17 @@ impl<'a> Resolver<'a> {
             );
             return Outcome::Failed;
         }
+        // substituteFrom reads what the cluster applies; a source it has not applied yet may
+        // come from a Kustomization still to be built, so this one waits for the rest.
+        let mut missing = variables::Missing::default();
+        let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, Scope::Cluster(&self.applied), diagnostics, &mut missing));
+        if !last_round && (missing.required || (missing.optional && !self.optional_may_miss)) {
+            return Outcome::Deferred;
+        }
+        let vars = vars.filter(|v| !v.is_empty());
         let overlay = self.overlay(object, &path);
         let build = kustomize::build(self.repo, &path, &overlay);
         diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(id)));
-        let scope = match self.variables {
-            Variables::Growing(guess) => Scope::Cluster { applied: &self.applied, guess: Some(guess) },
-            Variables::Fixed(index) => Scope::Cluster { applied: index, guess: None },
-        };
-        let vars = spec
-            .post_build
-            .as_ref()
-            .map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, lookups))
-            .filter(|v| !v.is_empty());
         let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
         let mut sops_files = BTreeSet::new();
         let mut built = Built::default();

@@ -27,18 +27,6 @@ pub struct Definition {
     pub open: bool,
 }
 
-/// Where a lookup was answered from, to tell whether a second pass would answer otherwise.
-pub type Origin = Option<(Arc<str>, u32)>;
-
-/// One `substituteFrom` lookup made while resolving.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lookup {
-    pub secret: bool,
-    pub name: String,
-    pub namespace: String,
-    pub found: Origin,
-}
-
 /// ConfigMaps and Secrets by name, each with the namespace it lands in (`None`: not said).
 #[derive(Debug, Clone, Default)]
 pub struct VariableIndex {
@@ -104,19 +92,13 @@ impl VariableIndex {
             .map(|(_, d)| d)
     }
 
-    /// What `lookup` would find in this index, to compare with an earlier answer.
-    pub fn answers(&self, lookup: &Lookup) -> bool {
-        let found = self.exact(lookup.secret, &lookup.name, &lookup.namespace).map(|d| (d.file.clone(), d.line));
-        found == lookup.found
-    }
 }
 
 /// Where `substituteFrom` looks.
 #[derive(Clone, Copy)]
 pub enum Scope<'a> {
-    /// Among the cluster's objects; while the cluster is still being found, an object not
-    /// (yet) seen there is guessed from the whole repository.
-    Cluster { applied: &'a VariableIndex, guess: Option<&'a VariableIndex> },
+    /// Among what the cluster applies, in exactly the Kustomization's namespace.
+    Cluster(&'a VariableIndex),
     /// Among the whole repository (entry points, before any cluster exists).
     Repository(&'a VariableIndex),
 }
@@ -124,22 +106,29 @@ pub enum Scope<'a> {
 impl Scope<'_> {
     fn find(&self, secret: bool, name: &str, namespace: &str) -> Option<&Definition> {
         match self {
-            Scope::Cluster { applied, guess } => {
-                applied.exact(secret, name, namespace).or_else(|| guess.and_then(|g| g.guess(secret, name, namespace)))
-            }
+            Scope::Cluster(applied) => applied.exact(secret, name, namespace),
             Scope::Repository(index) => index.guess(secret, name, namespace),
         }
     }
 }
 
-/// The variables of `object`'s postBuild, noting each lookup made in `lookups`.
-pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, scope: Scope<'_>, diagnostics: &mut Vec<Diagnostic>, lookups: &mut Vec<Lookup>) -> Variables {
+/// Which `substituteFrom` sources were not found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Missing {
+    pub required: bool,
+    pub optional: bool,
+}
+
+/// The variables of `object`'s postBuild, noting in `missing` the sources not found.
+pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, scope: Scope<'_>, diagnostics: &mut Vec<Diagnostic>, missing: &mut Missing) -> Variables {
     let ns = &object.id.namespace;
     let mut vars = Variables::default();
     for from in &post_build.substitute_from {
         let secret = from.kind == "Secret";
         let found = scope.find(secret, &from.name, ns);
-        lookups.push(Lookup { secret, name: from.name.clone(), namespace: ns.clone(), found: found.map(|d| (d.file.clone(), d.line)) });
+        if found.is_none() {
+            if from.optional { missing.optional = true } else { missing.required = true }
+        }
         match found {
             Some(definition) => {
                 // Later sources override earlier ones, as in kustomize-controller.
