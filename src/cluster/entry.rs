@@ -202,7 +202,7 @@ fn bootstrap_entries(repo: &Repository, diagnostics: &mut Vec<Diagnostic>) -> Ve
         }
         let roots = flux_documents(repo, &file.path);
         let kustomization = roots.iter().find(|r| model::flux_kind(&r.manifest) == Some(Kind::Kustomization));
-        let mut entry = match kustomization {
+        let entry = match kustomization {
             Some(k) => {
                 let path = sync_path(k).unwrap_or_default();
                 let mut entry = Entry::new(cluster_name(&path, repo), file.path.clone(), EntryKind::Bootstrap);
@@ -228,10 +228,9 @@ fn bootstrap_entries(repo: &Repository, diagnostics: &mut Vec<Diagnostic>) -> Ve
             ["url", "path"].iter().any(|k| spec.and_then(|s| s.get(k)).and_then(Node::as_str).is_some_and(|v| v.contains("${")))
         });
         if template {
-            diagnostics.push(dead(&entry, "it is a template: its URL or path is still a ${VARIABLE}, filled in by a script before bootstrap"));
+            diagnostics.push(dead(&entry.path, entry.roots.first().map_or(0, |r| r.line), "it is a template: its URL or path is still a ${VARIABLE}, filled in by a script before bootstrap"));
             continue;
         }
-        entry.notes.clear();
         out.push(entry);
     }
     // Bootstrap writes gotk-sync.yaml inside the folder it syncs; another file syncing the
@@ -247,7 +246,7 @@ fn bootstrap_entries(repo: &Repository, diagnostics: &mut Vec<Diagnostic>) -> Ve
         let original = (0..out.len()).find(|&j| j != i && paths[j].as_ref() == Some(p) && inside(&out[j], p));
         if let Some(j) = original {
             keep[i] = false;
-            diagnostics.push(dead(&out[i], &format!("it is a copy of {}, which syncs the same path ./{p} from inside it, where bootstrap writes", out[j].path)));
+            diagnostics.push(dead(&out[i].path, out[i].roots.first().map_or(0, |r| r.line), &format!("it is a copy of {}, which syncs the same path ./{p} from inside it, where bootstrap writes", out[j].path)));
         }
     }
     let mut flags = keep.into_iter();
@@ -255,9 +254,9 @@ fn bootstrap_entries(repo: &Repository, diagnostics: &mut Vec<Diagnostic>) -> Ve
     out
 }
 
-/// An entry point that is not taken as a cluster, and why.
-fn dead(entry: &Entry, why: &str) -> Diagnostic {
-    Diagnostic::info(Code::DeadEntry, &entry.path, entry.roots.first().map_or(0, |r| r.line), format!("{} is not taken as a cluster's entry point: {why}", entry.path))
+/// An entry point (in `file`, at `line`) that is not taken as a cluster, and why.
+fn dead(file: &str, line: u32, why: &str) -> Diagnostic {
+    Diagnostic::info(Code::DeadEntry, file, line, format!("{file} is not taken as a cluster's entry point: {why}"))
 }
 
 /// One `FluxInstance` sync, wherever it was written.
@@ -310,8 +309,6 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
     let kind = text("kind").and_then(|k| Kind::parse(&k)).filter(|k| matches!(k, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket)).unwrap_or(Kind::GitRepository);
     let name = text("name").unwrap_or_else(|| instance.namespace.clone());
     let (raw_path, raw_url) = (text("path").unwrap_or_default(), text("url"));
-    let mut placeholder = Entry::new(cluster_name(parent_dir(instance.file), repo), instance.file.to_string(), EntryKind::FluxInstance);
-    placeholder.roots.push(Resource { file: Arc::from(instance.file), line: instance.line, manifest: Arc::new(instance.spec.clone()), sops: false });
     // A `${VAR}` in the path or URL takes the values of the Kustomizations that apply this file.
     let variants: Vec<(String, Option<String>)> = if raw_path.contains("${") || raw_url.as_deref().is_some_and(|u| u.contains("${")) {
         let mut seen = BTreeSet::new();
@@ -325,7 +322,7 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
         vec![(raw_path.clone(), raw_url.clone())]
     };
     if variants.is_empty() {
-        diagnostics.push(dead(&placeholder, &format!("its sync path {raw_path:?} has a variable that no Kustomization applying {} defines", instance.file)));
+        diagnostics.push(dead(instance.file, instance.line, &format!("its sync path {raw_path:?} has a variable that no Kustomization applying {} defines", instance.file)));
         return Vec::new();
     }
     let patches: Vec<Patch> = instance
@@ -339,7 +336,7 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
     let mut out = Vec::new();
     for (path, url) in variants {
         let Some(mut folder) = normalize(&path) else {
-            diagnostics.push(dead(&placeholder, &format!("its sync path {path:?} leaves the repository")));
+            diagnostics.push(dead(instance.file, instance.line, &format!("its sync path {path:?} leaves the repository")));
             continue;
         };
         let mut base = String::new();
@@ -360,7 +357,7 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
             }
         }
         if !repo.is_dir(&folder) {
-            diagnostics.push(dead(&placeholder, &format!("its sync path {path:?} does not exist in the repository")));
+            diagnostics.push(dead(instance.file, instance.line, &format!("its sync path {path:?} does not exist in the repository")));
             continue;
         }
         let mut entry = Entry::new(cluster_name(&folder, repo), instance.file.to_string(), EntryKind::FluxInstance);
@@ -727,7 +724,7 @@ pub fn reconciles_nothing(entry: &Entry, cluster: &Cluster) -> bool {
 
 /// The diagnostic for an entry dropped after resolving.
 pub fn dead_entry(entry: &Entry, why: &str) -> Diagnostic {
-    dead(entry, why)
+    dead(&entry.path, entry.roots.first().map_or(0, |r| r.line), why)
 }
 
 /// Keeps only the guessed entries that are real clusters: a group inside what a larger
