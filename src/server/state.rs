@@ -1,11 +1,13 @@
 //! The server's state: the current snapshot behind an `Arc`, swapped whole when a new one
-//! is built, and the channel that tells open pages about it.
+//! is built, the pages drawn from it, and the channel that tells open pages about it.
 
-use std::sync::{Arc, RwLock};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::broadcast;
 
+use super::cache::Cache;
 use crate::snapshot::Snapshot;
 
 /// How the server was started: what links look like.
@@ -31,6 +33,9 @@ pub struct Current {
     /// The source revision shown, when known (Flux artifact mode).
     pub revision: Option<String>,
     pub loaded_at: SystemTime,
+    /// Changes with every snapshot swapped in and every failed refresh: what the page cache
+    /// is keyed on.
+    pub generation: u64,
 }
 
 /// What the event stream tells pages after a refresh.
@@ -52,12 +57,23 @@ struct Inner {
     current: RwLock<Option<Arc<Current>>>,
     updates: broadcast::Sender<Update>,
     options: Options,
+    pages: Cache,
+    /// The address bound, once `serve` has bound it.
+    listening: OnceLock<SocketAddr>,
 }
 
 impl AppState {
     pub fn new(options: Options) -> AppState {
         let (updates, _) = broadcast::channel(16);
-        AppState { inner: Arc::new(Inner { current: RwLock::new(None), updates, options }) }
+        AppState {
+            inner: Arc::new(Inner {
+                current: RwLock::new(None),
+                updates,
+                options,
+                pages: Cache::default(),
+                listening: OnceLock::new(),
+            }),
+        }
     }
 
     pub fn options(&self) -> &Options {
@@ -71,12 +87,15 @@ impl AppState {
 
     /// Swaps in a new snapshot and tells every open page.
     pub fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>) {
-        let (version, previous) = {
+        let (version, generation, previous) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             let version = current.as_ref().map_or(1, |c| c.version + 1);
-            let next = Arc::new(Current { snapshot: Arc::new(snapshot), version, failure: None, revision, loaded_at: SystemTime::now() });
-            (version, current.replace(next))
+            let generation = current.as_ref().map_or(1, |c| c.generation + 1);
+            let next = Arc::new(Current { snapshot: Arc::new(snapshot), version, failure: None, revision, loaded_at: SystemTime::now(), generation });
+            (version, generation, current.replace(next))
         };
+        // Pages drawn from the old snapshot go with it (off the lock, before the pages are told).
+        self.inner.pages.reset(generation);
         let ok = message.is_none();
         let _ = self.inner.updates.send(Update { version, ok, message: message.unwrap_or_default() });
         // The old snapshot is freed after the pages are told, off their critical path.
@@ -85,20 +104,35 @@ impl AppState {
 
     /// Records a failed refresh: the last good snapshot stays, and says so.
     pub fn fail(&self, why: String) {
-        let version = {
+        tracing::warn!(%why, "refresh failed; keeping the last good snapshot");
+        let (version, generation, why) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             match current.as_ref() {
                 Some(c) => {
-                    let kept = Current { failure: Some(why.clone()), ..(**c).clone() };
-                    let version = kept.version;
+                    let kept = Current { failure: Some(why.clone()), generation: c.generation + 1, ..(**c).clone() };
+                    let (version, generation) = (kept.version, kept.generation);
                     *current = Some(Arc::new(kept));
-                    version
+                    (version, generation, why)
                 }
-                None => 0,
+                None => (0, 0, why),
             }
         };
-        tracing::warn!(%why, "refresh failed; keeping the last good snapshot");
+        self.inner.pages.reset(generation);
         let _ = self.inner.updates.send(Update { version, ok: false, message: why });
+    }
+
+    /// The rendered pages of the current snapshot.
+    pub(crate) fn pages(&self) -> &Cache {
+        &self.inner.pages
+    }
+
+    /// Records the address `serve` bound.
+    pub fn set_listening(&self, address: SocketAddr) {
+        let _ = self.inner.listening.set(address);
+    }
+
+    pub fn listening(&self) -> Option<SocketAddr> {
+        self.inner.listening.get().copied()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Update> {
@@ -110,12 +144,15 @@ impl AppState {
         format!("{}{}", self.inner.options.base_path, path)
     }
 
-    /// The absolute URL of an app path, on the public host when one is set.
-    pub fn share_url(&self, path_and_query: &str, host: Option<&str>) -> String {
-        match (&self.inner.options.public_url, host) {
+    /// The absolute URL of an app path to copy: on the public host when one is set, else on
+    /// the address listened on. Never the request's `Host`, which the client chose. Empty
+    /// when listening on every interface without a public URL: the page then copies the
+    /// address the browser shows.
+    pub fn share_url(&self, path_and_query: &str) -> String {
+        match (&self.inner.options.public_url, self.listening()) {
             (Some(public), _) => format!("{}{}", public.trim_end_matches('/'), path_and_query),
-            (None, Some(host)) => format!("http://{host}{path_and_query}"),
-            (None, None) => path_and_query.to_string(),
+            (None, Some(address)) if !address.ip().is_unspecified() => format!("http://{address}{path_and_query}"),
+            (None, _) => String::new(),
         }
     }
 }

@@ -177,6 +177,8 @@ async fn fragments_base_path_and_share_links() {
     assert!(page.body.contains("https://github.com/me/home-ops/blob/main/kubernetes/rpi-cluster/apps/home/linkding/ks.yaml#L"), "forge link");
     let fragment = get_with(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3", &[("x-fluxgraph-fragment", "1")]).await;
     assert!(!fragment.body.contains("<html") && fragment.body.contains("Spec at a glance"));
+    // The whole page again, after the fragment of the same URL was kept: not mixed up.
+    assert!(get(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3").await.body.contains("<html"));
     assert_eq!(get(&state, "/k/Kustomization/flux-system/linkding").await.status, StatusCode::NOT_FOUND, "outside the base path");
 }
 
@@ -193,6 +195,42 @@ async fn not_ready_until_the_first_snapshot() {
     assert_eq!(ready.status, StatusCode::OK, "the last good snapshot is still served");
     assert!(ready.body.contains("last refresh failed"), "{}", ready.body);
     assert!(get(&state, "/").await.body.contains("The last refresh failed"));
+}
+
+/// The Copy-link URL is the public URL's, or the address listened on; never the `Host` a
+/// request names (a page kept for everyone must not carry one client's header either).
+#[tokio::test]
+async fn share_links_never_reflect_the_host_header() {
+    let state = example();
+    let page = get_with(&state, "/k/Kustomization/flux-system/linkding", &[("host", "localhost:9999")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("9999"), "the share link reflects the Host header");
+    assert!(page.body.contains("data-url=\"\""), "no public URL and no address: the page copies its own location");
+    state.set_listening("127.0.0.1:7420".parse().unwrap());
+    let page = get_with(&state, "/cycles?x=1", &[("host", "localhost:9999")]).await;
+    assert!(page.body.contains("data-url=\"http://127.0.0.1:7420/cycles?x=1\""), "the address listened on");
+}
+
+/// A page is drawn once per snapshot and URL: the same bytes again, compressed once for
+/// clients that take gzip; a new snapshot draws anew.
+#[tokio::test]
+async fn pages_are_kept_per_snapshot() {
+    let state = example();
+    let first = get(&state, "/critical-path").await;
+    let again = get(&state, "/critical-path").await;
+    assert_eq!(first.body, again.body);
+    let request = Request::builder().uri("/critical-path").header(header::ACCEPT_ENCODING, "gzip, br").body(Body::empty()).unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    let zipped = to_bytes(response.into_body(), 64 << 20).await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, first.body);
+    assert!(first.body.contains("snapshot 1"));
+    state.publish(Snapshot::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), None).unwrap(), None, None);
+    assert!(get(&state, "/critical-path").await.body.contains("snapshot 2"), "a new snapshot is drawn anew");
+    state.fail("cannot read the repository".into());
+    assert!(get(&state, "/critical-path").await.body.contains("The last refresh failed"), "a failed refresh shows at once");
 }
 
 /// Every page of every cluster of the real repositories in `../shared/corpus` answers 200:
