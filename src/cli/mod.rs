@@ -211,7 +211,7 @@ fn print(text: &str) -> Result<(), String> {
 fn serve(args: ServeArgs) -> Result<u8, String> {
     init_logging(args.log_format);
     let base_path = normalize_base_path(&args.base_path);
-    let options = crate::server::Options { public_url: args.public_url, repo_url: args.repo_url, base_path };
+    let options = crate::server::Options { public_url: args.public_url, repo_url: args.repo_url, base_path, limits: crate::server::Limits::default() };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

@@ -4,7 +4,9 @@
 //! no path in a request can reach the file system.
 //!
 //! Pages and exports are drawn once per snapshot and URL, off the async runtime (`cache`),
-//! so that the health probes never wait behind a drawing.
+//! so that the health probes never wait behind a drawing; the listener (`listen`) bounds what
+//! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
+//! guard (`guard`) answers only GET and HEAD without a body.
 //!
 //! `app(state)` builds the router (tests call it without a socket); `serve` binds it.
 
@@ -12,6 +14,8 @@ mod api;
 mod assets;
 pub mod cache;
 mod events;
+pub mod guard;
+mod listen;
 pub mod pages;
 pub mod state;
 pub mod views;
@@ -31,12 +35,12 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::model::{Kind, ObjectId};
 use cache::Rendered;
 use pages::{Page, Params, Section};
-pub use state::{AppState, Current, Options, Update};
+pub use state::{AppState, Current, Limits, Options, Update};
 
 /// Scripts and styles come only from this server; nothing inline, nothing framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The whole app, with its security headers, compression and request tracing.
+/// The whole app, with its guard, security headers, compression and request tracing.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(levels))
@@ -58,7 +62,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let base = state.options().base_path.clone();
     let app = if base.is_empty() { routes } else { Router::new().nest(&base, routes) };
-    app.layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
+    app.layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -80,7 +85,7 @@ pub async fn serve(state: AppState, listen: SocketAddr, shutdown: impl std::futu
 /// Serves on a bound listener (tests bind `127.0.0.1:0`) until `shutdown` completes.
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     state.set_listening(listener.local_addr()?);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    listen::run(listener, state.clone(), app(state), shutdown).await
 }
 
 /// A response drawn by `draw` on the blocking pool, once per snapshot and URL (and fragment

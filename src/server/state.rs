@@ -2,8 +2,9 @@
 //! is built, the pages drawn from it, and the channel that tells open pages about it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 
@@ -20,6 +21,29 @@ pub struct Options {
     pub repo_url: Option<String>,
     /// A path prefix (`/fluxgraph`) the app is served under; empty for the root.
     pub base_path: String,
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A request's headers must have arrived in full this long after the connection opened
+    /// or the previous response ended, or the connection is closed (slowloris, idle
+    /// keep-alive connections).
+    pub header_timeout: Duration,
+    /// A response the client does not read for this long is abandoned and its connection
+    /// closed.
+    pub write_timeout: Duration,
+    /// Connections open at once; beyond, a connection is answered 503 and closed.
+    pub max_connections: usize,
+    /// Open pages following updates (`/events`) at once; beyond, 503.
+    pub max_subscribers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { header_timeout: Duration::from_secs(10), write_timeout: Duration::from_secs(30), max_connections: 256, max_subscribers: 128 }
+    }
 }
 
 /// What the pages show: a snapshot, its version, and how the last refresh went.
@@ -58,8 +82,22 @@ struct Inner {
     updates: broadcast::Sender<Update>,
     options: Options,
     pages: Cache,
+    subscribers: AtomicUsize,
     /// The address bound, once `serve` has bound it.
     listening: OnceLock<SocketAddr>,
+    /// True once the server is shutting down: the event streams end.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// Holds one of the `/events` places; gives it back when dropped.
+pub struct Subscriber {
+    state: AppState,
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.state.inner.subscribers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -71,7 +109,9 @@ impl AppState {
                 updates,
                 options,
                 pages: Cache::default(),
+                subscribers: AtomicUsize::new(0),
                 listening: OnceLock::new(),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -124,6 +164,27 @@ impl AppState {
     /// The rendered pages of the current snapshot.
     pub(crate) fn pages(&self) -> &Cache {
         &self.inner.pages
+    }
+
+    /// Takes one of the `/events` places, or `None` when all are taken.
+    pub fn subscriber(&self) -> Option<Subscriber> {
+        let max = self.inner.options.limits.max_subscribers;
+        let before = self.inner.subscribers.fetch_add(1, Ordering::SeqCst);
+        let taken = Subscriber { state: self.clone() };
+        (before < max).then_some(taken)
+    }
+
+    /// Completes when the server starts shutting down.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.inner.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Ends the event streams: the server is shutting down.
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// Records the address `serve` bound.

@@ -1,6 +1,7 @@
 //! The HTTP app (`fluxgraph::server::app`), called without a socket: every route's status,
-//! content type and the names that must appear; helpful 404s; hostile paths; and no secret
-//! value in any response.
+//! content type and the names that must appear; helpful 404s; hostile paths; no secret
+//! value in any response; bodies refused, the `/events` cap and the page cache. What needs
+//! a socket (timeouts, the connection cap, the probes under load) is in `server_load`.
 
 use std::path::Path;
 
@@ -168,7 +169,12 @@ async fn no_secret_value_appears_in_any_response() {
 
 #[tokio::test]
 async fn fragments_base_path_and_share_links() {
-    let options = Options { base_path: "/fluxgraph".into(), public_url: Some("https://fluxgraph.example.com".into()), repo_url: Some("https://github.com/me/home-ops/blob/main".into()) };
+    let options = Options {
+        base_path: "/fluxgraph".into(),
+        public_url: Some("https://fluxgraph.example.com".into()),
+        repo_url: Some("https://github.com/me/home-ops/blob/main".into()),
+        ..Options::default()
+    };
     let state = state_for(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), options);
     let page = get(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -209,6 +215,45 @@ async fn share_links_never_reflect_the_host_header() {
     state.set_listening("127.0.0.1:7420".parse().unwrap());
     let page = get_with(&state, "/cycles?x=1", &[("host", "localhost:9999")]).await;
     assert!(page.body.contains("data-url=\"http://127.0.0.1:7420/cycles?x=1\""), "the address listened on");
+}
+
+/// fluxgraph only reads: other methods get 405, and a request with a body 413, unread.
+#[tokio::test]
+async fn bodies_and_other_methods_are_refused() {
+    let state = example();
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let request = Request::builder().method(method).uri("/").body(Body::empty()).unwrap();
+        let response = app(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+    }
+    let with_length = Request::builder().uri("/api/graph").header(header::CONTENT_LENGTH, "5").body(Body::from("hello")).unwrap();
+    assert_eq!(app(state.clone()).oneshot(with_length).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let chunked = Request::builder().uri("/healthz").header(header::TRANSFER_ENCODING, "chunked").body(Body::from("hello")).unwrap();
+    assert_eq!(app(state.clone()).oneshot(chunked).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let empty = Request::builder().uri("/healthz").header(header::CONTENT_LENGTH, "0").body(Body::empty()).unwrap();
+    assert_eq!(app(state.clone()).oneshot(empty).await.unwrap().status(), StatusCode::OK);
+    let head = Request::builder().method("HEAD").uri("/").body(Body::empty()).unwrap();
+    assert_eq!(app(state).oneshot(head).await.unwrap().status(), StatusCode::OK);
+}
+
+/// Each open `/events` stream holds a connection: beyond the cap, a clear 503; a place is
+/// given back when its page goes.
+#[tokio::test]
+async fn event_streams_beyond_the_cap_get_503() {
+    let limits = fluxgraph::server::Limits { max_subscribers: 2, ..Default::default() };
+    let state = state_for(&repo("levels-chain"), Options { limits, ..Options::default() });
+    let open = || app(state.clone()).oneshot(Request::builder().uri("/events").body(Body::empty()).unwrap());
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    assert!(first.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = String::from_utf8(to_bytes(third.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("too many open pages"), "{body}");
+    drop(first);
+    assert_eq!(open().await.unwrap().status(), StatusCode::OK, "the place of a closed page is free again");
 }
 
 /// A page is drawn once per snapshot and URL: the same bytes again, compressed once for
