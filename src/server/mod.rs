@@ -6,7 +6,8 @@
 //! Pages and exports are drawn once per snapshot and URL, off the async runtime (`cache`),
 //! so that the health probes never wait behind a drawing; the listener (`listen`) bounds what
 //! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
-//! guard (`guard`) answers only GET and HEAD without a body.
+//! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
+//! without a body.
 //!
 //! `app(state)` builds the router (tests call it without a socket); `serve` binds it.
 

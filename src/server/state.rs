@@ -21,6 +21,9 @@ pub struct Options {
     pub repo_url: Option<String>,
     /// A path prefix (`/fluxgraph`) the app is served under; empty for the root.
     pub base_path: String,
+    /// Host names answered besides the loopback names, the listening address and the public
+    /// URL's host (`--allowed-host`); `name` matches any port, `name:port` that port only.
+    pub allowed_hosts: Vec<String>,
     pub limits: Limits,
 }
 

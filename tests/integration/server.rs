@@ -1,6 +1,6 @@
 //! The HTTP app (`fluxgraph::server::app`), called without a socket: every route's status,
 //! content type and the names that must appear; helpful 404s; hostile paths; no secret
-//! value in any response; bodies refused, the `/events` cap and the page cache. What needs
+//! value in any response; the host check, bodies refused, the `/events` cap and the page cache. What needs
 //! a socket (timeouts, the connection cap, the probes under load) is in `server_load`.
 
 use std::path::Path;
@@ -215,6 +215,34 @@ async fn share_links_never_reflect_the_host_header() {
     state.set_listening("127.0.0.1:7420".parse().unwrap());
     let page = get_with(&state, "/cycles?x=1", &[("host", "localhost:9999")]).await;
     assert!(page.body.contains("data-url=\"http://127.0.0.1:7420/cycles?x=1\""), "the address listened on");
+}
+
+/// DNS rebinding: a page on another site whose name resolves to this server gets 421;
+/// this server's own names are answered, and the probes whatever the host.
+#[tokio::test]
+async fn other_hosts_get_421_and_probes_are_exempt() {
+    let state = state_for(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"),
+        Options { public_url: Some("https://fluxgraph.example.com".into()), allowed_hosts: vec!["fluxgraph.tools.svc.cluster.local".into()], ..Options::default() },
+    );
+    state.set_listening("127.0.0.1:7420".parse().unwrap());
+    for host in ["evil.example", "evil.example:7420", "127.0.0.1.evil.example", "fluxgraph.example.com.evil.example", "10.1.2.3:7420"] {
+        for uri in ["/", "/api/graph", "/events", "/assets/app.js", "/nope"] {
+            let reply = get_with(&state, uri, &[("host", host)]).await;
+            assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{host} {uri}");
+            assert!(reply.body.contains("--allowed-host"), "{}", reply.body);
+        }
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(get_with(&state, probe, &[("host", host)]).await.status, StatusCode::OK, "{host} {probe}: probes are exempt");
+        }
+    }
+    for host in ["localhost", "localhost:7420", "127.0.0.1:7420", "[::1]:7420", "localhost:8080", "fluxgraph.example.com", "FluxGraph.Example.com:443", "fluxgraph.tools.svc.cluster.local"] {
+        assert_eq!(get_with(&state, "/api/graph", &[("host", host)]).await.status, StatusCode::OK, "{host}");
+    }
+    // Under a base path, the probes there are exempt.
+    let based = state_for(&repo("levels-chain"), Options { base_path: "/fg".into(), ..Options::default() });
+    assert_eq!(get_with(&based, "/fg/healthz", &[("host", "10.1.2.3:7420")]).await.status, StatusCode::OK);
+    assert_eq!(get_with(&based, "/fg/", &[("host", "10.1.2.3:7420")]).await.status, StatusCode::MISDIRECTED_REQUEST);
 }
 
 /// fluxgraph only reads: other methods get 405, and a request with a body 413, unread.
