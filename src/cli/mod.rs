@@ -217,11 +217,19 @@ fn print(text: &str) -> Result<(), String> {
 fn serve(args: ServeArgs) -> Result<u8, String> {
     init_logging(args.log_format);
     let base_path = normalize_base_path(&args.base_path);
+    // The server's own folders never appear in a response; relative names do.
+    let mut hidden_paths = vec![args.artifact_dir.clone()];
+    if let Some(path) = &args.path {
+        hidden_paths.push(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    }
+    hidden_paths.extend(hidden_paths.clone().iter().filter_map(|p| p.canonicalize().ok()));
+    hidden_paths.extend(std::env::current_dir().ok());
     let options = crate::server::Options {
         public_url: args.public_url,
         repo_url: args.repo_url,
         base_path,
         allowed_hosts: args.allowed_hosts,
+        hidden_paths,
         limits: crate::server::Limits::default(),
     };
     let state = crate::server::AppState::new(options);

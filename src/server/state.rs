@@ -2,6 +2,7 @@
 //! is built, the pages drawn from it, and the channel that tells open pages about it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
@@ -24,6 +25,10 @@ pub struct Options {
     /// Host names answered besides the loopback names, the listening address and the public
     /// URL's host (`--allowed-host`); `name` matches any port, `name:port` that port only.
     pub allowed_hosts: Vec<String>,
+    /// Folders of the server's machine (the repository as given, the artifact folder) whose
+    /// absolute paths never appear in a response: messages name what is inside them relative
+    /// to them. The snapshot's own root is always hidden.
+    pub hidden_paths: Vec<PathBuf>,
     pub limits: Limits,
 }
 
@@ -129,7 +134,9 @@ impl AppState {
     }
 
     /// Swaps in a new snapshot and tells every open page.
-    pub fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>) {
+    pub fn publish(&self, mut snapshot: Snapshot, revision: Option<String>, message: Option<String>) {
+        hide_paths(&mut snapshot, &self.inner.options.hidden_paths);
+        let message = message.map(|m| self.hide(&m, Some(&snapshot)));
         let (version, generation, previous) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             let version = current.as_ref().map_or(1, |c| c.version + 1);
@@ -145,11 +152,13 @@ impl AppState {
         drop(previous);
     }
 
-    /// Records a failed refresh: the last good snapshot stays, and says so.
+    /// Records a failed refresh: the last good snapshot stays, and says so. The log keeps
+    /// the whole message; pages see it without the server's paths.
     pub fn fail(&self, why: String) {
         tracing::warn!(%why, "refresh failed; keeping the last good snapshot");
         let (version, generation, why) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
+            let why = self.hide(&why, current.as_ref().map(|c| c.snapshot.as_ref()));
             match current.as_ref() {
                 Some(c) => {
                     let kept = Current { failure: Some(why.clone()), generation: c.generation + 1, ..(**c).clone() };
@@ -162,6 +171,12 @@ impl AppState {
         };
         self.inner.pages.reset(generation);
         let _ = self.inner.updates.send(Update { version, ok: false, message: why });
+    }
+
+    /// `text` without the absolute paths of the server's folders.
+    fn hide(&self, text: &str, snapshot: Option<&Snapshot>) -> String {
+        let roots = snapshot.map(|s| s.repository.root.clone());
+        hide_in(text, self.inner.options.hidden_paths.iter().chain(roots.iter()))
     }
 
     /// The rendered pages of the current snapshot.
@@ -217,6 +232,76 @@ impl AppState {
             (Some(public), _) => format!("{}{}", public.trim_end_matches('/'), path_and_query),
             (None, Some(address)) if !address.ip().is_unspecified() => format!("http://{address}{path_and_query}"),
             (None, _) => String::new(),
+        }
+    }
+}
+
+/// Rewrites the snapshot's messages so that they name files relative to its root.
+fn hide_paths(snapshot: &mut Snapshot, hidden: &[PathBuf]) {
+    let folders: Vec<PathBuf> = hidden.iter().chain(std::iter::once(&snapshot.repository.root)).cloned().collect();
+    let diagnostics = snapshot
+        .diagnostics
+        .iter_mut()
+        .chain(snapshot.repository.diagnostics.iter_mut())
+        .chain(snapshot.clusters.iter_mut().flat_map(|c| c.analysis.diagnostics.iter_mut()));
+    for d in diagnostics {
+        for text in std::iter::once(&mut d.message).chain(d.hint.as_mut()) {
+            if folders.iter().any(|f| !f.as_os_str().is_empty() && text.contains(&*f.to_string_lossy())) {
+                *text = hide_in(text, folders.iter());
+            }
+        }
+    }
+}
+
+/// `text` with every `folder/` taken out (what is inside it is named relative to it) and
+/// every bare `folder` named by its last component; longest folders first. A folder counts
+/// only where a path can start (not inside `apps/tmp/…` when `/tmp` is hidden).
+pub fn hide_in<'a>(text: &str, folders: impl Iterator<Item = &'a PathBuf>) -> String {
+    let mut folders: Vec<String> = folders.map(|f| f.to_string_lossy().trim_end_matches('/').to_string()).filter(|f| f.len() > 1).collect();
+    folders.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let mut out = text.to_string();
+    for folder in folders {
+        let name = folder.rsplit(['/', '\\']).next().filter(|n| !n.is_empty()).unwrap_or(".");
+        let mut rest = out.as_str();
+        let mut done = String::with_capacity(out.len());
+        while let Some(i) = rest.find(&folder) {
+            let starts_path = rest[..i].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || "/\\._-~".contains(c)));
+            let after = &rest[i + folder.len()..];
+            let next = after.chars().next();
+            done.push_str(&rest[..i]);
+            if !starts_path || next.is_some_and(|c| c.is_alphanumeric() || "._-~".contains(c)) {
+                // Not this folder: part of a longer name.
+                done.push_str(&folder);
+                rest = after;
+            } else if let Some(inside) = after.strip_prefix('/').or_else(|| after.strip_prefix('\\')) {
+                rest = inside;
+            } else {
+                done.push_str(name);
+                rest = after;
+            }
+        }
+        done.push_str(rest);
+        out = done;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_paths_are_hidden() {
+        let hidden = [PathBuf::from("/home/me/home-ops"), PathBuf::from("/tmp")];
+        let cases = [
+            ("cannot read /home/me/home-ops: not a directory", "cannot read home-ops: not a directory"),
+            ("could not read: /home/me/home-ops/apps/a.yaml: Permission denied", "could not read: apps/a.yaml: Permission denied"),
+            ("cannot create /tmp/fluxgraph/artifact-1: full", "cannot create fluxgraph/artifact-1: full"),
+            ("apps/tmp/x and /home/me/home-ops-old/y", "apps/tmp/x and /home/me/home-ops-old/y"),
+            ("(/tmp)", "(tmp)"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(hide_in(text, hidden.iter()), want, "{text}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The HTTP app (`fluxgraph::server::app`), called without a socket: every route's status,
 //! content type and the names that must appear; helpful 404s; hostile paths; no secret
-//! value in any response; the host check, bodies refused, the `/events` cap and the page cache. What needs
-//! a socket (timeouts, the connection cap, the probes under load) is in `server_load`.
+//! value and no server path in any response; the host check, bodies refused, the `/events`
+//! cap and the page cache. What needs a socket (timeouts, the connection cap, the probes
+//! under load) is in `server_load`.
 
 use std::path::Path;
 
@@ -304,6 +305,24 @@ async fn pages_are_kept_per_snapshot() {
     assert!(get(&state, "/critical-path").await.body.contains("snapshot 2"), "a new snapshot is drawn anew");
     state.fail("cannot read the repository".into());
     assert!(get(&state, "/critical-path").await.body.contains("The last refresh failed"), "a failed refresh shows at once");
+}
+
+/// No absolute path of the server's machine in a page, the API or the probes: a failed
+/// refresh naming the repository's folder is shown with the folder's name only.
+#[tokio::test]
+async fn no_server_path_appears_in_any_response() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster");
+    let state = state_for(&root, Options { hidden_paths: vec![root.clone()], ..Options::default() });
+    let canonical = root.canonicalize().unwrap();
+    state.fail(format!("cannot read {}: No such file or directory; also {}/apps/x.yaml", canonical.display(), root.display()));
+    for uri in ["/", "/diagnostics", "/api/graph", "/readyz", "/nope", "/k/Kustomization/flux-system/linkding"] {
+        let reply = get(&state, uri).await;
+        for absolute in [&root, &canonical] {
+            assert!(!reply.body.contains(&*absolute.to_string_lossy()), "{uri} shows {}", absolute.display());
+        }
+    }
+    let ready = get(&state, "/readyz").await.body;
+    assert!(ready.contains("cannot read rpi-cluster: No such file or directory; also apps/x.yaml"), "{ready}");
 }
 
 /// Every page of every cluster of the real repositories in `../shared/corpus` answers 200:
