@@ -47,7 +47,7 @@ pub enum Command {
         format: GraphFormat,
     },
     /// Serve the interactive views; the page follows the files as they change.
-    #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main")]
+    #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
 }
 
@@ -63,8 +63,14 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDRESS:PORT")]
     pub listen: std::net::SocketAddr,
     /// The public URL the app is reached at (for shared links), e.g. https://fluxgraph.example.com.
+    /// Its host is answered.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Also answer requests for this host name (`name`, any port; `name:port`, that port),
+    /// e.g. a Service's DNS name in a cluster; repeatable. Without it, only localhost, the
+    /// address a request came in on and the --public-url host are answered.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
     /// The forge URL of the repository's files, e.g. https://github.com/me/home-ops/blob/main;
     /// file:line references link there.
     #[arg(long, value_name = "URL")]
@@ -211,7 +217,21 @@ fn print(text: &str) -> Result<(), String> {
 fn serve(args: ServeArgs) -> Result<u8, String> {
     init_logging(args.log_format);
     let base_path = normalize_base_path(&args.base_path);
-    let options = crate::server::Options { public_url: args.public_url, repo_url: args.repo_url, base_path };
+    // The server's own folders never appear in a response; relative names do.
+    let mut hidden_paths = vec![args.artifact_dir.clone()];
+    if let Some(path) = &args.path {
+        hidden_paths.push(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
+    }
+    hidden_paths.extend(hidden_paths.clone().iter().filter_map(|p| p.canonicalize().ok()));
+    hidden_paths.extend(std::env::current_dir().ok());
+    let options = crate::server::Options {
+        public_url: args.public_url,
+        repo_url: args.repo_url,
+        base_path,
+        allowed_hosts: args.allowed_hosts,
+        hidden_paths,
+        limits: crate::server::Limits::default(),
+    };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {

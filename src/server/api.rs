@@ -1,49 +1,50 @@
 //! Machine views: the JSON contract, DOT, Mermaid, search suggestions, health and readiness.
 
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::cache::Rendered;
 use super::pages::{self, Params};
-use super::state::AppState;
+use super::state::{AppState, Current};
 use super::views::object_path;
+use super::drawn;
 use crate::render;
 
-fn not_ready() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, "the first snapshot is still loading\n").into_response()
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+fn not_ready() -> Rendered {
+    Rendered::new(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "the first snapshot is still loading\n".into())
 }
 
-fn text(content_type: &'static str, body: String) -> Response {
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+/// An export of the current snapshot, drawn once per snapshot and query like the pages.
+async fn export(state: AppState, uri: OriginalUri, headers: &HeaderMap, draw: impl FnOnce(&Current) -> Rendered + Send + 'static) -> Response {
+    drawn(state, uri, headers, move |_, current: Option<Arc<Current>>, _, _| current.map_or_else(not_ready, |c| draw(&c))).await
 }
 
-pub async fn graph(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    let Some(current) = state.current() else { return not_ready() };
-    match render::json::render(&current.snapshot, params.get("cluster").map(String::as_str)) {
-        Ok(json) => text("application/json", json),
-        Err(message) => (StatusCode::NOT_FOUND, message).into_response(),
+pub async fn graph(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    export(state, uri, &headers, move |current| match render::json::render(&current.snapshot, params.get("cluster").map(String::as_str)) {
+        Ok(json) => Rendered::new(StatusCode::OK, "application/json", json),
+        Err(message) => Rendered::new(StatusCode::NOT_FOUND, PLAIN, message),
+    })
+    .await
+}
+
+fn one_cluster(current: &Current, params: &Params, content_type: &'static str, render: impl FnOnce(&crate::snapshot::ClusterView) -> String) -> Rendered {
+    match current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)) {
+        Ok(view) => Rendered::new(StatusCode::OK, content_type, render(view)),
+        Err(why) => Rendered::new(StatusCode::NOT_FOUND, PLAIN, why),
     }
 }
 
-#[allow(clippy::result_large_err)] // the Err is the response to send
-fn one_cluster<'a>(current: &'a super::Current, params: &Params) -> Result<&'a crate::snapshot::ClusterView, Response> {
-    current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)).map_err(|why| (StatusCode::NOT_FOUND, why).into_response())
+pub async fn dot(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    export(state, uri, &headers, move |current| one_cluster(current, &params, "text/vnd.graphviz; charset=utf-8", render::dot::render)).await
 }
 
-pub async fn dot(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    let Some(current) = state.current() else { return not_ready() };
-    match one_cluster(&current, &params) {
-        Ok(view) => text("text/vnd.graphviz; charset=utf-8", render::dot::render(view)),
-        Err(response) => response,
-    }
-}
-
-pub async fn mermaid(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    let Some(current) = state.current() else { return not_ready() };
-    match one_cluster(&current, &params) {
-        Ok(view) => text("text/vnd.mermaid; charset=utf-8", render::mermaid::render(view)),
-        Err(response) => response,
-    }
+pub async fn mermaid(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    export(state, uri, &headers, move |current| one_cluster(current, &params, "text/vnd.mermaid; charset=utf-8", render::mermaid::render)).await
 }
 
 #[derive(serde::Serialize)]
@@ -55,9 +56,17 @@ struct Suggestion {
     href: String,
 }
 
-pub async fn search(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
-    let Some(current) = state.current() else { return not_ready() };
-    let Ok(view) = one_cluster(&current, &params) else { return text("application/json", "[]".into()) };
+pub async fn search(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    drawn(state, uri, &headers, move |state, current, _, _| match current {
+        None => not_ready(),
+        Some(current) => Rendered::new(StatusCode::OK, "application/json", suggestions(state, &current, &params)),
+    })
+    .await
+}
+
+/// What the search box offers as one types.
+fn suggestions(state: &AppState, current: &Current, params: &Params) -> String {
+    let Ok(view) = current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)) else { return "[]".into() };
     let query = params.get("q").map(String::as_str).unwrap_or("");
     let cluster = params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", super::views::encode(c)));
     let results: Vec<Suggestion> = pages::search(view, query, 8)
@@ -70,16 +79,20 @@ pub async fn search(State(state): State<AppState>, Query(params): Query<Params>)
             href: state.link(&format!("{}{cluster}", object_path(id))),
         })
         .collect();
-    text("application/json", serde_json::to_string(&results).unwrap_or_else(|_| "[]".into()))
+    serde_json::to_string(&results).unwrap_or_else(|_| "[]".into())
 }
 
+/// Alive: answered at once, touching nothing.
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// Ready once a snapshot is loaded; the body says which, and whether the last refresh failed.
+/// Reads only the current snapshot's header, never a page.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let Some(current) = state.current() else { return not_ready() };
+    let Some(current) = state.current() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the first snapshot is still loading\n").into_response();
+    };
     let mut body = format!("ready: snapshot {}", current.version);
     if let Some(r) = &current.revision {
         body.push_str(&format!(", revision {r}"));

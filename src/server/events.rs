@@ -1,21 +1,34 @@
 //! Server-sent events: one `snapshot` event each time a new snapshot is swapped in (or a
-//! refresh fails), which open pages answer by fetching their own content again.
+//! refresh fails), which open pages answer by fetching their own content again. At most
+//! `Limits::max_subscribers` streams are open at once: each is a connection held for as long
+//! as its page is; beyond, 503 (the page then retries with a growing delay). Streams end
+//! when the server shuts down.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::state::AppState;
 
-pub async fn stream(State(state): State<AppState>) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let updates = BroadcastStream::new(state.subscribe()).filter_map(|update| {
-        // A reader that fell behind only needs the latest: lagged messages are skipped.
-        let update = update.ok()?;
-        Some(Ok(Event::default().event("snapshot").json_data(&update).unwrap_or_else(|_| Event::default().event("snapshot"))))
+pub async fn stream(State(state): State<AppState>) -> Response {
+    let Some(place) = state.subscriber() else {
+        let body = "too many open pages are following updates; this one will not update itself until one closes\n";
+        return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], body).into_response();
+    };
+    let closing = state.closing();
+    let updates = BroadcastStream::new(state.subscribe()).filter_map(move |update| {
+            // The place is given back when the stream is dropped.
+            let _held = &place;
+            // A reader that fell behind only needs the latest: lagged messages are skipped.
+            let update = update.ok()?;
+            Some(Ok::<_, Infallible>(Event::default().event("snapshot").json_data(&update).unwrap_or_else(|_| Event::default().event("snapshot"))))
     });
-    Sse::new(updates).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let updates = futures_util::StreamExt::take_until(updates, closing);
+    Sse::new(updates).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }

@@ -3,11 +3,20 @@
 //! in, and never open a file (the source views show the text loaded with the snapshot), so
 //! no path in a request can reach the file system.
 //!
+//! Pages and exports are drawn once per snapshot and URL, off the async runtime (`cache`),
+//! so that the health probes never wait behind a drawing; the listener (`listen`) bounds what
+//! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
+//! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
+//! without a body.
+//!
 //! `app(state)` builds the router (tests call it without a socket); `serve` binds it.
 
 mod api;
 mod assets;
+pub mod cache;
 mod events;
+pub mod guard;
+mod listen;
 pub mod pages;
 pub mod state;
 pub mod views;
@@ -18,20 +27,21 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::model::{Kind, ObjectId};
+use cache::Rendered;
 use pages::{Page, Params, Section};
-pub use state::{AppState, Current, Options, Update};
+pub use state::{AppState, Current, Limits, Options, Update};
 
 /// Scripts and styles come only from this server; nothing inline, nothing framed.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The whole app, with its security headers, compression and request tracing.
+/// The whole app, with its guard, security headers, compression and request tracing.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(levels))
@@ -53,7 +63,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let base = state.options().base_path.clone();
     let app = if base.is_empty() { routes } else { Router::new().nest(&base, routes) };
-    app.layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
+    app.layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
@@ -69,7 +80,30 @@ pub async fn serve(state: AppState, listen: SocketAddr, shutdown: impl std::futu
     let public = state.options().public_url.clone();
     let url = format!("http://{local}{}/", state.options().base_path);
     println!("fluxgraph is serving on {url}{}", public.map_or(String::new(), |p| format!(" (shared links point at {p})")));
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves on a bound listener (tests bind `127.0.0.1:0`) until `shutdown` completes.
+pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    state.set_listening(listener.local_addr()?);
+    listen::run(listener, state.clone(), app(state), shutdown).await
+}
+
+/// A response drawn by `draw` on the blocking pool, once per snapshot and URL (and fragment
+/// or whole page): later requests for the same URL get the same bytes.
+async fn drawn(
+    state: AppState,
+    uri: OriginalUri,
+    headers: &HeaderMap,
+    draw: impl FnOnce(&AppState, Option<Arc<Current>>, &OriginalUri, bool) -> Rendered + Send + 'static,
+) -> Response {
+    let fragment = headers.contains_key(pages::FRAGMENT);
+    let current = state.current();
+    let generation = current.as_ref().map_or(0, |c| c.generation);
+    let key = format!("{} {}", if fragment { "fragment" } else { "page" }, uri.0.path_and_query().map_or("/", |p| p.as_str()));
+    let owned = state.clone();
+    let rendered = state.pages().get_or_render(generation, key, move || draw(&owned, current, &uri, fragment)).await;
+    rendered.response(headers).await
 }
 
 /// The request's snapshot and cluster, or the page to answer with instead.
@@ -79,16 +113,18 @@ struct Context {
     index: usize,
 }
 
-#[allow(clippy::result_large_err)] // the Err is the page to answer with, as axum handlers do
-fn context(state: &AppState, params: &Params, uri: &OriginalUri, headers: &HeaderMap) -> Result<Context, Response> {
-    let Some(current) = state.current() else {
+/// A page's status and HTML.
+type Html = (StatusCode, String);
+
+fn context(state: &AppState, current: Option<Arc<Current>>, params: &Params, uri: &OriginalUri, fragment: bool) -> Result<Context, Html> {
+    let Some(current) = current else {
         let body = pages::Message {
             heading: "Loading".into(),
             text: "fluxgraph is reading the repository; this page refreshes itself when it is ready.".into(),
             suggestions: Vec::new(),
             home: state.link("/"),
         };
-        return Err(pages::respond(state, None, None, Section::Other, uri, headers, StatusCode::SERVICE_UNAVAILABLE, ("loading".into(), askama::Template::render(&body).unwrap_or_default())));
+        return Err(pages::respond(state, None, None, Section::Other, uri, fragment, StatusCode::SERVICE_UNAVAILABLE, ("loading".into(), askama::Template::render(&body).unwrap_or_default())));
     };
     let cluster = params.get("cluster").cloned();
     let index = match &cluster {
@@ -108,7 +144,7 @@ fn context(state: &AppState, params: &Params, uri: &OriginalUri, headers: &Heade
                     home: state.link("/"),
                 };
                 let page = ("no such cluster".into(), askama::Template::render(&body).unwrap_or_default());
-                return Err(pages::respond(state, Some(&current), None, Section::Other, uri, headers, StatusCode::NOT_FOUND, page));
+                return Err(pages::respond(state, Some(&current), None, Section::Other, uri, fragment, StatusCode::NOT_FOUND, page));
             }
         },
     };
@@ -120,29 +156,41 @@ fn context(state: &AppState, params: &Params, uri: &OriginalUri, headers: &Heade
             home: state.link("/diagnostics"),
         };
         let page = ("no cluster".into(), askama::Template::render(&body).unwrap_or_default());
-        return Err(pages::respond(state, Some(&current), None, Section::Other, uri, headers, StatusCode::OK, page));
+        return Err(pages::respond(state, Some(&current), None, Section::Other, uri, fragment, StatusCode::OK, page));
     }
     Ok(Context { current, cluster, index })
 }
 
-/// Runs a page renderer with the request's context and wraps its output.
-fn page(state: &AppState, params: &Params, uri: &OriginalUri, headers: &HeaderMap, section: Section, render: impl FnOnce(&Page<'_>) -> Option<(String, String)>) -> Response {
-    let ctx = match context(state, params, uri, headers) {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let view = &ctx.current.snapshot.clusters[ctx.index];
-    let page = Page { state, current: &ctx.current, view, params, view_state: pages::view_state(params) };
-    let (status, body) = match render(&page) {
-        Some(body) => (StatusCode::OK, body),
-        None => {
-            let path = uri.0.path().to_string();
-            let query = page_cluster_query(params);
-            let name = path.rsplit('/').next().unwrap_or("").to_string();
-            (StatusCode::NOT_FOUND, pages::not_found(state, Some(view), &query, &format!("page {path}"), &name))
-        }
-    };
-    pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), section, uri, headers, status, body)
+/// A page drawn by `render` with the request's context (once per snapshot and URL).
+async fn page(
+    state: AppState,
+    params: Params,
+    uri: OriginalUri,
+    headers: &HeaderMap,
+    section: Section,
+    render: impl FnOnce(&Page<'_>) -> Option<(String, String)> + Send + 'static,
+) -> Response {
+    drawn(state, uri, headers, move |state, current, uri, fragment| {
+        let (status, html) = match context(state, current, &params, uri, fragment) {
+            Err(page) => page,
+            Ok(ctx) => {
+                let view = &ctx.current.snapshot.clusters[ctx.index];
+                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
+                let (status, body) = match render(&page) {
+                    Some(body) => (StatusCode::OK, body),
+                    None => {
+                        let path = uri.0.path().to_string();
+                        let query = page_cluster_query(&params);
+                        let name = path.rsplit('/').next().unwrap_or("").to_string();
+                        (StatusCode::NOT_FOUND, pages::not_found(state, Some(view), &query, &format!("page {path}"), &name))
+                    }
+                };
+                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), section, uri, fragment, status, body)
+            }
+        };
+        Rendered::html(status, html)
+    })
+    .await
 }
 
 fn page_cluster_query(params: &Params) -> String {
@@ -150,7 +198,7 @@ fn page_cluster_query(params: &Params) -> String {
 }
 
 async fn levels(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(&state, &params, &uri, &headers, Section::Levels, |p| Some(pages::overview(p)))
+    page(state, params, uri, &headers, Section::Levels, |p| Some(pages::overview(p))).await
 }
 
 async fn object(
@@ -160,52 +208,60 @@ async fn object(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Response {
-    // The id is only ever looked up among the snapshot's objects.
-    let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace.clone(), name.clone()));
-    let ctx = match context(&state, &params, &uri, &headers) {
-        Ok(ctx) => ctx,
-        Err(response) => return response,
-    };
-    let view = &ctx.current.snapshot.clusters[ctx.index];
-    let found = id.filter(|id| view.cluster.objects.contains_key(id));
-    let page = Page { state: &state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
-    let (status, body) = match &found {
-        Some(id) => (StatusCode::OK, pages::object(&page, id)),
-        None => (
-            StatusCode::NOT_FOUND,
-            pages::not_found(&state, Some(view), &page_cluster_query(&params), &format!("{kind} {namespace}/{name}"), &name),
-        ),
-    };
-    pages::respond(&state, Some(&ctx.current), ctx.cluster.as_deref(), Section::Other, &uri, &headers, status, body)
+    drawn(state, uri, &headers, move |state, current, uri, fragment| {
+        // The id is only ever looked up among the snapshot's objects.
+        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace.clone(), name.clone()));
+        let (status, html) = match context(state, current, &params, uri, fragment) {
+            Err(page) => page,
+            Ok(ctx) => {
+                let view = &ctx.current.snapshot.clusters[ctx.index];
+                let found = id.filter(|id| view.cluster.objects.contains_key(id));
+                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
+                let (status, body) = match &found {
+                    Some(id) => (StatusCode::OK, pages::object(&page, id)),
+                    None => (
+                        StatusCode::NOT_FOUND,
+                        pages::not_found(state, Some(view), &page_cluster_query(&params), &format!("{kind} {namespace}/{name}"), &name),
+                    ),
+                };
+                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), Section::Other, uri, fragment, status, body)
+            }
+        };
+        Rendered::html(status, html)
+    })
+    .await
 }
 
 async fn component(State(state): State<AppState>, Path(path): Path<String>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     let path = path.trim_matches('/').to_string();
-    page(&state, &params, &uri, &headers, Section::Other, |p| pages::component(p, &path))
+    page(state, params, uri, &headers, Section::Other, move |p| pages::component(p, &path)).await
 }
 
 async fn critical_path(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(&state, &params, &uri, &headers, Section::CriticalPath, |p| Some(pages::critical_path(p)))
+    page(state, params, uri, &headers, Section::CriticalPath, |p| Some(pages::critical_path(p))).await
 }
 
 async fn cycles(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(&state, &params, &uri, &headers, Section::Cycles, |p| Some(pages::cycles(p)))
+    page(state, params, uri, &headers, Section::Cycles, |p| Some(pages::cycles(p))).await
 }
 
 async fn diagnostics(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(&state, &params, &uri, &headers, Section::Diagnostics, |p| Some(pages::diagnostics(p, &p.current.snapshot.diagnostics)))
+    page(state, params, uri, &headers, Section::Diagnostics, |p| Some(pages::diagnostics(p, &p.current.snapshot.diagnostics))).await
 }
 
 async fn search(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     let query = params.get("q").cloned().unwrap_or_default();
-    page(&state, &params, &uri, &headers, Section::Other, |p| Some(pages::search_page(p, &query)))
+    page(state, params, uri, &headers, Section::Other, move |p| Some(pages::search_page(p, &query))).await
 }
 
 async fn fallback(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    let current = state.current();
-    let view = current.as_ref().and_then(|c| c.snapshot.clusters.first());
-    let path = uri.0.path().to_string();
-    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("").to_string();
-    let body = pages::not_found(&state, view, "", &format!("page {path}"), &name);
-    pages::respond(&state, current.as_deref(), None, Section::Other, &uri, &headers, StatusCode::NOT_FOUND, body).into_response()
+    drawn(state, uri, &headers, |state, current, uri, fragment| {
+        let view = current.as_ref().and_then(|c| c.snapshot.clusters.first());
+        let path = uri.0.path().to_string();
+        let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("").to_string();
+        let body = pages::not_found(state, view, "", &format!("page {path}"), &name);
+        let (status, html) = pages::respond(state, current.as_deref(), None, Section::Other, uri, fragment, StatusCode::NOT_FOUND, body);
+        Rendered::html(status, html)
+    })
+    .await
 }

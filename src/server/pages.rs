@@ -1,14 +1,15 @@
 //! The HTML pages. Each handler reads the reader's view state from the query string, takes
 //! the current snapshot, and renders a template; with `X-Fluxgraph-Fragment: 1` only the
-//! page's `<main>` is returned, which is how open pages update in place.
+//! page's `<main>` is returned, which is how open pages update in place. A page is a function
+//! of the snapshot, the URL and that one header — never of the `Host` or another header — so
+//! that it can be drawn once and kept (`cache`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use askama::Template;
 use axum::extract::OriginalUri;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
 
 use super::state::{AppState, Current};
 use super::views::{self, Field, ViewState, component_of, encode, object_path};
@@ -864,6 +865,9 @@ pub enum Section {
     Other,
 }
 
+/// The request header that asks for a page's `<main>` alone.
+pub const FRAGMENT: &str = "x-fluxgraph-fragment";
+
 /// Wraps a page's content in the layout, or returns the content alone for a fragment request.
 #[allow(clippy::too_many_arguments)] // each is one part of the request or the page; a struct would only rename them
 pub fn respond(
@@ -872,13 +876,12 @@ pub fn respond(
     cluster: Option<&str>,
     section: Section,
     uri: &OriginalUri,
-    headers: &HeaderMap,
+    fragment: bool,
     status: StatusCode,
     (title, content): (String, String),
-) -> Response {
-    let fragment = headers.get("x-fluxgraph-fragment").is_some();
-    let mut response = if fragment {
-        Html(content).into_response()
+) -> (StatusCode, String) {
+    let html = if fragment {
+        content
     } else {
         let base = state.options().base_path.as_str();
         let cluster_query = cluster.map_or(String::new(), |c| format!("?cluster={}", encode(c)));
@@ -905,7 +908,6 @@ pub fn respond(
         .into_iter()
         .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
         .collect();
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let path_and_query = uri.0.path_and_query().map_or("/", |p| p.as_str());
         let mut footer = String::new();
         if let Some(c) = current {
@@ -926,15 +928,14 @@ pub fn respond(
             cluster_query,
             clusters,
             views,
-            share_url: state.share_url(path_and_query, host),
+            share_url: state.share_url(path_and_query),
             version: current.map_or(0, |c| c.version),
             content: &content,
             footer,
         };
-        Html(layout.render().unwrap_or_default()).into_response()
+        layout.render().unwrap_or_default()
     };
-    *response.status_mut() = status;
-    response
+    (status, html)
 }
 
 /// The helpful 404: what was asked for, and the closest objects by name.

@@ -10,5 +10,6 @@ mod flux_source;
 mod load;
 mod rules;
 mod server;
+mod server_load;
 mod util;
 mod watch;

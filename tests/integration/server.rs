@@ -1,6 +1,8 @@
 //! The HTTP app (`fluxgraph::server::app`), called without a socket: every route's status,
-//! content type and the names that must appear; helpful 404s; hostile paths; and no secret
-//! value in any response.
+//! content type and the names that must appear; helpful 404s; hostile paths; no secret
+//! value and no server path in any response; the host check, bodies refused, the `/events`
+//! cap and the page cache. What needs a socket (timeouts, the connection cap, the probes
+//! under load) is in `server_load`.
 
 use std::path::Path;
 
@@ -168,7 +170,12 @@ async fn no_secret_value_appears_in_any_response() {
 
 #[tokio::test]
 async fn fragments_base_path_and_share_links() {
-    let options = Options { base_path: "/fluxgraph".into(), public_url: Some("https://fluxgraph.example.com".into()), repo_url: Some("https://github.com/me/home-ops/blob/main".into()) };
+    let options = Options {
+        base_path: "/fluxgraph".into(),
+        public_url: Some("https://fluxgraph.example.com".into()),
+        repo_url: Some("https://github.com/me/home-ops/blob/main".into()),
+        ..Options::default()
+    };
     let state = state_for(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), options);
     let page = get(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -177,6 +184,8 @@ async fn fragments_base_path_and_share_links() {
     assert!(page.body.contains("https://github.com/me/home-ops/blob/main/kubernetes/rpi-cluster/apps/home/linkding/ks.yaml#L"), "forge link");
     let fragment = get_with(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3", &[("x-fluxgraph-fragment", "1")]).await;
     assert!(!fragment.body.contains("<html") && fragment.body.contains("Spec at a glance"));
+    // The whole page again, after the fragment of the same URL was kept: not mixed up.
+    assert!(get(&state, "/fluxgraph/k/Kustomization/flux-system/linkding?depth=3").await.body.contains("<html"));
     assert_eq!(get(&state, "/k/Kustomization/flux-system/linkding").await.status, StatusCode::NOT_FOUND, "outside the base path");
 }
 
@@ -193,6 +202,127 @@ async fn not_ready_until_the_first_snapshot() {
     assert_eq!(ready.status, StatusCode::OK, "the last good snapshot is still served");
     assert!(ready.body.contains("last refresh failed"), "{}", ready.body);
     assert!(get(&state, "/").await.body.contains("The last refresh failed"));
+}
+
+/// The Copy-link URL is the public URL's, or the address listened on; never the `Host` a
+/// request names (a page kept for everyone must not carry one client's header either).
+#[tokio::test]
+async fn share_links_never_reflect_the_host_header() {
+    let state = example();
+    let page = get_with(&state, "/k/Kustomization/flux-system/linkding", &[("host", "localhost:9999")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("9999"), "the share link reflects the Host header");
+    assert!(page.body.contains("data-url=\"\""), "no public URL and no address: the page copies its own location");
+    state.set_listening("127.0.0.1:7420".parse().unwrap());
+    let page = get_with(&state, "/cycles?x=1", &[("host", "localhost:9999")]).await;
+    assert!(page.body.contains("data-url=\"http://127.0.0.1:7420/cycles?x=1\""), "the address listened on");
+}
+
+/// DNS rebinding: a page on another site whose name resolves to this server gets 421;
+/// this server's own names are answered, and the probes whatever the host.
+#[tokio::test]
+async fn other_hosts_get_421_and_probes_are_exempt() {
+    let state = state_for(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"),
+        Options { public_url: Some("https://fluxgraph.example.com".into()), allowed_hosts: vec!["fluxgraph.tools.svc.cluster.local".into()], ..Options::default() },
+    );
+    state.set_listening("127.0.0.1:7420".parse().unwrap());
+    for host in ["evil.example", "evil.example:7420", "127.0.0.1.evil.example", "fluxgraph.example.com.evil.example", "10.1.2.3:7420"] {
+        for uri in ["/", "/api/graph", "/events", "/assets/app.js", "/nope"] {
+            let reply = get_with(&state, uri, &[("host", host)]).await;
+            assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{host} {uri}");
+            assert!(reply.body.contains("--allowed-host"), "{}", reply.body);
+        }
+        for probe in ["/healthz", "/readyz"] {
+            assert_eq!(get_with(&state, probe, &[("host", host)]).await.status, StatusCode::OK, "{host} {probe}: probes are exempt");
+        }
+    }
+    for host in ["localhost", "localhost:7420", "127.0.0.1:7420", "[::1]:7420", "localhost:8080", "fluxgraph.example.com", "FluxGraph.Example.com:443", "fluxgraph.tools.svc.cluster.local"] {
+        assert_eq!(get_with(&state, "/api/graph", &[("host", host)]).await.status, StatusCode::OK, "{host}");
+    }
+    // Under a base path, the probes there are exempt.
+    let based = state_for(&repo("levels-chain"), Options { base_path: "/fg".into(), ..Options::default() });
+    assert_eq!(get_with(&based, "/fg/healthz", &[("host", "10.1.2.3:7420")]).await.status, StatusCode::OK);
+    assert_eq!(get_with(&based, "/fg/", &[("host", "10.1.2.3:7420")]).await.status, StatusCode::MISDIRECTED_REQUEST);
+}
+
+/// fluxgraph only reads: other methods get 405, and a request with a body 413, unread.
+#[tokio::test]
+async fn bodies_and_other_methods_are_refused() {
+    let state = example();
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let request = Request::builder().method(method).uri("/").body(Body::empty()).unwrap();
+        let response = app(state.clone()).oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+    }
+    let with_length = Request::builder().uri("/api/graph").header(header::CONTENT_LENGTH, "5").body(Body::from("hello")).unwrap();
+    assert_eq!(app(state.clone()).oneshot(with_length).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let chunked = Request::builder().uri("/healthz").header(header::TRANSFER_ENCODING, "chunked").body(Body::from("hello")).unwrap();
+    assert_eq!(app(state.clone()).oneshot(chunked).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let empty = Request::builder().uri("/healthz").header(header::CONTENT_LENGTH, "0").body(Body::empty()).unwrap();
+    assert_eq!(app(state.clone()).oneshot(empty).await.unwrap().status(), StatusCode::OK);
+    let head = Request::builder().method("HEAD").uri("/").body(Body::empty()).unwrap();
+    assert_eq!(app(state).oneshot(head).await.unwrap().status(), StatusCode::OK);
+}
+
+/// Each open `/events` stream holds a connection: beyond the cap, a clear 503; a place is
+/// given back when its page goes.
+#[tokio::test]
+async fn event_streams_beyond_the_cap_get_503() {
+    let limits = fluxgraph::server::Limits { max_subscribers: 2, ..Default::default() };
+    let state = state_for(&repo("levels-chain"), Options { limits, ..Options::default() });
+    let open = || app(state.clone()).oneshot(Request::builder().uri("/events").body(Body::empty()).unwrap());
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    assert!(first.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = String::from_utf8(to_bytes(third.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("too many open pages"), "{body}");
+    drop(first);
+    assert_eq!(open().await.unwrap().status(), StatusCode::OK, "the place of a closed page is free again");
+}
+
+/// A page is drawn once per snapshot and URL: the same bytes again, compressed once for
+/// clients that take gzip; a new snapshot draws anew.
+#[tokio::test]
+async fn pages_are_kept_per_snapshot() {
+    let state = example();
+    let first = get(&state, "/critical-path").await;
+    let again = get(&state, "/critical-path").await;
+    assert_eq!(first.body, again.body);
+    let request = Request::builder().uri("/critical-path").header(header::ACCEPT_ENCODING, "gzip, br").body(Body::empty()).unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    let zipped = to_bytes(response.into_body(), 64 << 20).await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, first.body);
+    assert!(first.body.contains("snapshot 1"));
+    state.publish(Snapshot::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), None).unwrap(), None, None);
+    assert!(get(&state, "/critical-path").await.body.contains("snapshot 2"), "a new snapshot is drawn anew");
+    state.fail("cannot read the repository".into());
+    assert!(get(&state, "/critical-path").await.body.contains("The last refresh failed"), "a failed refresh shows at once");
+}
+
+/// No absolute path of the server's machine in a page, the API or the probes: a failed
+/// refresh naming the repository's folder is shown with the folder's name only.
+#[tokio::test]
+async fn no_server_path_appears_in_any_response() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster");
+    let state = state_for(&root, Options { hidden_paths: vec![root.clone()], ..Options::default() });
+    let canonical = root.canonicalize().unwrap();
+    state.fail(format!("cannot read {}: No such file or directory; also {}/apps/x.yaml", canonical.display(), root.display()));
+    for uri in ["/", "/diagnostics", "/api/graph", "/readyz", "/nope", "/k/Kustomization/flux-system/linkding"] {
+        let reply = get(&state, uri).await;
+        for absolute in [&root, &canonical] {
+            assert!(!reply.body.contains(&*absolute.to_string_lossy()), "{uri} shows {}", absolute.display());
+        }
+    }
+    let ready = get(&state, "/readyz").await.body;
+    assert!(ready.contains("cannot read rpi-cluster: No such file or directory; also apps/x.yaml"), "{ready}");
 }
 
 /// Every page of every cluster of the real repositories in `../shared/corpus` answers 200:
