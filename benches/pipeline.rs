@@ -3,7 +3,8 @@
 //! and 10,000 components (about 1,300 and 13,400 Kustomizations with as many HelmReleases,
 //! 4,200 and 42,000 files). Freeing each result is left out of the timings
 //! (`iter_with_large_drop`): the server frees old snapshots off the request path and the
-//! CLI exits without freeing. Run with `cargo bench --bench pipeline`.
+//! CLI exits without freeing. `hostile/*` times inputs built to be slow. Run with
+//! `cargo bench --bench pipeline`.
 
 use std::path::Path;
 
@@ -40,5 +41,18 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline);
+/// Hostile shapes that must stay linear: one mapping of 80,000 keys (8.8 s when each key was
+/// looked for among those before it; a set of keys per open mapping makes it linear).
+fn hostile(c: &mut Criterion) {
+    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    for i in 0..80_000 {
+        text.push_str(&format!("  k{i}: v{i}\n"));
+    }
+    let mut group = c.benchmark_group("hostile");
+    group.sample_size(10);
+    group.bench_function("mapping-80000-keys", |b| b.iter_with_large_drop(|| load::yaml::parse_documents(&text)));
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, hostile);
 criterion_main!(benches);

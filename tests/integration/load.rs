@@ -107,3 +107,18 @@ fn a_missing_repository_could_not_run() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
 }
+
+#[test]
+fn a_duplicate_key_fails_its_document_at_its_line_and_the_rest_still_loads() {
+    let dir = base();
+    let twice = ROOT_KS.replace("name: apps", "name: twice").replace("path: ./apps", "path: ./other") + "  wait: false\n";
+    write(dir.path(), "apps/twice.yaml", twice.as_bytes());
+    let (status, whole) = check(dir.path());
+    let doc = only_cluster(&whole);
+    assert_eq!(node_ids(doc), set([APPS, "GitRepository/flux-system/flux-system"]));
+    assert_codes(doc, &[("invalid-yaml", "error", Some(APPS))]);
+    let d = &doc["diagnostics"][0];
+    assert_eq!((d["file"].as_str(), d["line"].as_u64()), (Some("apps/twice.yaml"), Some(15)));
+    assert!(d["message"].as_str().unwrap().contains("duplicate key wait"), "{d}");
+    assert_eq!(status, 1);
+}
