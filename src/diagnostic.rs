@@ -62,6 +62,7 @@ pub enum Code {
     NoCluster,
     UnsubstitutedVariable,
     ResourceSetTemplate,
+    InvalidName,
 }
 
 impl Code {
@@ -97,6 +98,7 @@ impl Code {
             Code::NoCluster => "no-cluster",
             Code::UnsubstitutedVariable => "unsubstituted-variable",
             Code::ResourceSetTemplate => "resourceset-template",
+            Code::InvalidName => "invalid-name",
         }
     }
 }

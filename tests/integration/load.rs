@@ -122,3 +122,25 @@ fn a_duplicate_key_fails_its_document_at_its_line_and_the_rest_still_loads() {
     assert!(d["message"].as_str().unwrap().contains("duplicate key wait"), "{d}");
     assert_eq!(status, 1);
 }
+
+#[test]
+fn an_invalid_name_is_an_error_and_stays_out_of_every_output() {
+    let dir = base();
+    let bad = ROOT_KS.replace("name: apps", "name: \"Bad\\\"na\\nme\"").replace("path: ./apps", "path: ./other");
+    let bad_ns = ROOT_KS.replace("name: apps", "name: fine").replace("namespace: flux-system", "namespace: a.b").replace("path: ./apps", "path: ./other");
+    write(dir.path(), "apps/bad.yaml", bad.as_bytes());
+    write(dir.path(), "apps/bad-ns.yaml", bad_ns.as_bytes());
+    let (status, whole) = check(dir.path());
+    let doc = only_cluster(&whole);
+    assert_eq!(node_ids(doc), set([APPS, "GitRepository/flux-system/flux-system"]));
+    assert_codes(doc, &[("invalid-name", "error", Some(APPS)), ("invalid-name", "error", Some(APPS))]);
+    let messages: Vec<&str> = doc["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains(r#"invalid name "Bad\"na\nme""#)), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains(r#"invalid namespace "a.b""#)), "{messages:?}");
+    assert_eq!(status, 1);
+    for format in ["dot", "mermaid"] {
+        let output = crate::util::run(&["graph", dir.path().to_str().unwrap(), "--format", format]);
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains("apps") && !text.contains("Bad") && !text.contains("fine"), "{format}:\n{text}");
+    }
+}
