@@ -63,6 +63,7 @@ pub enum Code {
     UnsubstitutedVariable,
     ResourceSetTemplate,
     InvalidName,
+    KustomizationTooDeep,
 }
 
 impl Code {
@@ -99,6 +100,7 @@ impl Code {
             Code::UnsubstitutedVariable => "unsubstituted-variable",
             Code::ResourceSetTemplate => "resourceset-template",
             Code::InvalidName => "invalid-name",
+            Code::KustomizationTooDeep => "kustomization-too-deep",
         }
     }
 }
