@@ -5,8 +5,15 @@
 //! default exclusions first), reads and parses every `.yaml`/`.yml` file in parallel, and
 //! records every other file's path so that kustomize resolution can check that it exists.
 //! Files that cannot be used (too large, binary, not UTF-8, symlink loops or links leaving
-//! the root, YAML errors) become diagnostics; the rest still loads. Nothing after this
-//! stage touches the file system.
+//! the root, FIFOs and other special files, YAML errors) become diagnostics; the rest still
+//! loads. Nothing after this stage touches the file system.
+//!
+//! The repository is a boundary. The walk does not follow links itself; each link is resolved
+//! after it ([`follow_links`]), in path order: a link whose target (links resolved) leaves the
+//! root, or that loops, is reported by its relative path and its own text, and nothing behind it
+//! is read; a folder is walked through one link at most, so that links cannot multiply the walk
+//! (a "link bomb" of 19 folders with two links each to the next takes milliseconds, not 2^19
+//! walks). A special file is never opened: opening a FIFO blocks.
 
 pub mod kustomize;
 pub mod patch;
@@ -161,6 +168,8 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     if !root.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
     }
+    // A root that cannot be listed is an input that cannot be read, not an empty repository.
+    std::fs::read_dir(&root)?;
     // A different folder (a swapped link) shares nothing with the earlier read.
     let earlier = earlier.filter(|e| e.repository.root == root);
     let (mut found, mut diagnostics) = walk(&root, earlier);
@@ -222,7 +231,8 @@ fn generator_inputs(repo: &Repository) -> BTreeMap<String, Arc<str>> {
 
 fn read_input(root: &Path, rel: &str) -> Option<String> {
     let full = root.join(rel).canonicalize().ok()?;
-    if !full.starts_with(root) || std::fs::metadata(&full).ok()?.len() > MAX_INPUT_BYTES {
+    let meta = std::fs::metadata(&full).ok()?;
+    if !full.starts_with(root) || !meta.is_file() || meta.len() > MAX_INPUT_BYTES {
         return None;
     }
     std::fs::read_to_string(full).ok()
@@ -265,6 +275,9 @@ enum Found {
     File(SourceFile),
     Other(String),
     Problem(Diagnostic),
+    /// A symbolic link, resolved after the walk ([`follow_links`]): its relative path and
+    /// where it is on disk.
+    Link(String, PathBuf),
 }
 
 /// Walks the tree on every core, reading and parsing each YAML file where it is found.
@@ -281,7 +294,7 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
         .git_exclude(false)
         .ignore(false)
         .parents(false)
-        .follow_links(true)
+        .follow_links(false)
         .overrides(overrides)
         .add_custom_ignore_filename(".sourceignore")
         .build_parallel();
@@ -297,14 +310,140 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
     });
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    for found in results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten() {
+    let mut links = BTreeMap::new();
+    let found = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten();
+    collect(found, &mut files, &mut diagnostics, &mut links);
+    follow_links(root, links, earlier, &mut files, &mut diagnostics);
+    (files, diagnostics)
+}
+
+fn collect(
+    found: impl IntoIterator<Item = Found>,
+    files: &mut Vec<SourceFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+    links: &mut BTreeMap<String, PathBuf>,
+) {
+    for found in found {
         match found {
             Found::File(f) => files.push(f),
             Found::Other(path) => files.push(SourceFile { path, text: "".into(), documents: Vec::new(), unreadable: None }),
             Found::Problem(d) => diagnostics.push(d),
+            Found::Link(rel, abs) => {
+                links.insert(rel, abs);
+            }
         }
     }
-    (files, diagnostics)
+}
+
+/// Resolves the links the walk met, in path order, so that the result does not depend on the
+/// walker's threads. The repository is a boundary: a link is followed only when its target,
+/// links resolved, is inside the root; a link to a folder holding it (a loop) is not followed;
+/// and a folder is walked through one link only, so that links cannot multiply the walk (19
+/// folders each with two links to the next would otherwise be 2^19 walks). A link to a file is
+/// read as a file at the link's path; a link to a folder is walked at the link's path, and the
+/// links met there join the queue. Messages name the link and what it says, never a resolved
+/// absolute path.
+fn follow_links(
+    root: &Path,
+    mut queue: BTreeMap<String, PathBuf>,
+    earlier: Option<Earlier<'_>>,
+    files: &mut Vec<SourceFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut walked: BTreeMap<PathBuf, String> = BTreeMap::new();
+    while let Some((rel, abs)) = queue.pop_first() {
+        let says = std::fs::read_link(&abs).map(|t| t.display().to_string()).unwrap_or_default();
+        let target = match abs.canonicalize() {
+            Ok(target) => target,
+            Err(e) if e.raw_os_error() == Some(40) => {
+                diagnostics.push(Diagnostic::warning(Code::SymlinkLoop, rel.clone(), 0, format!("{rel} is a symbolic link loop (to {says}); it is not followed")));
+                continue;
+            }
+            Err(e) => {
+                diagnostics.push(Diagnostic::warning(Code::UnreadableFile, rel.clone(), 0, format!("{rel} is a link to {says}, which cannot be read ({}); it is left out", error_kind(&e))));
+                continue;
+            }
+        };
+        if !target.starts_with(root) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkOutsideRoot,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {says}, outside the repository; Flux's artifact would not hold it, so nothing behind it is read"),
+            ));
+            continue;
+        }
+        let shown = relative(root, &target).unwrap_or_else(|| ".".into());
+        let meta = match std::fs::metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) => {
+                diagnostics.push(Diagnostic::warning(Code::UnreadableFile, rel.clone(), 0, format!("{rel} is a link to {shown}, which cannot be read ({})", error_kind(&e))));
+                continue;
+            }
+        };
+        if meta.is_file() {
+            collect([file(&rel, &target, earlier)], files, diagnostics, &mut queue);
+            continue;
+        }
+        if !meta.is_dir() {
+            if let Some(found) = special(&rel, meta.file_type()) {
+                collect([found], files, diagnostics, &mut queue);
+            }
+            continue;
+        }
+        let holder = abs.parent().and_then(|p| p.canonicalize().ok());
+        if holder.is_some_and(|h| h.starts_with(&target)) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkLoop,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {shown}, a folder that holds it: a symbolic link loop; it is not followed"),
+            ));
+            continue;
+        }
+        if let Some(first) = walked.get(&target) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkLoop,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {shown}, already read through {first}; a folder is read through one link only"),
+            ));
+            continue;
+        }
+        walked.insert(target.clone(), rel.clone());
+        let mut overrides = OverrideBuilder::new(&target);
+        for pattern in DEFAULT_EXCLUSIONS {
+            overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
+        }
+        let overrides = overrides.build().expect("default exclusions are valid globs");
+        let walker = WalkBuilder::new(&target)
+            .hidden(false)
+            .git_ignore(false)
+            .git_global(false)
+            .git_exclude(false)
+            .ignore(false)
+            .parents(false)
+            .follow_links(false)
+            .overrides(overrides)
+            .add_custom_ignore_filename(".sourceignore")
+            .build();
+        let found: Vec<Found> = walker
+            .filter_map(|entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(err) => return Some(Found::Problem(walk_error(&target, &err))),
+                };
+                let below = relative(&target, entry.path())?;
+                found_at(format!("{rel}/{below}"), &entry, earlier)
+            })
+            .collect();
+        collect(found, files, diagnostics, &mut queue);
+    }
+}
+
+/// The kind of an I/O error, without the path it may carry.
+fn error_kind(e: &std::io::Error) -> String {
+    e.kind().to_string()
 }
 
 /// One walker thread's findings, handed over when the thread's visitor is dropped.
@@ -326,32 +465,64 @@ fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: O
         Err(err) => return Some(Found::Problem(walk_error(root, &err))),
     };
     let rel = relative(root, entry.path())?;
-    if entry.path_is_symlink() {
-        match entry.path().canonicalize() {
-            Ok(target) if target.starts_with(root) => {}
-            _ => {
-                return Some(Found::Problem(Diagnostic::warning(
-                    Code::SymlinkOutsideRoot,
-                    rel.clone(),
-                    0,
-                    format!("{rel} is a link to something outside the repository or that does not exist; Flux's artifact would not hold it, so it is left out"),
-                )));
-            }
-        }
+    found_at(rel, &entry, earlier)
+}
+
+/// What the walk makes of one entry (links not followed), found at `rel`.
+fn found_at(rel: String, entry: &ignore::DirEntry, earlier: Option<Earlier<'_>>) -> Option<Found> {
+    let file_type = entry.file_type()?;
+    if file_type.is_symlink() {
+        return Some(Found::Link(rel, entry.path().to_path_buf()));
     }
-    if !entry.file_type().is_some_and(|t| t.is_file()) {
+    if file_type.is_dir() {
         return None;
     }
+    if !file_type.is_file() {
+        return special(&rel, file_type);
+    }
+    Some(file(&rel, entry.path(), earlier))
+}
+
+/// A regular file at `rel`, read from `abs`.
+fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>) -> Found {
+    let rel = rel.to_string();
     if !is_yaml_name(&rel) {
-        return Some(Found::Other(rel));
+        return Found::Other(rel);
     }
     if let Some(file) = earlier.filter(|e| !e.changed.contains(&rel)).and_then(|e| e.repository.files.get(&rel)) {
-        return Some(Found::File(file.clone()));
+        return Found::File(file.clone());
     }
-    Some(Found::File(match read_text(&rel, entry.path()) {
+    Found::File(match read_text(&rel, abs) {
         Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
         Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
-    }))
+    })
+}
+
+/// A FIFO, socket or device with a YAML name: reported as what it is and never opened (opening
+/// a FIFO blocks until something writes to it). Others are not Flux's concern.
+fn special(rel: &str, file_type: std::fs::FileType) -> Option<Found> {
+    if !is_yaml_name(rel) {
+        return None;
+    }
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_block_device() {
+            "a block device"
+        } else if file_type.is_char_device() {
+            "a character device"
+        } else {
+            "not a regular file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = { let _ = file_type; "not a regular file" };
+    let diag = Diagnostic::warning(Code::UnreadableFile, rel, 0, format!("{rel} is {what}, not a file; it is not read"));
+    Some(Found::File(SourceFile { path: rel.to_string(), text: "".into(), documents: Vec::new(), unreadable: Some(diag) }))
 }
 
 fn walk_error(root: &Path, err: &ignore::Error) -> Diagnostic {
