@@ -64,6 +64,7 @@ pub enum Code {
     ResourceSetTemplate,
     InvalidName,
     KustomizationTooDeep,
+    RepositoryTooLarge,
 }
 
 impl Code {
@@ -101,6 +102,7 @@ impl Code {
             Code::ResourceSetTemplate => "resourceset-template",
             Code::InvalidName => "invalid-name",
             Code::KustomizationTooDeep => "kustomization-too-deep",
+            Code::RepositoryTooLarge => "repository-too-large",
         }
     }
 }

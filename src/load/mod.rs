@@ -14,6 +14,10 @@
 //! is read; a folder is walked through one link at most, so that links cannot multiply the walk
 //! (a "link bomb" of 19 folders with two links each to the next takes milliseconds, not 2^19
 //! walks). A special file is never opened: opening a FIFO blocks.
+//!
+//! A read has a budget: [`MAX_FILES`] files (100,000) and [`MAX_REPOSITORY_BYTES`] of YAML
+//! (256 MiB), set with `--max-files` and `--max-repository-bytes` ([`set_budget`]). Beyond it
+//! the walk stops, the files beyond are left out, and one `repository-too-large` says so.
 
 pub mod kustomize;
 pub mod patch;
@@ -31,6 +35,84 @@ use ignore::overrides::OverrideBuilder;
 
 use crate::diagnostic::{Code, Diagnostic};
 pub use yaml::{Document, Node, Value, YamlError};
+
+/// The default budget of a repository: at most this many bytes of YAML read in all
+/// (`--max-repository-bytes`)…
+pub const MAX_REPOSITORY_BYTES: u64 = 256 * 1024 * 1024;
+/// …and at most this many files recorded (`--max-files`). Beyond either, files are left out
+/// (which ones depends on the walk's order) with one `repository-too-large` diagnostic, so
+/// that a hostile or mistaken root (a home folder) cannot exhaust memory or time.
+pub const MAX_FILES: usize = 100_000;
+
+/// How much one read of a repository may take in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub max_bytes: u64,
+    pub max_files: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES }
+    }
+}
+
+static BUDGET: std::sync::RwLock<Budget> = std::sync::RwLock::new(Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES });
+
+/// Sets the budget of every later read in this process (the CLI's `--max-repository-bytes`
+/// and `--max-files`; the watcher's rereads take the same).
+pub fn set_budget(budget: Budget) {
+    *BUDGET.write().unwrap_or_else(|e| e.into_inner()) = budget;
+}
+
+fn budget() -> Budget {
+    *BUDGET.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one read has spent of its budget, shared by the walker's threads.
+struct Spend {
+    budget: Budget,
+    files: std::sync::atomic::AtomicUsize,
+    bytes: std::sync::atomic::AtomicU64,
+    over: std::sync::atomic::AtomicBool,
+}
+
+impl Spend {
+    fn new(budget: Budget) -> Spend {
+        Spend { budget, files: Default::default(), bytes: Default::default(), over: Default::default() }
+    }
+
+    /// Takes one file of `bytes` from the budget; `false` (and the budget marked as reached)
+    /// when it does not fit.
+    fn take(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.over.load(Relaxed) {
+            return false;
+        }
+        let files = self.files.fetch_add(1, Relaxed) + 1;
+        let total = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+        if files > self.budget.max_files || total > self.budget.max_bytes {
+            self.over.store(true, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn diagnostic(&self) -> Option<Diagnostic> {
+        self.over.load(std::sync::atomic::Ordering::Relaxed).then(|| {
+            Diagnostic::warning(
+                Code::RepositoryTooLarge,
+                "",
+                0,
+                format!(
+                    "the repository is over its budget of {} files or {} MiB of YAML (--max-files, --max-repository-bytes); the files beyond it are left out",
+                    self.budget.max_files,
+                    self.budget.max_bytes / (1024 * 1024)
+                ),
+            )
+        })
+    }
+}
 
 /// Files larger than this are not read: no Flux manifest is this big, and a generated
 /// bundle of this size is better left out than allowed to stall every reload.
@@ -172,7 +254,7 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     std::fs::read_dir(&root)?;
     // A different folder (a swapped link) shares nothing with the earlier read.
     let earlier = earlier.filter(|e| e.repository.root == root);
-    let (mut found, mut diagnostics) = walk(&root, earlier);
+    let (mut found, mut diagnostics) = walk(&root, earlier, &Spend::new(budget()));
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root, ..Repository::default() };
     repo.dirs.insert(String::new(), Dir::default());
@@ -281,7 +363,7 @@ enum Found {
 }
 
 /// Walks the tree on every core, reading and parsing each YAML file where it is found.
-fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diagnostic>) {
+fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
@@ -302,10 +384,10 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
     walker.run(|| {
         let mut batch = Batch { found: Vec::new(), results: &results };
         Box::new(move |entry| {
-            if let Some(found) = visit(root, entry, earlier) {
+            if let Some(found) = visit(root, entry, earlier, spend) {
                 batch.found.push(found);
             }
-            WalkState::Continue
+            if spend.over.load(std::sync::atomic::Ordering::Relaxed) { WalkState::Quit } else { WalkState::Continue }
         })
     });
     let mut files = Vec::new();
@@ -313,7 +395,8 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
     let mut links = BTreeMap::new();
     let found = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten();
     collect(found, &mut files, &mut diagnostics, &mut links);
-    follow_links(root, links, earlier, &mut files, &mut diagnostics);
+    follow_links(root, links, earlier, spend, &mut files, &mut diagnostics);
+    diagnostics.extend(spend.diagnostic());
     (files, diagnostics)
 }
 
@@ -347,11 +430,15 @@ fn follow_links(
     root: &Path,
     mut queue: BTreeMap<String, PathBuf>,
     earlier: Option<Earlier<'_>>,
+    spend: &Spend,
     files: &mut Vec<SourceFile>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut walked: BTreeMap<PathBuf, String> = BTreeMap::new();
     while let Some((rel, abs)) = queue.pop_first() {
+        if spend.over.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
         let says = std::fs::read_link(&abs).map(|t| t.display().to_string()).unwrap_or_default();
         let target = match abs.canonicalize() {
             Ok(target) => target,
@@ -382,7 +469,7 @@ fn follow_links(
             }
         };
         if meta.is_file() {
-            collect([file(&rel, &target, earlier)], files, diagnostics, &mut queue);
+            collect(file(&rel, &target, earlier, spend), files, diagnostics, &mut queue);
             continue;
         }
         if !meta.is_dir() {
@@ -434,8 +521,9 @@ fn follow_links(
                     Err(err) => return Some(Found::Problem(walk_error(&target, &err))),
                 };
                 let below = relative(&target, entry.path())?;
-                found_at(format!("{rel}/{below}"), &entry, earlier)
+                found_at(format!("{rel}/{below}"), &entry, earlier, spend)
             })
+            .take_while(|_| !spend.over.load(std::sync::atomic::Ordering::Relaxed))
             .collect();
         collect(found, files, diagnostics, &mut queue);
     }
@@ -459,17 +547,17 @@ impl Drop for Batch<'_> {
     }
 }
 
-fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: Option<Earlier<'_>>) -> Option<Found> {
+fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(err) => return Some(Found::Problem(walk_error(root, &err))),
     };
     let rel = relative(root, entry.path())?;
-    found_at(rel, &entry, earlier)
+    found_at(rel, &entry, earlier, spend)
 }
 
 /// What the walk makes of one entry (links not followed), found at `rel`.
-fn found_at(rel: String, entry: &ignore::DirEntry, earlier: Option<Earlier<'_>>) -> Option<Found> {
+fn found_at(rel: String, entry: &ignore::DirEntry, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
     let file_type = entry.file_type()?;
     if file_type.is_symlink() {
         return Some(Found::Link(rel, entry.path().to_path_buf()));
@@ -480,22 +568,27 @@ fn found_at(rel: String, entry: &ignore::DirEntry, earlier: Option<Earlier<'_>>)
     if !file_type.is_file() {
         return special(&rel, file_type);
     }
-    Some(file(&rel, entry.path(), earlier))
+    file(&rel, entry.path(), earlier, spend)
 }
 
-/// A regular file at `rel`, read from `abs`.
-fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>) -> Found {
+/// A regular file at `rel`, read from `abs`; `None` when it does not fit in the budget.
+fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
     let rel = rel.to_string();
     if !is_yaml_name(&rel) {
-        return Found::Other(rel);
+        return spend.take(0).then_some(Found::Other(rel));
     }
     if let Some(file) = earlier.filter(|e| !e.changed.contains(&rel)).and_then(|e| e.repository.files.get(&rel)) {
-        return Found::File(file.clone());
+        return spend.take(file.text.len() as u64).then(|| Found::File(file.clone()));
     }
-    Found::File(match read_text(&rel, abs) {
+    // A file over MAX_FILE_BYTES is not read: it costs nothing but its place.
+    let len = std::fs::metadata(abs).map(|m| m.len()).unwrap_or(0);
+    if !spend.take(if len > MAX_FILE_BYTES { 0 } else { len }) {
+        return None;
+    }
+    Some(Found::File(match read_text(&rel, abs) {
         Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
         Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
-    })
+    }))
 }
 
 /// A FIFO, socket or device with a YAML name: reported as what it is and never opened (opening

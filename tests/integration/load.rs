@@ -233,3 +233,38 @@ fn an_invalid_name_is_an_error_and_stays_out_of_every_output() {
         assert!(text.contains("apps") && !text.contains("Bad") && !text.contains("fine"), "{format}:\n{text}");
     }
 }
+
+#[test]
+fn a_repository_over_its_budget_is_read_up_to_it_with_one_diagnostic() {
+    let dir = base();
+    for i in 0..20 {
+        write(dir.path(), &format!("notes/n{i}.txt"), b"x");
+    }
+    for extra in [&["--max-files", "5"][..], &["--max-repository-bytes", "100"][..]] {
+        let (status, whole) = crate::util::check_with(dir.path(), extra);
+        let found: Vec<&serde_json::Value> = whole["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "repository-too-large").collect();
+        assert_eq!(found.len(), 1, "{extra:?}: {whole}");
+        assert!(found[0]["message"].as_str().unwrap().contains("files beyond it are left out"), "{}", found[0]);
+        assert!(status <= 1, "{extra:?}: {status}");
+    }
+    let (_, whole) = check(dir.path());
+    assert!(!whole.to_string().contains("repository-too-large"), "the default budget holds a small repository");
+}
+
+/// Tests run as root, where a folder without read permission is still readable: a FIFO and a
+/// dangling link stand in for a root that cannot be read.
+#[cfg(unix)]
+#[test]
+fn a_root_that_cannot_be_read_could_not_run_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let dangling = dir.path().join("dangling");
+    std::os::unix::fs::symlink("nowhere", &dangling).unwrap();
+    for (root, why) in [(&fifo, "is not a directory"), (&dangling, "No such file")] {
+        let output = crate::util::run(&["check", root.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", root.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cannot read") && stderr.contains(why), "{stderr}");
+    }
+}
