@@ -3,7 +3,8 @@
 //! and 10,000 components (about 1,300 and 13,400 Kustomizations with as many HelmReleases,
 //! 4,200 and 42,000 files). Freeing each result is left out of the timings
 //! (`iter_with_large_drop`): the server frees old snapshots off the request path and the
-//! CLI exits without freeing. Run with `cargo bench --bench pipeline`.
+//! CLI exits without freeing. `hostile/*` times inputs built to be slow. Run with
+//! `cargo bench --bench pipeline`.
 
 use std::path::Path;
 
@@ -40,5 +41,38 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline);
+/// Hostile shapes that must stay linear: one mapping of 80,000 keys (8.8 s when each key was
+/// looked for among those before it; a set of keys per open mapping makes it linear); 2,000
+/// Kustomizations each depending on the 50 before it (2 million redundant-dependency findings
+/// when each was reported once per sibling implying it, now one per dependsOn entry).
+fn hostile(c: &mut Criterion) {
+    let dir = scratch();
+    let write = |rel: &str, text: String| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a folder");
+        std::fs::write(path, text).expect("a file");
+    };
+    let ks = |name: &str, path: &str, deps: String| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: {path}\n  prune: true\n  wait: true\n{deps}  sourceRef:\n    kind: GitRepository\n    name: flux-system\n")
+    };
+    write("clusters/test/apps.yaml", ks("apps", "./apps", String::new()));
+    write("empty/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n".into());
+    for i in 0..2_000usize {
+        let deps: String = (i.saturating_sub(50)..i).map(|j| format!("    - name: k{j}\n")).collect();
+        let deps = if deps.is_empty() { deps } else { format!("  dependsOn:\n{deps}") };
+        write(&format!("apps/k{i}.yaml"), ks(&format!("k{i}"), "./empty", deps));
+    }
+
+    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    for i in 0..80_000 {
+        text.push_str(&format!("  k{i}: v{i}\n"));
+    }
+    let mut group = c.benchmark_group("hostile");
+    group.sample_size(10);
+    group.bench_function("mapping-80000-keys", |b| b.iter_with_large_drop(|| load::yaml::parse_documents(&text)));
+    group.bench_function("depends-on-2000x50", |b| b.iter_with_large_drop(|| Snapshot::read(dir.path(), None).expect("snapshot")));
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, hostile);
 criterion_main!(benches);

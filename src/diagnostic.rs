@@ -62,6 +62,9 @@ pub enum Code {
     NoCluster,
     UnsubstitutedVariable,
     ResourceSetTemplate,
+    InvalidName,
+    KustomizationTooDeep,
+    RepositoryTooLarge,
 }
 
 impl Code {
@@ -97,6 +100,9 @@ impl Code {
             Code::NoCluster => "no-cluster",
             Code::UnsubstitutedVariable => "unsubstituted-variable",
             Code::ResourceSetTemplate => "resourceset-template",
+            Code::InvalidName => "invalid-name",
+            Code::KustomizationTooDeep => "kustomization-too-deep",
+            Code::RepositoryTooLarge => "repository-too-large",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! point nowhere, objects with two owners, and dependencies that reconcile but probably
 //! not as meant (false-ready, suspended, redundant).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::NodeIndex;
 
@@ -174,7 +174,12 @@ fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A dependsOn target already implied by another dependsOn chain of the same object.
+/// A dependsOn target already implied by another dependsOn chain of the same object: reported
+/// once per (object, dependsOn entry), naming one sibling that implies it (the first found), not
+/// once per sibling (2,000 Kustomizations with 50 dependsOn each gave 2 million findings).
+///
+/// One walk per object from all its dependsOn targets at once, each node remembering the
+/// target it was first reached from: O(V · (V + E)) in all.
 fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Vec<Diagnostic>) {
     let depends = |x: usize| pre.waits_on[x].iter().filter(move |e| e.1 == Wait::DependsOn && e.0 != x).map(|e| e.0);
     let mut mark = vec![0u32; pre.len()];
@@ -184,40 +189,44 @@ fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Ve
         if direct.len() < 2 {
             continue;
         }
-        for &via in &direct {
-            // Everything `via` waits on through dependsOn, without going back through x.
-            generation += 1;
-            let mut stack: Vec<usize> = depends(via).collect();
-            let mut found = Vec::new();
-            while let Some(y) = stack.pop() {
-                if mark[y] == generation || y == x {
-                    continue;
-                }
-                mark[y] = generation;
-                if direct.contains(&y) && y != via {
-                    found.push(y);
-                }
-                stack.extend(depends(y));
+        generation += 1;
+        // (node, the direct target whose chain reached it)
+        let mut stack: Vec<(usize, usize)> = direct.iter().flat_map(|&via| depends(via).map(move |y| (y, via))).collect();
+        stack.reverse();
+        let mut implied: BTreeMap<usize, usize> = BTreeMap::new();
+        while let Some((y, via)) = stack.pop() {
+            if mark[y] == generation || y == x {
+                continue;
             }
-            for y in found {
-                let object = &cluster.objects[graph.id(NodeIndex::new(x))];
-                let target = graph.id(NodeIndex::new(y));
-                let via = graph.id(NodeIndex::new(via));
-                let line = object
-                    .depends_on()
-                    .iter()
-                    .find(|r| r.name == target.name)
-                    .map_or(object.line, |r| r.line);
-                out.push(
-                    Diagnostic::info(
-                        Code::RedundantDependency,
-                        &object.file,
-                        line,
-                        format!("dependsOn {target} is implied: {via} already waits on it"),
-                    )
-                    .on(&object.id),
-                );
+            // A target reached only through its own chain (a cycle) is not implied by a sibling:
+            // leave it unmarked so that a sibling's chain may still reach it.
+            if y == via {
+                continue;
             }
+            mark[y] = generation;
+            if direct.contains(&y) {
+                implied.entry(y).or_insert(via);
+            }
+            stack.extend(depends(y).map(|z| (z, via)));
+        }
+        for (y, via) in implied {
+            let object = &cluster.objects[graph.id(NodeIndex::new(x))];
+            let target = graph.id(NodeIndex::new(y));
+            let via = graph.id(NodeIndex::new(via));
+            let line = object
+                .depends_on()
+                .iter()
+                .find(|r| r.name == target.name)
+                .map_or(object.line, |r| r.line);
+            out.push(
+                Diagnostic::info(
+                    Code::RedundantDependency,
+                    &object.file,
+                    line,
+                    format!("dependsOn {target} is implied: {via} already waits on it"),
+                )
+                .on(&object.id),
+            );
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct ServeArgs {
     /// Seconds between looks at the GitRepository when its watch is down (--flux-source).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub poll_interval: u64,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +113,25 @@ pub struct Input {
     /// Only this cluster, when the repository holds several.
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+/// How much of a repository is read at most; beyond, files are left out with a diagnostic.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct BudgetArgs {
+    /// Bytes of YAML read from the repository at most.
+    #[arg(long, default_value_t = crate::load::MAX_REPOSITORY_BYTES, value_name = "BYTES")]
+    pub max_repository_bytes: u64,
+    /// Files recorded from the repository at most.
+    #[arg(long, default_value_t = crate::load::MAX_FILES, value_name = "COUNT")]
+    pub max_files: usize,
+}
+
+impl BudgetArgs {
+    fn apply(self) {
+        crate::load::set_budget(crate::load::Budget { max_bytes: self.max_repository_bytes, max_files: self.max_files });
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +153,10 @@ const ERRORS: u8 = 1;
 const COULD_NOT_RUN: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Command::Check { input, .. } | Command::Graph { input, .. } => input.budget.apply(),
+        Command::Serve(args) => args.budget.apply(),
+    }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),

@@ -430,6 +430,16 @@ impl<'a> Resolver<'a> {
         let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
         let object = model::read_object(manifest, &ns, &p.resource.file, p.resource.line)?;
         let id = object.id.clone();
+        // The API server refuses a name Kubernetes cannot hold; such an object never exists,
+        // and its text must not reach the graph's ids (DOT, Mermaid, URLs).
+        if let Some(why) = model::invalid_name(&id) {
+            let d = Diagnostic::error(Code::InvalidName, &*p.resource.file, p.resource.line, format!("{} {why}", id.kind));
+            self.cluster.diagnostics.push(match &p.parent {
+                Some(parent) => d.on(parent),
+                None => d,
+            });
+            return None;
+        }
         // A Kustomization applying its own file (flux-system) is normal, not its own parent.
         if p.parent.as_ref() == Some(&id) {
             self.cluster.self_applied.insert(id);

@@ -24,7 +24,8 @@ pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization
 /// substitution treats its variables as unknown rather than undefined.
 pub const UNKNOWN_DATA_ANNOTATION: &str = "fluxgraph.local/unknown-data";
 
-/// Nesting deeper than this is a loop kustomize would also refuse.
+/// Nesting deeper than this is refused (`kustomization-too-deep`), so that a hostile chain of
+/// folders cannot exhaust the stack; real repositories nest a handful deep.
 const MAX_DEPTH: usize = 64;
 
 /// One manifest in a build, with where it was written.
@@ -160,13 +161,26 @@ impl<'a> Builder<'a> {
         if overlay.is_none_or(|o| o.components.is_empty()) && self.seen(dir) {
             return Vec::new();
         }
-        if self.stack.iter().any(|d| d == dir) || self.stack.len() > MAX_DEPTH {
-            let chain = self.stack.iter().chain([&dir.to_string()]).cloned().collect::<Vec<_>>().join(" -> ");
+        if let Some(start) = self.stack.iter().position(|d| d == dir) {
+            let chain = self.stack[start..].iter().chain([&dir.to_string()]).cloned().collect::<Vec<_>>().join(" -> ");
             self.build.diagnostics.push(Diagnostic::error(
                 Code::KustomizationCycle,
                 kfile.path.clone(),
                 0,
                 format!("kustomization files include each other: {chain}"),
+            ));
+            return Vec::new();
+        }
+        // A straight chain this deep is not a cycle: say it is a limit that was reached.
+        if self.stack.len() > MAX_DEPTH {
+            self.build.diagnostics.push(Diagnostic::error(
+                Code::KustomizationTooDeep,
+                kfile.path.clone(),
+                0,
+                format!(
+                    "kustomization files nest more than {MAX_DEPTH} deep ({} -> … -> {dir}); what lies deeper is left out",
+                    self.stack[0]
+                ),
             ));
             return Vec::new();
         }
@@ -805,6 +819,24 @@ mod tests {
         assert_eq!(names(&build(&r, "b", &Overlay::default())), ["inner/x"]);
         let o = Overlay { namespace: Some("target".into()), ..Overlay::default() };
         assert_eq!(names(&build(&r, "a", &o)), ["target/x"]);
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_limit_is_too_deep_not_a_cycle() {
+        let chain = |n: usize| {
+            let mut files: Vec<(String, String)> =
+                (0..n).map(|i| (format!("f{i}/kustomization.yaml"), format!("resources:\n  - ../f{}\n", i + 1))).collect();
+            files.push((format!("f{n}/kustomization.yaml"), "resources:\n  - cm.yaml\n".into()));
+            files.push((format!("f{n}/cm.yaml"), format!("{CM}x\n")));
+            Repository::from_files(Path::new("/r"), files.iter().map(|(p, t)| (p.as_str(), t.as_str())))
+        };
+        let b = build(&chain(30), "f0", &Overlay::default());
+        assert_eq!(names(&b), ["/x"]);
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+        let b = build(&chain(66), "f0", &Overlay::default());
+        let codes: Vec<_> = b.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::KustomizationTooDeep]);
+        assert!(b.diagnostics[0].message.contains("more than 64 deep (f0 -> … -> f65)"), "{}", b.diagnostics[0].message);
     }
 
     #[test]

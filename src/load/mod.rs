@@ -5,8 +5,19 @@
 //! default exclusions first), reads and parses every `.yaml`/`.yml` file in parallel, and
 //! records every other file's path so that kustomize resolution can check that it exists.
 //! Files that cannot be used (too large, binary, not UTF-8, symlink loops or links leaving
-//! the root, YAML errors) become diagnostics; the rest still loads. Nothing after this
-//! stage touches the file system.
+//! the root, FIFOs and other special files, YAML errors) become diagnostics; the rest still
+//! loads. Nothing after this stage touches the file system.
+//!
+//! The repository is a boundary. The walk does not follow links itself; each link is resolved
+//! after it ([`follow_links`]), in path order: a link whose target (links resolved) leaves the
+//! root, or that loops, is reported by its relative path and its own text, and nothing behind it
+//! is read; a folder is walked through one link at most, so that links cannot multiply the walk
+//! (a "link bomb" of 19 folders with two links each to the next takes milliseconds, not 2^19
+//! walks). A special file is never opened: opening a FIFO blocks.
+//!
+//! A read has a budget: [`MAX_FILES`] files (100,000) and [`MAX_REPOSITORY_BYTES`] of YAML
+//! (256 MiB), set with `--max-files` and `--max-repository-bytes` ([`set_budget`]). Beyond it
+//! the walk stops, the files beyond are left out, and one `repository-too-large` says so.
 
 pub mod kustomize;
 pub mod patch;
@@ -24,6 +35,84 @@ use ignore::overrides::OverrideBuilder;
 
 use crate::diagnostic::{Code, Diagnostic};
 pub use yaml::{Document, Node, Value, YamlError};
+
+/// The default budget of a repository: at most this many bytes of YAML read in all
+/// (`--max-repository-bytes`)…
+pub const MAX_REPOSITORY_BYTES: u64 = 256 * 1024 * 1024;
+/// …and at most this many files recorded (`--max-files`). Beyond either, files are left out
+/// (which ones depends on the walk's order) with one `repository-too-large` diagnostic, so
+/// that a hostile or mistaken root (a home folder) cannot exhaust memory or time.
+pub const MAX_FILES: usize = 100_000;
+
+/// How much one read of a repository may take in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub max_bytes: u64,
+    pub max_files: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES }
+    }
+}
+
+static BUDGET: std::sync::RwLock<Budget> = std::sync::RwLock::new(Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES });
+
+/// Sets the budget of every later read in this process (the CLI's `--max-repository-bytes`
+/// and `--max-files`; the watcher's rereads take the same).
+pub fn set_budget(budget: Budget) {
+    *BUDGET.write().unwrap_or_else(|e| e.into_inner()) = budget;
+}
+
+fn budget() -> Budget {
+    *BUDGET.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What one read has spent of its budget, shared by the walker's threads.
+struct Spend {
+    budget: Budget,
+    files: std::sync::atomic::AtomicUsize,
+    bytes: std::sync::atomic::AtomicU64,
+    over: std::sync::atomic::AtomicBool,
+}
+
+impl Spend {
+    fn new(budget: Budget) -> Spend {
+        Spend { budget, files: Default::default(), bytes: Default::default(), over: Default::default() }
+    }
+
+    /// Takes one file of `bytes` from the budget; `false` (and the budget marked as reached)
+    /// when it does not fit.
+    fn take(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.over.load(Relaxed) {
+            return false;
+        }
+        let files = self.files.fetch_add(1, Relaxed) + 1;
+        let total = self.bytes.fetch_add(bytes, Relaxed) + bytes;
+        if files > self.budget.max_files || total > self.budget.max_bytes {
+            self.over.store(true, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn diagnostic(&self) -> Option<Diagnostic> {
+        self.over.load(std::sync::atomic::Ordering::Relaxed).then(|| {
+            Diagnostic::warning(
+                Code::RepositoryTooLarge,
+                "",
+                0,
+                format!(
+                    "the repository is over its budget of {} files or {} MiB of YAML (--max-files, --max-repository-bytes); the files beyond it are left out",
+                    self.budget.max_files,
+                    self.budget.max_bytes / (1024 * 1024)
+                ),
+            )
+        })
+    }
+}
 
 /// Files larger than this are not read: no Flux manifest is this big, and a generated
 /// bundle of this size is better left out than allowed to stall every reload.
@@ -161,9 +250,11 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     if !root.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
     }
+    // A root that cannot be listed is an input that cannot be read, not an empty repository.
+    std::fs::read_dir(&root)?;
     // A different folder (a swapped link) shares nothing with the earlier read.
     let earlier = earlier.filter(|e| e.repository.root == root);
-    let (mut found, mut diagnostics) = walk(&root, earlier);
+    let (mut found, mut diagnostics) = walk(&root, earlier, &Spend::new(budget()));
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root, ..Repository::default() };
     repo.dirs.insert(String::new(), Dir::default());
@@ -222,7 +313,8 @@ fn generator_inputs(repo: &Repository) -> BTreeMap<String, Arc<str>> {
 
 fn read_input(root: &Path, rel: &str) -> Option<String> {
     let full = root.join(rel).canonicalize().ok()?;
-    if !full.starts_with(root) || std::fs::metadata(&full).ok()?.len() > MAX_INPUT_BYTES {
+    let meta = std::fs::metadata(&full).ok()?;
+    if !full.starts_with(root) || !meta.is_file() || meta.len() > MAX_INPUT_BYTES {
         return None;
     }
     std::fs::read_to_string(full).ok()
@@ -265,10 +357,13 @@ enum Found {
     File(SourceFile),
     Other(String),
     Problem(Diagnostic),
+    /// A symbolic link, resolved after the walk ([`follow_links`]): its relative path and
+    /// where it is on disk.
+    Link(String, PathBuf),
 }
 
 /// Walks the tree on every core, reading and parsing each YAML file where it is found.
-fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diagnostic>) {
+fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<SourceFile>, Vec<Diagnostic>) {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
@@ -281,7 +376,7 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
         .git_exclude(false)
         .ignore(false)
         .parents(false)
-        .follow_links(true)
+        .follow_links(false)
         .overrides(overrides)
         .add_custom_ignore_filename(".sourceignore")
         .build_parallel();
@@ -289,22 +384,154 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>) -> (Vec<SourceFile>, Vec<Diag
     walker.run(|| {
         let mut batch = Batch { found: Vec::new(), results: &results };
         Box::new(move |entry| {
-            if let Some(found) = visit(root, entry, earlier) {
+            if let Some(found) = visit(root, entry, earlier, spend) {
                 batch.found.push(found);
             }
-            WalkState::Continue
+            if spend.over.load(std::sync::atomic::Ordering::Relaxed) { WalkState::Quit } else { WalkState::Continue }
         })
     });
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
-    for found in results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten() {
+    let mut links = BTreeMap::new();
+    let found = results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten();
+    collect(found, &mut files, &mut diagnostics, &mut links);
+    follow_links(root, links, earlier, spend, &mut files, &mut diagnostics);
+    diagnostics.extend(spend.diagnostic());
+    (files, diagnostics)
+}
+
+fn collect(
+    found: impl IntoIterator<Item = Found>,
+    files: &mut Vec<SourceFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+    links: &mut BTreeMap<String, PathBuf>,
+) {
+    for found in found {
         match found {
             Found::File(f) => files.push(f),
             Found::Other(path) => files.push(SourceFile { path, text: "".into(), documents: Vec::new(), unreadable: None }),
             Found::Problem(d) => diagnostics.push(d),
+            Found::Link(rel, abs) => {
+                links.insert(rel, abs);
+            }
         }
     }
-    (files, diagnostics)
+}
+
+/// Resolves the links the walk met, in path order, so that the result does not depend on the
+/// walker's threads. The repository is a boundary: a link is followed only when its target,
+/// links resolved, is inside the root; a link to a folder holding it (a loop) is not followed;
+/// and a folder is walked through one link only, so that links cannot multiply the walk (19
+/// folders each with two links to the next would otherwise be 2^19 walks). A link to a file is
+/// read as a file at the link's path; a link to a folder is walked at the link's path, and the
+/// links met there join the queue. Messages name the link and what it says, never a resolved
+/// absolute path.
+fn follow_links(
+    root: &Path,
+    mut queue: BTreeMap<String, PathBuf>,
+    earlier: Option<Earlier<'_>>,
+    spend: &Spend,
+    files: &mut Vec<SourceFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut walked: BTreeMap<PathBuf, String> = BTreeMap::new();
+    while let Some((rel, abs)) = queue.pop_first() {
+        if spend.over.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        let says = std::fs::read_link(&abs).map(|t| t.display().to_string()).unwrap_or_default();
+        let target = match abs.canonicalize() {
+            Ok(target) => target,
+            Err(e) if e.raw_os_error() == Some(40) => {
+                diagnostics.push(Diagnostic::warning(Code::SymlinkLoop, rel.clone(), 0, format!("{rel} is a symbolic link loop (to {says}); it is not followed")));
+                continue;
+            }
+            Err(e) => {
+                diagnostics.push(Diagnostic::warning(Code::UnreadableFile, rel.clone(), 0, format!("{rel} is a link to {says}, which cannot be read ({}); it is left out", error_kind(&e))));
+                continue;
+            }
+        };
+        if !target.starts_with(root) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkOutsideRoot,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {says}, outside the repository; Flux's artifact would not hold it, so nothing behind it is read"),
+            ));
+            continue;
+        }
+        let shown = relative(root, &target).unwrap_or_else(|| ".".into());
+        let meta = match std::fs::metadata(&target) {
+            Ok(meta) => meta,
+            Err(e) => {
+                diagnostics.push(Diagnostic::warning(Code::UnreadableFile, rel.clone(), 0, format!("{rel} is a link to {shown}, which cannot be read ({})", error_kind(&e))));
+                continue;
+            }
+        };
+        if meta.is_file() {
+            collect(file(&rel, &target, earlier, spend), files, diagnostics, &mut queue);
+            continue;
+        }
+        if !meta.is_dir() {
+            if let Some(found) = special(&rel, meta.file_type()) {
+                collect([found], files, diagnostics, &mut queue);
+            }
+            continue;
+        }
+        let holder = abs.parent().and_then(|p| p.canonicalize().ok());
+        if holder.is_some_and(|h| h.starts_with(&target)) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkLoop,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {shown}, a folder that holds it: a symbolic link loop; it is not followed"),
+            ));
+            continue;
+        }
+        if let Some(first) = walked.get(&target) {
+            diagnostics.push(Diagnostic::warning(
+                Code::SymlinkLoop,
+                rel.clone(),
+                0,
+                format!("{rel} is a link to {shown}, already read through {first}; a folder is read through one link only"),
+            ));
+            continue;
+        }
+        walked.insert(target.clone(), rel.clone());
+        let mut overrides = OverrideBuilder::new(&target);
+        for pattern in DEFAULT_EXCLUSIONS {
+            overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
+        }
+        let overrides = overrides.build().expect("default exclusions are valid globs");
+        let walker = WalkBuilder::new(&target)
+            .hidden(false)
+            .git_ignore(false)
+            .git_global(false)
+            .git_exclude(false)
+            .ignore(false)
+            .parents(false)
+            .follow_links(false)
+            .overrides(overrides)
+            .add_custom_ignore_filename(".sourceignore")
+            .build();
+        let found: Vec<Found> = walker
+            .filter_map(|entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(err) => return Some(Found::Problem(walk_error(&target, &err))),
+                };
+                let below = relative(&target, entry.path())?;
+                found_at(format!("{rel}/{below}"), &entry, earlier, spend)
+            })
+            .take_while(|_| !spend.over.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        collect(found, files, diagnostics, &mut queue);
+    }
+}
+
+/// The kind of an I/O error, without the path it may carry.
+fn error_kind(e: &std::io::Error) -> String {
+    e.kind().to_string()
 }
 
 /// One walker thread's findings, handed over when the thread's visitor is dropped.
@@ -320,38 +547,75 @@ impl Drop for Batch<'_> {
     }
 }
 
-fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: Option<Earlier<'_>>) -> Option<Found> {
+fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(err) => return Some(Found::Problem(walk_error(root, &err))),
     };
     let rel = relative(root, entry.path())?;
-    if entry.path_is_symlink() {
-        match entry.path().canonicalize() {
-            Ok(target) if target.starts_with(root) => {}
-            _ => {
-                return Some(Found::Problem(Diagnostic::warning(
-                    Code::SymlinkOutsideRoot,
-                    rel.clone(),
-                    0,
-                    format!("{rel} is a link to something outside the repository or that does not exist; Flux's artifact would not hold it, so it is left out"),
-                )));
-            }
-        }
+    found_at(rel, &entry, earlier, spend)
+}
+
+/// What the walk makes of one entry (links not followed), found at `rel`.
+fn found_at(rel: String, entry: &ignore::DirEntry, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
+    let file_type = entry.file_type()?;
+    if file_type.is_symlink() {
+        return Some(Found::Link(rel, entry.path().to_path_buf()));
     }
-    if !entry.file_type().is_some_and(|t| t.is_file()) {
+    if file_type.is_dir() {
         return None;
     }
+    if !file_type.is_file() {
+        return special(&rel, file_type);
+    }
+    file(&rel, entry.path(), earlier, spend)
+}
+
+/// A regular file at `rel`, read from `abs`; `None` when it does not fit in the budget.
+fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> Option<Found> {
+    let rel = rel.to_string();
     if !is_yaml_name(&rel) {
-        return Some(Found::Other(rel));
+        return spend.take(0).then_some(Found::Other(rel));
     }
     if let Some(file) = earlier.filter(|e| !e.changed.contains(&rel)).and_then(|e| e.repository.files.get(&rel)) {
-        return Some(Found::File(file.clone()));
+        return spend.take(file.text.len() as u64).then(|| Found::File(file.clone()));
     }
-    Some(Found::File(match read_text(&rel, entry.path()) {
+    // A file over MAX_FILE_BYTES is not read: it costs nothing but its place.
+    let len = std::fs::metadata(abs).map(|m| m.len()).unwrap_or(0);
+    if !spend.take(if len > MAX_FILE_BYTES { 0 } else { len }) {
+        return None;
+    }
+    Some(Found::File(match read_text(&rel, abs) {
         Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
         Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
     }))
+}
+
+/// A FIFO, socket or device with a YAML name: reported as what it is and never opened (opening
+/// a FIFO blocks until something writes to it). Others are not Flux's concern.
+fn special(rel: &str, file_type: std::fs::FileType) -> Option<Found> {
+    if !is_yaml_name(rel) {
+        return None;
+    }
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_socket() {
+            "a socket"
+        } else if file_type.is_block_device() {
+            "a block device"
+        } else if file_type.is_char_device() {
+            "a character device"
+        } else {
+            "not a regular file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = { let _ = file_type; "not a regular file" };
+    let diag = Diagnostic::warning(Code::UnreadableFile, rel, 0, format!("{rel} is {what}, not a file; it is not read"));
+    Some(Found::File(SourceFile { path: rel.to_string(), text: "".into(), documents: Vec::new(), unreadable: Some(diag) }))
 }
 
 fn walk_error(root: &Path, err: &ignore::Error) -> Diagnostic {

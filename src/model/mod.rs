@@ -381,6 +381,37 @@ pub fn flux_kind(manifest: &Node) -> Option<Kind> {
     Kind::of_manifest(api, kind)
 }
 
+/// Why Kubernetes would refuse this object's name or namespace, as its API server validates
+/// them: a namespace is an RFC 1123 label (at most 63 characters), the name of every Flux kind an
+/// RFC 1123 DNS subdomain (at most 253; lowercase alphanumerics, `-` and `.`, starting and ending
+/// alphanumeric). `None` when both are valid, or still hold a variable not yet substituted
+/// (`${VAR}`, or the `$VAR` that envsubst also reads, as templates in repositories use).
+pub fn invalid_name(id: &ObjectId) -> Option<String> {
+    fn problem(text: &str, max: usize, dots: bool) -> Option<&'static str> {
+        let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.');
+        let alnum = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if text.len() > max {
+            Some(if dots { "longer than 253 characters" } else { "longer than 63 characters" })
+        } else if !text.bytes().all(allowed) {
+            Some(if dots {
+                "not only lowercase letters, digits, '-' and '.'"
+            } else {
+                "not only lowercase letters, digits and '-'"
+            })
+        } else if !alnum(text.as_bytes().first()) || !alnum(text.as_bytes().last()) {
+            Some("not starting and ending with a letter or digit")
+        } else {
+            None
+        }
+    }
+    let name = (!id.name.contains('$')).then(|| problem(&id.name, 253, true)).flatten();
+    if let Some(why) = name {
+        return Some(format!("invalid name {:?}: {why} (RFC 1123 subdomain)", id.name));
+    }
+    let namespace = (!id.namespace.is_empty() && !id.namespace.contains('$')).then(|| problem(&id.namespace, 63, false)).flatten();
+    namespace.map(|why| format!("invalid namespace {:?}: {why} (RFC 1123 label)", id.namespace))
+}
+
 /// Reads a Flux object from a manifest. `namespace` is where it lands (already decided by
 /// kustomize and the applying Kustomization); `None` when the manifest has no name.
 pub fn read_object(manifest: &Arc<Node>, namespace: &str, file: &str, line: u32) -> Option<FluxObject> {
@@ -552,5 +583,31 @@ mod tests {
         assert_eq!(ObjectId::parse("Kustomization/apps"), Some(bare));
         assert_eq!(ObjectId::parse("Kustomization"), None);
         assert_eq!(ObjectId::parse("Nonsense/a/b"), None);
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    fn check(namespace: &str, name: &str) -> Option<String> {
+        invalid_name(&ObjectId::new(Kind::Kustomization, namespace, name))
+    }
+
+    #[test]
+    fn names_are_validated_as_kubernetes_does() {
+        for ok in ["a", "apps", "cert-manager.issuers", "0x", &"a".repeat(253)] {
+            assert_eq!(check("flux-system", ok), None, "{ok}");
+        }
+        assert_eq!(check("", "apps"), None);
+        assert_eq!(check("flux-system", "${CLUSTER}-apps"), None);
+        assert_eq!(check("${NS}", "apps-$NAME"), None);
+        for bad in ["", "Apps", "-a", "a-", "a.", "a_b", "a\"b", "a\nb", "a\0b", "a b", &"a".repeat(254)] {
+            assert!(check("flux-system", bad).is_some(), "{bad:?}");
+        }
+        assert!(check("a.b", "apps").unwrap().contains("invalid namespace \"a.b\""));
+        assert!(check(&"n".repeat(64), "apps").is_some());
+        assert_eq!(check(&"n".repeat(63), "apps"), None);
+        assert!(check("flux-system", "a\"b").unwrap().contains(r#""a\"b""#));
     }
 }

@@ -31,6 +31,41 @@ pub fn render(view: &ClusterView) -> String {
     out
 }
 
+/// Text for inside a quoted Mermaid label: every character that could end the label or the
+/// line, open markup or start an entity becomes an entity code (`#quot;`, `#35;`…), control
+/// characters (a line end, NUL) included, so a name can never add a statement.
 fn escape(s: &str) -> String {
-    s.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '#' | '`' | '\\' | '|' | '[' | ']' | '{' | '}' | '(' | ')' => write!(out, "#{};", c as u32).unwrap(),
+            c if c.is_control() => write!(out, "#{};", c as u32).unwrap(),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture;
+
+    #[test]
+    fn hostile_names_stay_inside_their_labels() {
+        let view = fixture::hostile("we\"b\n}\0x#1;<b>");
+        let out = render(&view);
+        let line = out.lines().find(|l| l.contains("we#quot;b")).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains("we#quot;b#10;#125;#0;x#35;1;#lt;b#gt;"), "{line}");
+        assert!(!out.contains('\0'));
+        // Every line is a statement of ours: no name made a line of its own.
+        for l in out.lines() {
+            let t = l.trim_start();
+            assert!(t == "flowchart LR" || t == "end" || t.starts_with("subgraph level") || t.starts_with('n'), "{l:?}");
+        }
+    }
 }

@@ -44,6 +44,28 @@ pub(crate) mod fixture {
         Snapshot::from_repository(Repository::from_files(Path::new("/r"), files), None).expect("a snapshot")
     }
 
+    /// Cluster `a` of [`one_cluster`] with `web` renamed to `name`, as no repository can give it
+    /// (the loader refuses such names), to feed the renderers directly.
+    pub fn hostile(name: &str) -> crate::snapshot::ClusterView {
+        use crate::model::ObjectId;
+        let mut cluster = one_cluster().clusters.remove(0).cluster;
+        let rename = |id: ObjectId| if id.name == "web" { ObjectId { name: name.to_string(), ..id } } else { id };
+        cluster.objects = std::mem::take(&mut cluster.objects)
+            .into_iter()
+            .map(|(id, mut o)| {
+                o.id = rename(o.id);
+                (rename(id), o)
+            })
+            .collect();
+        cluster.parents = std::mem::take(&mut cluster.parents)
+            .into_iter()
+            .map(|(id, ps)| (rename(id), ps.into_iter().map(rename).collect()))
+            .collect();
+        let graph = crate::graph::build(&cluster);
+        let analysis = crate::analysis::analyze(&cluster, &graph);
+        crate::snapshot::ClusterView { cluster, graph, analysis }
+    }
+
     /// Cluster `a` of [`two_clusters`] alone.
     pub fn one_cluster() -> Snapshot {
         Snapshot::from_repository(two_clusters().repository, Some("clusters/a/flux-system/gotk-sync.yaml")).expect("a snapshot")

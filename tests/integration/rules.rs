@@ -783,6 +783,49 @@ fn dependency_implied_by_another_chain_is_redundant() {
     assert_eq!(status, 0);
 }
 
+/// Each Kustomization dependsOn the 8 before it: every entry but the nearest is implied, and each
+/// is reported once, naming one sibling, not once per sibling that implies it (2,000 × 50 gave 2
+/// million findings; timed in benches/pipeline.rs).
+#[test]
+fn a_redundant_dependency_is_reported_once_per_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let ks = |name: &str, path: &str, deps: &[String]| {
+        let deps: String = deps.iter().map(|d| format!("    - name: {d}\n")).collect();
+        let deps = if deps.is_empty() { String::new() } else { format!("  dependsOn:\n{deps}") };
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: {path}\n  prune: true\n  wait: true\n{deps}  sourceRef:\n    kind: GitRepository\n    name: flux-system\n")
+    };
+    write("clusters/test/apps.yaml", &ks("apps", "./apps", &[]));
+    write("empty/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n");
+    let (n, width) = (60usize, 8usize);
+    let mut expected = 0;
+    for i in 0..n {
+        let deps: Vec<String> = (i.saturating_sub(width)..i).map(|j| format!("k{j}")).collect();
+        expected += deps.len().saturating_sub(1);
+        write(&format!("apps/k{i}.yaml"), &ks(&format!("k{i}"), "./empty", &deps));
+    }
+    let (_, whole) = check(dir.path());
+    let doc = only_cluster(&whole);
+    let found: Vec<(String, String)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "redundant-dependency")
+        .map(|d| (d["object"].as_str().unwrap().to_string(), d["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(found.len(), expected);
+    let edges: BTreeSet<(String, String)> =
+        found.iter().map(|(o, m)| (o.clone(), m.split(" is implied").next().unwrap().to_string())).collect();
+    assert_eq!(edges.len(), expected, "one finding per (object, dependsOn entry)");
+    assert!(found.iter().any(|(o, m)| o == "Kustomization/flux-system/k9"
+        && m.starts_with("dependsOn Kustomization/flux-system/k1 is implied: Kustomization/flux-system/k")
+        && m.ends_with(" already waits on it")), "{found:?}");
+}
+
 /// A remote URL in kustomization.yaml `resources:` is noted, not fetched.
 #[test]
 fn remote_resource_is_noted_not_fetched() {

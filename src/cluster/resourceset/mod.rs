@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn permute_takes_every_combination_under_normalised_names() {
         let resources = "  resources:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: << inputs.my_apps.name >>-<< inputs.envs.env >>\n";
-        let rs = resource_set(&format!("{HEAD}  name: my-apps\nspec:\n  inputStrategy:\n    name: Permute\n  inputs:\n    - name: a\n    - name: b\n  inputsFrom:\n    - selector:\n        matchLabels:\n          role: env\n{resources}"));
+        let rs = resource_set(&format!("{}spec:\n  inputStrategy:\n    name: Permute\n  inputs:\n    - name: a\n    - name: b\n  inputsFrom:\n    - selector:\n        matchLabels:\n          role: env\n{resources}", HEAD.replace("name: apps", "name: my-apps")));
         let rs = FluxObject { id: model::ObjectId::new(model::Kind::ResourceSet, "apps", "my-apps"), ..rs };
         let providers = Providers::from([provider("envs", "{role: env}", "{env: dev}"), provider("other", "{role: x}", "{env: no}")]);
         // Chosen by labels: waits until every provider of the cluster is known.
