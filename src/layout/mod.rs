@@ -36,7 +36,7 @@ pub mod crossing;
 pub mod graphviz;
 mod layered;
 pub mod pack;
-mod rng;
+pub mod rng;
 pub mod route;
 pub mod testing;
 

@@ -7,6 +7,7 @@ mod entries;
 mod example;
 mod fixture;
 mod flux_source;
+mod fuzz;
 mod load;
 mod rules;
 mod server;
