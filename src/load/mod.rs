@@ -362,14 +362,17 @@ enum Found {
     Link(String, PathBuf),
 }
 
-/// Walks the tree on every core, reading and parsing each YAML file where it is found.
-fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<SourceFile>, Vec<Diagnostic>) {
+/// A walk of `root` as Flux's artifact sees it: hidden files kept, git's rules off, Flux's
+/// default exclusions first, `.sourceignore` files honoured, links not followed (they are
+/// resolved afterwards, inside the root only).
+fn walk_builder(root: &Path) -> WalkBuilder {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
     }
     let overrides = overrides.build().expect("default exclusions are valid globs");
-    let walker = WalkBuilder::new(root)
+    let mut builder = WalkBuilder::new(root);
+    builder
         .hidden(false)
         .git_ignore(false)
         .git_global(false)
@@ -378,8 +381,13 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<Source
         .parents(false)
         .follow_links(false)
         .overrides(overrides)
-        .add_custom_ignore_filename(".sourceignore")
-        .build_parallel();
+        .add_custom_ignore_filename(".sourceignore");
+    builder
+}
+
+/// Walks the tree on every core, reading and parsing each YAML file where it is found.
+fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<SourceFile>, Vec<Diagnostic>) {
+    let walker = walk_builder(root).build_parallel();
     let results: Mutex<Vec<Vec<Found>>> = Mutex::new(Vec::new());
     walker.run(|| {
         let mut batch = Batch { found: Vec::new(), results: &results };
@@ -498,22 +506,7 @@ fn follow_links(
             continue;
         }
         walked.insert(target.clone(), rel.clone());
-        let mut overrides = OverrideBuilder::new(&target);
-        for pattern in DEFAULT_EXCLUSIONS {
-            overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
-        }
-        let overrides = overrides.build().expect("default exclusions are valid globs");
-        let walker = WalkBuilder::new(&target)
-            .hidden(false)
-            .git_ignore(false)
-            .git_global(false)
-            .git_exclude(false)
-            .ignore(false)
-            .parents(false)
-            .follow_links(false)
-            .overrides(overrides)
-            .add_custom_ignore_filename(".sourceignore")
-            .build();
+        let walker = walk_builder(&target).build();
         let found: Vec<Found> = walker
             .filter_map(|entry| {
                 let entry = match entry {
