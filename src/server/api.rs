@@ -87,7 +87,8 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready once a snapshot is loaded; the body says which, and whether the last refresh failed.
+/// Ready once a snapshot is loaded and while its repository is there; the body says which,
+/// and whether the last refresh failed.
 /// Reads only the current snapshot's header, never a page.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let Some(current) = state.current() else {
@@ -101,5 +102,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         body.push_str(&format!("; the last refresh failed ({f}), serving the last good snapshot"));
     }
     body.push('\n');
+    if current.source_missing {
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
     body.into_response()
 }

@@ -62,6 +62,9 @@ pub struct Current {
     pub version: u64,
     /// When the last refresh failed (the snapshot shown is then the last good one), why.
     pub failure: Option<String>,
+    /// True while the repository itself is gone (its folder deleted, to be created again):
+    /// the last good snapshot is still shown, but `/readyz` answers 503.
+    pub source_missing: bool,
     /// The source revision shown, when known (Flux artifact mode).
     pub revision: Option<String>,
     pub loaded_at: SystemTime,
@@ -141,7 +144,7 @@ impl AppState {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             let version = current.as_ref().map_or(1, |c| c.version + 1);
             let generation = current.as_ref().map_or(1, |c| c.generation + 1);
-            let next = Arc::new(Current { snapshot: Arc::new(snapshot), version, failure: None, revision, loaded_at: SystemTime::now(), generation });
+            let next = Arc::new(Current { snapshot: Arc::new(snapshot), version, failure: None, source_missing: false, revision, loaded_at: SystemTime::now(), generation });
             (version, generation, current.replace(next))
         };
         // Pages drawn from the old snapshot go with it (off the lock, before the pages are told).
@@ -155,13 +158,23 @@ impl AppState {
     /// Records a failed refresh: the last good snapshot stays, and says so. The log keeps
     /// the whole message; pages see it without the server's paths.
     pub fn fail(&self, why: String) {
+        self.fail_with(why, false);
+    }
+
+    /// Records that the repository is gone (its folder deleted): a failed refresh that also
+    /// makes the server unready until a snapshot is published again.
+    pub fn source_gone(&self, why: String) {
+        self.fail_with(why, true);
+    }
+
+    fn fail_with(&self, why: String, source_missing: bool) {
         tracing::warn!(%why, "refresh failed; keeping the last good snapshot");
         let (version, generation, why) = {
             let mut current = self.inner.current.write().unwrap_or_else(|e| e.into_inner());
             let why = self.hide(&why, current.as_ref().map(|c| c.snapshot.as_ref()));
             match current.as_ref() {
                 Some(c) => {
-                    let kept = Current { failure: Some(why.clone()), generation: c.generation + 1, ..(**c).clone() };
+                    let kept = Current { failure: Some(why.clone()), source_missing, generation: c.generation + 1, ..(**c).clone() };
                     let (version, generation) = (kept.version, kept.generation);
                     *current = Some(Arc::new(kept));
                     (version, generation, why)

@@ -9,6 +9,10 @@
 //! The root may be a symbolic link that is swapped atomically to a new folder (git-sync's
 //! `/repo/current`): the link's own folder is watched too, and when the link points
 //! elsewhere the watch moves to the new folder and the snapshot is rebuilt from it.
+//!
+//! The root folder may be deleted and created again (`rm -rf R; cp -r … R`): while it is
+//! gone the last good snapshot stays, the refresh is marked failed and `/readyz` answers
+//! 503; its parent folder is watched, and when it is back it is watched again and read whole.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -40,12 +44,20 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
         let _ = tx.send(result);
     })?));
     let mut target = root.canonicalize()?;
+    let mut target_id = identity(&target);
     {
         let mut d = debouncer.lock().unwrap_or_else(|e| e.into_inner());
         d.watch(&target, RecursiveMode::Recursive)?;
+        // The folder holding the root (the link's own folder, or the real folder's parent) is
+        // watched too: notify cannot watch a path that is gone, so this is where a swapped
+        // link or a root deleted and created again is seen.
         if is_link(&root) {
             if let Some(parent) = root.parent() {
                 d.watch(parent, RecursiveMode::NonRecursive)?;
+            }
+        } else if let Some(parent) = target.parent() {
+            if let Err(e) = d.watch(parent, RecursiveMode::NonRecursive) {
+                tracing::warn!(error = %e, "cannot watch {}: a deleted repository folder will not be followed", parent.display());
             }
         }
     }
@@ -54,25 +66,45 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
         .name("fluxgraph-watch".into())
         .spawn(move || {
             rebuild(&root, entry.as_deref(), &state, &BTreeSet::new(), false);
+            // True while the root is gone: its watch is dropped and the parent's waits for it.
+            let mut gone = false;
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 // Changes that arrived while the last rebuild ran are folded into this one.
                 while let Ok(more) = rx.try_recv() {
                     batch.push(more);
                 }
-                let moved = match root.canonicalize() {
-                    Ok(now) if now != target => {
-                        let mut d = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        let _ = d.unwatch(&target);
-                        if let Err(e) = d.watch(&now, RecursiveMode::Recursive) {
-                            tracing::warn!(error = %e, "cannot watch {}", now.display());
-                        }
-                        tracing::info!(from = %target.display(), to = %now.display(), "the repository link moved");
-                        target = now;
-                        true
+                let Ok(now) = root.canonicalize() else {
+                    if !gone {
+                        gone = true;
+                        let _ = shared.lock().unwrap_or_else(|e| e.into_inner()).unwatch(&target);
+                        tracing::warn!(root = %root.display(), "the repository folder is gone; waiting for it to come back");
+                        state.source_gone(format!("the repository folder {} is gone; serving the last good snapshot until it comes back", root.display()));
                     }
-                    _ => false,
+                    continue;
                 };
+                // A link pointing elsewhere, or the same path deleted and created again (a new
+                // folder, which the old watch does not see; its inode may be the old one's,
+                // so the root's own removal or creation counts too): watch it anew, read it whole.
+                let now_identity = identity(&now);
+                let moved = gone || now != target || now_identity != target_id || batch.iter().any(|b| replaces(&target, b));
+                if moved {
+                    let mut d = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if !gone {
+                        let _ = d.unwatch(&target);
+                    }
+                    if let Err(e) = d.watch(&now, RecursiveMode::Recursive) {
+                        tracing::warn!(error = %e, "cannot watch {}", now.display());
+                    }
+                    if gone {
+                        tracing::info!(root = %now.display(), "the repository folder is back");
+                    } else {
+                        tracing::info!(from = %target.display(), to = %now.display(), "the repository moved");
+                    }
+                    target = now;
+                    target_id = now_identity;
+                    gone = false;
+                }
                 let changed: BTreeSet<String> = batch.into_iter().flat_map(|b| relevant(&target, b)).collect();
                 if moved || !changed.is_empty() {
                     rebuild(&root, entry.as_deref(), &state, &changed, !moved);
@@ -81,6 +113,25 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
         })
         .map_err(|e| notify::Error::generic(&e.to_string()))?;
     Ok(Watching { _debouncer: debouncer })
+}
+
+/// Whether a batch of events removed or created the root folder itself.
+fn replaces(root: &Path, result: &DebounceEventResult) -> bool {
+    result.as_ref().is_ok_and(|events| {
+        events.iter().any(|e| matches!(e.event.kind, EventKind::Create(_) | EventKind::Remove(_)) && e.event.paths.iter().any(|p| p == root))
+    })
+}
+
+/// What tells a folder from another created at the same path since (device and inode).
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_path: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 fn is_link(path: &Path) -> bool {

@@ -1,5 +1,5 @@
 //! The real file watcher: git-sync's layout, where `/repo/current` is a symbolic link swapped
-//! atomically to a new worktree on every sync.
+//! atomically to a new worktree on every sync; and a root folder deleted and created again.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -54,4 +54,71 @@ fn git_sync_symlink_swap_is_followed() {
     let file = worktrees.join("bbbb/clusters/test/cluster.yaml");
     std::fs::write(&file, KS.replace("NAME", "third")).unwrap();
     until(&state, "an edit in the new worktree", |s| shows(s, "third"));
+}
+
+/// Copies a folder's files into `to`, created.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Status and body of one request to the app, as `fluxgraph serve` answers it.
+fn fetch(runtime: &tokio::runtime::Runtime, state: &AppState, uri: &str) -> (u16, String) {
+    use axum::body::{Body, to_bytes};
+    use tower::ServiceExt;
+    runtime.block_on(async {
+        let request = axum::http::Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = fluxgraph::server::app(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = to_bytes(response.into_body(), 64 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    })
+}
+
+#[test]
+fn root_deleted_and_created_again_is_followed() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos/levels-chain");
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("R");
+    copy_dir(&source, &root);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let state = AppState::new(Options::default());
+    let _watching = fluxgraph::watch::spawn(root.clone(), None, state.clone()).unwrap();
+    until(&state, "the first snapshot", |s| shows(s, "apps"));
+    assert_eq!(fetch(&runtime, &state, "/readyz").0, 200);
+
+    // The folder goes: the last good snapshot stays, the refresh is marked failed, unready.
+    std::fs::remove_dir_all(&root).unwrap();
+    until(&state, "/readyz to answer 503", |s| fetch(&runtime, s, "/readyz").0 == 503);
+    assert!(shows(&state, "apps"), "the last good snapshot is kept");
+    assert!(state.current().unwrap().failure.as_deref().is_some_and(|f| f.contains("gone")), "the failed refresh says why");
+
+    // It comes back with one more Kustomization: followed again, ready again.
+    copy_dir(&source, &root);
+    std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "extra")).unwrap();
+    until(&state, "the folder back with its change", |s| fetch(&runtime, s, "/api/graph").1.contains("Kustomization/flux-system/extra"));
+    until(&state, "/readyz to answer 200", |s| fetch(&runtime, s, "/readyz").0 == 200);
+    assert!(state.current().unwrap().failure.is_none());
+
+    // And edits inside the new folder are followed.
+    std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "edited")).unwrap();
+    until(&state, "an edit in the folder created again", |s| shows(s, "edited"));
+
+    // Deleted and created again at once (within one debounce): the new folder is watched.
+    std::fs::remove_dir_all(&root).unwrap();
+    copy_dir(&source, &root);
+    std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "again")).unwrap();
+    until(&state, "the folder replaced at once", |s| shows(s, "again"));
+    std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "last")).unwrap();
+    until(&state, "an edit in the folder replaced at once", |s| shows(s, "last"));
+    assert_eq!(fetch(&runtime, &state, "/readyz").0, 200);
 }
