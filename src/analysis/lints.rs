@@ -81,6 +81,14 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
                 out.push(d);
                 continue;
             }
+            // It may be in a file the cluster applies but that cannot be read.
+            if let Some(file) = cluster.unreadable.iter().next() {
+                out.push(
+                    Diagnostic::info(Code::MissingDependency, &object.file, r.line, format!("dependsOn {target} is not found, but may be in {file}, which cannot be read"))
+                        .on(&object.id),
+                );
+                continue;
+            }
             let d = Diagnostic::error(
                 Code::MissingDependency,
                 &object.file,

@@ -80,6 +80,8 @@ pub struct Cluster {
     /// Secret, or a source outside the repository): what they name may be right in the
     /// cluster, so nothing it names is blamed.
     pub unresolved: BTreeSet<ObjectId>,
+    /// Files its builds include that cannot be read: what they hold is unknown.
+    pub unreadable: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -168,6 +170,25 @@ fn discover_and_resolve(
         clusters.retain(|_| *flags.next().expect("one flag per cluster"));
         let mut flags = live.iter();
         entries.retain(|_| *flags.next().expect("one flag per entry"));
+    }
+    // Kustomizations that nothing readable applies may be applied from a file that cannot be
+    // read: guessing roots from them would invent clusters out of its absence.
+    // (A file that failed to read is an error; a FIFO or a device in its place is a warning
+    // and holds nothing.)
+    let unreadable: Vec<&str> = repo
+        .files
+        .values()
+        .filter(|f| f.unreadable.as_ref().is_some_and(|d| d.code == Code::UnreadableFile && d.severity == Severity::Error))
+        .map(|f| f.path.as_str())
+        .collect();
+    if entries.is_empty() && !unreadable.is_empty() {
+        diagnostics.push(Diagnostic::info(
+            Code::NoCluster,
+            unreadable[0],
+            0,
+            format!("{} YAML file(s) cannot be read ({}); entry points are not guessed from what they may apply", unreadable.len(), unreadable.join(", ")),
+        ));
+        return (Vec::new(), Vec::new());
     }
     if entries.is_empty() {
         entries = found.unapplied;
@@ -392,6 +413,14 @@ impl<'a> Resolver<'a> {
         }
         self.add_implied_sources();
         self.unsubstituted();
+        let repo = self.repo;
+        self.cluster.unreadable = self
+            .cluster
+            .files
+            .iter()
+            .filter(|f| repo.files.get(*f).and_then(|f| f.unreadable.as_ref()).is_some_and(|d| d.severity == Severity::Error))
+            .cloned()
+            .collect();
         for id in &self.implied {
             if let Some(o) = self.cluster.objects.get_mut(id) {
                 o.implied = true;

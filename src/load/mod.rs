@@ -659,7 +659,8 @@ fn read_text(rel: &str, abs: &Path) -> Result<String, Diagnostic> {
             format!("{rel} is {} MiB, over the {} MiB limit; it is not read", len / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024)),
         ));
     }
-    let bytes = std::fs::read(abs).map_err(|e| Diagnostic::warning(Code::UnreadableFile, rel, 0, format!("could not read {rel}: {e}")))?;
+    // An error: what the file holds is unknown, and a build that includes it fails.
+    let bytes = std::fs::read(abs).map_err(|e| Diagnostic::error(Code::UnreadableFile, rel, 0, format!("could not read {rel}: {e}; the objects it holds are unknown")))?;
     if bytes.contains(&0) {
         return Err(Diagnostic::warning(Code::BinaryFile, rel, 0, format!("{rel} is a binary file, not YAML; it is not read")));
     }

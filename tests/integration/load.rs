@@ -268,3 +268,56 @@ fn a_root_that_cannot_be_read_could_not_run_and_says_why() {
         assert!(stderr.contains("cannot read") && stderr.contains(why), "{stderr}");
     }
 }
+
+/// Files without read permission, read as an unprivileged user (through `setpriv` when the tests run
+/// as root, as CI does, since root reads anything): an unreadable cluster.yaml is an error, and no
+/// cluster is invented from what it may apply (apps, which it applies, is not guessed as a root, and
+/// nothing is blamed as missing); a root without permission could not run, and says why.
+#[cfg(unix)]
+#[test]
+fn unreadable_input_is_an_error_and_nothing_is_invented_from_its_absence() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    write(&root, "clusters/test/cluster.yaml", ROOT_KS.as_bytes());
+    write(&root, "apps/ks.yaml", ROOT_KS.replace("name: apps", "name: web").replace("path: ./apps", "path: ./web").as_bytes());
+    write(&root, "web/ok.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n");
+    for p in [dir.path(), &root, &root.join("clusters"), &root.join("clusters/test"), &root.join("apps"), &root.join("web")] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(root.join("clusters/test/cluster.yaml"), fs::Permissions::from_mode(0o000)).unwrap();
+    let is_root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    // A copy the unprivileged user can run, whatever the permissions of the build folder.
+    let binary = dir.path().join("fluxgraph");
+    fs::copy(env!("CARGO_BIN_EXE_fluxgraph"), &binary).unwrap();
+    fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |path: &Path| {
+        let mut command = if is_root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&binary);
+            c
+        } else {
+            std::process::Command::new(&binary)
+        };
+        command.args(["check", path.to_str().unwrap(), "--format", "json"]).output().expect("fluxgraph runs (setpriv from util-linux when root)")
+    };
+    let output = run(&root);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["clusters"].as_array().unwrap().len(), 0, "no cluster is guessed from what the unreadable file may apply");
+    let errors: Vec<(&str, &str)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| (d["code"].as_str().unwrap(), d["file"].as_str().unwrap()))
+        .collect();
+    assert!(errors.contains(&("unreadable-file", "clusters/test/cluster.yaml")), "{errors:?}");
+    assert!(!errors.iter().any(|(code, _)| *code == "missing-dependency"), "{errors:?}");
+
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o000)).unwrap();
+    let output = run(&root);
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Permission denied"));
+}
