@@ -962,8 +962,7 @@ fn implied_git_repository() -> FluxObject {
 fn literal_variables(manifests: &[Arc<Node>], files: &[Arc<str>]) -> Vec<(String, Arc<str>, u32)> {
     let mut out = Vec::new();
     for (manifest, file) in manifests.iter().zip(files) {
-        let mut copy = (**manifest).clone();
-        copy.visit_strings_mut(&mut |s, line| {
+        manifest.visit_strings(&mut |s, line| {
             let bytes = s.as_bytes();
             let mut i = 0;
             while let Some(at) = s[i..].find("${").map(|n| n + i) {

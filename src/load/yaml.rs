@@ -142,6 +142,21 @@ impl Node {
         }
     }
 
+    /// Calls `f` with every string scalar and key, and its line, without changing anything.
+    pub fn visit_strings(&self, f: &mut impl FnMut(&str, u32)) {
+        match &self.value {
+            Value::Str(s) => f(s, self.line),
+            Value::Seq(items) => items.iter().for_each(|n| n.visit_strings(f)),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    f(k, v.line);
+                    v.visit_strings(f);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether any string scalar or key contains `needle`.
     pub fn any_string_contains(&self, needle: char) -> bool {
         match &self.value {
