@@ -279,7 +279,7 @@ fn flux_instance_entries(repo: &Repository, patches: &BTreeSet<String>, variable
                     let namespace = namespace.unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
                     instances.push(Instance { file: &file.path, line: doc.line, namespace, spec: spec.clone() });
                 }
-            } else if model::flux_kind(&doc.root) == Some(Kind::HelmRelease) {
+            } else if model::flux_kind(&doc.root) == Some(Kind::HelmRelease) && may_make_an_instance(&doc.root) {
                 let Some(values) = release_values(repo, &file.path, &doc.root) else { continue };
                 let Some(spec) = values.get("instance").filter(|i| i.get("sync").is_some()) else { continue };
                 let target = doc.root.at(&["spec", "targetNamespace"]).and_then(Node::scalar_text);
@@ -406,6 +406,18 @@ fn applying_variables(repo: &Repository, file: &str, patches: &BTreeSet<String>,
         }
     }
     out
+}
+
+/// Whether a HelmRelease may create a FluxInstance: its inline values have `instance`, or its
+/// chart is flux-instance (whose values may come through `valuesFrom`). Reading every
+/// release's values would cost a large repository dearly.
+fn may_make_an_instance(release: &Node) -> bool {
+    let chart = release
+        .at(&["spec", "chart", "spec", "chart"])
+        .or_else(|| release.at(&["spec", "chartRef", "name"]))
+        .and_then(Node::as_str)
+        .unwrap_or("");
+    release.at(&["spec", "values", "instance"]).is_some() || chart.contains("flux-instance")
 }
 
 /// A HelmRelease's values as Helm merges them: each `valuesFrom` in order (a ConfigMap
