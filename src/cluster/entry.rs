@@ -95,11 +95,11 @@ pub struct Discovery {
 }
 
 /// Finds every entry point of the repository.
-pub fn discover(repo: &Repository, patches: &BTreeSet<String>, variables: &VariableIndex) -> Discovery {
+pub fn discover(repo: &Repository, patches: &BTreeSet<String>) -> Discovery {
     let mut diagnostics = Vec::new();
     let mut entries = bootstrap_entries(repo, &mut diagnostics);
     let synced: BTreeSet<String> = entries.iter().flat_map(|e| e.roots.iter()).filter_map(|r| sync_path(r)).collect();
-    for e in flux_instance_entries(repo, patches, variables, &mut diagnostics) {
+    for e in flux_instance_entries(repo, patches, &mut diagnostics) {
         let path = e.roots.iter().find_map(sync_path);
         if path.is_none_or(|p| !synced.contains(&p)) {
             entries.push(e);
@@ -268,7 +268,7 @@ struct Instance<'a> {
     spec: Node,
 }
 
-fn flux_instance_entries(repo: &Repository, patches: &BTreeSet<String>, variables: &VariableIndex, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
+fn flux_instance_entries(repo: &Repository, patches: &BTreeSet<String>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
     let mut instances = Vec::new();
     for file in repo.files.values() {
         for doc in file.documents.iter().flatten() {
@@ -291,7 +291,7 @@ fn flux_instance_entries(repo: &Repository, patches: &BTreeSet<String>, variable
     let mut out: Vec<Entry> = Vec::new();
     let mut synced = BTreeSet::new();
     for instance in &instances {
-        for entry in instance_entries(repo, instance, patches, variables, diagnostics) {
+        for entry in instance_entries(repo, instance, patches, diagnostics) {
             // The same instance often stands twice (a FluxInstance and the values that make it).
             let path = entry.roots.iter().find_map(sync_path).unwrap_or_default();
             if synced.insert(path) {
@@ -303,7 +303,7 @@ fn flux_instance_entries(repo: &Repository, patches: &BTreeSet<String>, variable
 }
 
 /// The entries one instance makes: one, or one per set of variables its path takes.
-fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeSet<String>, variables: &VariableIndex, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
+fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeSet<String>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Entry> {
     let sync = instance.spec.get("sync").expect("an instance has a sync");
     let text = |k: &str| sync.get(k).and_then(Node::scalar_text).filter(|s| !s.is_empty());
     let kind = text("kind").and_then(|k| Kind::parse(&k)).filter(|k| matches!(k, Kind::GitRepository | Kind::OCIRepository | Kind::Bucket)).unwrap_or(Kind::GitRepository);
@@ -312,7 +312,7 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
     // A `${VAR}` in the path or URL takes the values of the Kustomizations that apply this file.
     let variants: Vec<(String, Option<String>)> = if raw_path.contains("${") || raw_url.as_deref().is_some_and(|u| u.contains("${")) {
         let mut seen = BTreeSet::new();
-        applying_variables(repo, instance.file, patches, variables)
+        applying_variables(repo, instance.file, patches)
             .into_iter()
             .map(|vars| (vars.substitute(&raw_path).text, raw_url.as_deref().map(|u| vars.substitute(u).text)))
             .filter(|(p, u)| !p.contains("${") && u.as_deref().is_none_or(|u| !u.contains("${")))
@@ -384,7 +384,9 @@ fn instance_entries(repo: &Repository, instance: &Instance<'_>, patches: &BTreeS
 }
 
 /// The postBuild variables of every Kustomization of the repository whose build holds `file`.
-fn applying_variables(repo: &Repository, file: &str, patches: &BTreeSet<String>, index: &VariableIndex) -> Vec<crate::load::substitute::Variables> {
+/// The repository's ConfigMaps and Secrets are indexed here, only when a sync path needs them.
+fn applying_variables(repo: &Repository, file: &str, patches: &BTreeSet<String>) -> Vec<crate::load::substitute::Variables> {
+    let index = &VariableIndex::of_repository(repo);
     let mut out = Vec::new();
     for source in repo.files.values().filter(|f| !patches.contains(&f.path)) {
         for doc in source.documents.iter().flatten() {
@@ -829,8 +831,7 @@ mod tests {
 
     fn discover_in(files: &[(&str, &str)]) -> Discovery {
         let repo = Repository::from_files(Path::new("/r"), files.iter().copied());
-        let index = VariableIndex::of_repository(&repo);
-        discover(&repo, &patch_files(&repo), &index)
+        discover(&repo, &patch_files(&repo))
     }
 
     #[test]

@@ -108,7 +108,6 @@ pub struct Resolution {
 /// Finds the entry points (or takes `entry`, a file or folder relative to the root) and
 /// resolves each into a cluster.
 pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
-    let variables = VariableIndex::of_repository(repo);
     // Files kustomization files use as patches: their documents are not resources.
     let patches = entry::patch_files(repo);
     let mut diagnostics = Vec::new();
@@ -120,7 +119,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
             let cluster = resolve_cluster(repo, &entry);
             (vec![entry], vec![cluster])
         }
-        None => discover_and_resolve(repo, &patches, &variables, &mut diagnostics, &mut dead),
+        None => discover_and_resolve(repo, &patches, &mut diagnostics, &mut dead),
     };
     dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
     entry::name_uniquely(&mut clusters);
@@ -143,11 +142,10 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
 fn discover_and_resolve(
     repo: &Repository,
     patches: &BTreeSet<String>,
-    variables: &VariableIndex,
     diagnostics: &mut Vec<Diagnostic>,
     dead: &mut BTreeSet<String>,
 ) -> (Vec<Entry>, Vec<Cluster>) {
-    let found = entry::discover(repo, patches, variables);
+    let found = entry::discover(repo, patches);
     diagnostics.extend(found.diagnostics);
     let mut entries = found.entries;
     let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, e)).collect();

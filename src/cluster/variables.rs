@@ -48,10 +48,6 @@ impl VariableIndex {
         index
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.config_maps.is_empty() && self.secrets.is_empty()
-    }
-
     /// Adds `manifest` when it is a ConfigMap or a Secret.
     pub fn add(&mut self, manifest: &Node, namespace: Option<String>, file: &Arc<str>, line: u32) {
         let (api, kind) = model::type_of(manifest);

@@ -283,6 +283,12 @@ fn indent(spaces: i64, s: &str) -> String {
 
 /// Go's `%q` for the characters manifests hold.
 fn go_quote(s: &str) -> String {
+    double_quoted(s, |c| format!("\\x{:02x}", c as u32))
+}
+
+/// `s` in double quotes with `"`, `\\` and line ends escaped, and other control characters
+/// written by `control`.
+fn double_quoted(s: &str, control: impl Fn(char) -> String) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -292,7 +298,7 @@ fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&control(c)),
             c => out.push(c),
         }
     }
@@ -443,20 +449,7 @@ fn scalar_text(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return format!("'{}'", s.replace('\'', "''"));
     }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    double_quoted(s, |c| format!("\\u{:04x}", c as u32))
 }
 
 fn plain_ok(s: &str) -> bool {
