@@ -1,0 +1,56 @@
+//! The cycles (`/cycles`): each dependency cycle drawn, with the edge to cut.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+
+use super::{Page, stats};
+use crate::analysis::prerequisites::Wait;
+use crate::graph::EdgeKind;
+use crate::model::ObjectId;
+use crate::render::svg;
+use crate::server::views::{self, ViewState};
+
+pub struct CycleView {
+    pub title: String,
+    pub text: String,
+    pub cut: String,
+    pub svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "cycles.html")]
+struct CyclesPage {
+    stats: String,
+    cycles: Vec<CycleView>,
+}
+
+pub fn cycles(page: &Page<'_>) -> (String, String) {
+    let view = page.view;
+    let cycles = view
+        .analysis
+        .cycles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ids: BTreeSet<ObjectId> = c.members.iter().cloned().collect();
+            let state = ViewState { edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]), helm_releases: true, ..page.view_state.clone() };
+            let mut drawing = views::drawing(view, &ids, &state, page.base(), &page.cluster_query(), &|_, _| {});
+            let (from, to) = (c.cut.0.to_string(), c.cut.1.to_string());
+            for e in &mut drawing.edges {
+                if drawing.nodes[e.from].id == from && drawing.nodes[e.to].id == to {
+                    e.classes.push("cut");
+                }
+            }
+            let mut names: Vec<String> = c.members.iter().map(|m| m.name.clone()).collect();
+            names.push(c.members[0].name.clone());
+            CycleView {
+                title: format!("Cycle {} · {} objects", i + 1, c.members.len()),
+                text: format!("{}: none of these ever reconciles, nor anything that waits on them.", names.join(" → ")),
+                cut: format!("remove {} → {} ({})", c.cut.0, c.cut.1, if c.edges.iter().any(|e| e.0 == c.cut.0 && e.1 == c.cut.1 && e.2 == Wait::Parent) { "move the object out of its parent's path" } else { "drop this dependsOn entry" }),
+                svg: svg::render(&drawing),
+            }
+        })
+        .collect();
+    ("cycles".into(), CyclesPage { stats: stats(page), cycles }.render().unwrap_or_default())
+}

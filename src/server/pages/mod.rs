@@ -1,0 +1,411 @@
+//! The HTML pages. Each handler reads the reader's view state from the query string, takes
+//! the current snapshot, and renders a template; with `X-Fluxgraph-Fragment: 1` only the
+//! page's `<main>` is returned, which is how open pages update in place. A page is a function
+//! of the snapshot, the URL and that one header — never of the `Host` or another header — so
+//! that it can be drawn once and kept (`cache`).
+//!
+//! One file per view; this one holds what they share: the page context, the view state read
+//! from the URL, the stats header, the toggles, and the layout that frames every page.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use askama::Template;
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
+
+use super::state::{AppState, Current};
+use super::views::{ViewState, encode, object_path};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::EdgeKind;
+use crate::layout::Direction;
+use crate::model::{Duration, Kind, ObjectId};
+use crate::snapshot::ClusterView;
+
+mod component;
+mod critical_path;
+mod cycles;
+mod diagnostics;
+mod object;
+mod overview;
+mod search;
+
+pub use component::component;
+pub use critical_path::critical_path;
+pub use cycles::cycles;
+pub use diagnostics::diagnostics;
+pub use object::object;
+pub use overview::overview;
+pub use search::{search, search_page};
+
+/// The query string, in a stable order so that links are canonical.
+pub type Params = BTreeMap<String, String>;
+
+/// What every page needs: the snapshot, the cluster shown, the view state, the links.
+pub struct Page<'a> {
+    pub state: &'a AppState,
+    pub current: &'a Current,
+    pub view: &'a ClusterView,
+    pub params: &'a Params,
+    pub view_state: ViewState,
+}
+
+impl Page<'_> {
+    fn base(&self) -> &str {
+        &self.state.options().base_path
+    }
+
+    /// The query string that keeps the cluster (and nothing else) when following a link.
+    fn cluster_query(&self) -> String {
+        match self.params.get("cluster") {
+            Some(c) => format!("?cluster={}", encode(c)),
+            None => String::new(),
+        }
+    }
+
+    /// The current query with `key` set to `value` (or removed when `None`).
+    fn with(&self, key: &str, value: Option<&str>) -> String {
+        let mut p = self.params.clone();
+        match value {
+            Some(v) => p.insert(key.to_string(), v.to_string()),
+            None => p.remove(key),
+        };
+        query_string(&p)
+    }
+
+    fn href(&self, id: &ObjectId) -> String {
+        format!("{}{}{}", self.base(), object_path(id), self.cluster_query())
+    }
+
+    fn file_href(&self, file: &str, line: u32) -> String {
+        match &self.state.options().repo_url {
+            Some(forge) if !file.is_empty() => format!("{}/{}#L{line}", forge.trim_end_matches('/'), file),
+            _ => String::new(),
+        }
+    }
+}
+
+pub fn query_string(params: &Params) -> String {
+    if params.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v).replace("%2C", ","))).collect();
+    format!("?{}", parts.join("&"))
+}
+
+/// The view state from `edges=dependsOn,applies&show=hr,src&dir=tb&fold=1&depth=3`.
+pub fn view_state(params: &Params) -> ViewState {
+    let mut state = ViewState::default();
+    if let Some(edges) = params.get("edges") {
+        state.edges = edges
+            .split(',')
+            .filter_map(|e| match e {
+                "dependsOn" => Some(EdgeKind::DependsOn),
+                "applies" => Some(EdgeKind::Applies),
+                "source" => Some(EdgeKind::Source),
+                _ => None,
+            })
+            .collect();
+    }
+    if let Some(show) = params.get("show") {
+        state.helm_releases = show.split(',').any(|s| s == "hr");
+        state.sources = show.split(',').any(|s| s == "src");
+    }
+    state.direction = if params.get("dir").map(String::as_str) == Some("tb") { Direction::TopToBottom } else { Direction::LeftToRight };
+    state.fold = params.get("fold").map(String::as_str) == Some("1");
+    state.depth = match params.get("depth").map(String::as_str) {
+        Some("all") => None,
+        Some(n) => n.parse().ok().map(|n: usize| n.clamp(1, 50)).or(Some(2)),
+        None => Some(2),
+    };
+    state
+}
+
+#[derive(Clone)]
+pub struct Toggle {
+    pub name: String,
+    pub href: String,
+    pub on: bool,
+}
+
+#[derive(Clone)]
+pub struct NamedLink {
+    pub name: String,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Clone)]
+pub struct Link {
+    pub name: String,
+    pub href: String,
+    pub note: String,
+}
+
+#[derive(Clone)]
+pub struct DiagnosticRow {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub object: String,
+    pub href: String,
+    pub location: String,
+    pub file_href: String,
+    pub message: String,
+    pub hint: String,
+}
+
+fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
+    let location = match (d.file.is_empty(), d.line) {
+        (true, _) => String::new(),
+        (false, 0) => d.file.clone(),
+        (false, l) => format!("{}:{l}", d.file),
+    };
+    let file_href = page.file_href(&d.file, d.line);
+    DiagnosticRow {
+        severity: d.severity.as_str(),
+        code: d.code.as_str(),
+        object: d.object.as_ref().map_or(String::new(), ToString::to_string),
+        href: d.object.as_ref().filter(|id| page.view.cluster.objects.contains_key(id)).map_or(String::new(), |id| page.href(id)),
+        location,
+        file_href,
+        message: d.message.clone(),
+        hint: d.hint.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "stats.html")]
+struct Stats {
+    objects: usize,
+    kustomizations: usize,
+    helm_releases: usize,
+    levels: usize,
+    critical: usize,
+    worst_case: Duration,
+    cycles: usize,
+    errors: usize,
+    warnings: usize,
+    cycles_href: String,
+    errors_href: String,
+    warnings_href: String,
+    failure: String,
+    revision: String,
+}
+
+fn stats(page: &Page<'_>) -> String {
+    let v = page.view;
+    let count = |k: Kind| v.cluster.objects.keys().filter(|id| id.kind == k).count();
+    let sev = |s: Severity| v.analysis.diagnostics.iter().filter(|d| d.severity == s).count();
+    let q = page.cluster_query();
+    let sep = if q.is_empty() { "?" } else { "&" };
+    Stats {
+        objects: v.cluster.objects.len(),
+        kustomizations: count(Kind::Kustomization),
+        helm_releases: count(Kind::HelmRelease),
+        levels: v.analysis.waves.len(),
+        critical: v.analysis.critical_path.nodes.len(),
+        worst_case: v.analysis.weighted_path.total,
+        cycles: v.analysis.cycles.len(),
+        errors: sev(Severity::Error),
+        warnings: sev(Severity::Warning),
+        cycles_href: format!("{}/cycles{q}", page.base()),
+        errors_href: format!("{}/diagnostics{q}{sep}severity=error", page.base()),
+        warnings_href: format!("{}/diagnostics{q}{sep}severity=warning", page.base()),
+        failure: page.current.failure.clone().unwrap_or_default(),
+        revision: page.current.revision.clone().unwrap_or_default(),
+    }
+    .render()
+    .unwrap_or_default()
+}
+
+fn edge_toggles(page: &Page<'_>) -> Vec<Toggle> {
+    [(EdgeKind::DependsOn, "dependsOn"), (EdgeKind::Applies, "applies"), (EdgeKind::Source, "source")]
+        .into_iter()
+        .map(|(kind, name)| {
+            let mut edges = page.view_state.edges.clone();
+            let on = !edges.insert(kind);
+            if on {
+                edges.remove(&kind);
+            }
+            let value: Vec<&str> = edges.iter().map(|e| e.as_str()).collect();
+            Toggle { name: name.into(), href: page.with("edges", Some(&value.join(","))), on }
+        })
+        .collect()
+}
+
+fn kind_toggles(page: &Page<'_>) -> Vec<Toggle> {
+    let s = &page.view_state;
+    let show = |hr: bool, src: bool| {
+        let v: Vec<&str> = [(hr, "hr"), (src, "src")].into_iter().filter(|x| x.0).map(|x| x.1).collect();
+        if v.is_empty() { page.with("show", None) } else { page.with("show", Some(&v.join(","))) }
+    };
+    vec![
+        Toggle { name: "HelmReleases".into(), href: show(!s.helm_releases, s.sources), on: s.helm_releases },
+        Toggle { name: "sources".into(), href: show(s.helm_releases, !s.sources), on: s.sources },
+    ]
+}
+
+fn layout_toggles(page: &Page<'_>) -> Vec<Toggle> {
+    let s = &page.view_state;
+    vec![
+        Toggle { name: "left to right".into(), href: page.with("dir", None), on: s.direction == Direction::LeftToRight },
+        Toggle { name: "top to bottom".into(), href: page.with("dir", Some("tb")), on: s.direction == Direction::TopToBottom },
+        Toggle { name: "fold components".into(), href: page.with("fold", if s.fold { None } else { Some("1") }), on: s.fold },
+    ]
+}
+
+/// Above this many Kustomizations, `applies` edges are off unless asked for: in the seed's
+/// layout they fan out from two Kustomizations to every component, which on a large cluster
+/// hides the dependsOn chains (and costs the layout most of its time).
+const LARGE: usize = 300;
+
+/// The view state of whole-cluster drawings: as asked, with the large-cluster default.
+fn whole_cluster_state(page: &Page<'_>) -> ViewState {
+    let mut state = page.view_state.clone();
+    let kustomizations = page.view.cluster.objects.keys().filter(|id| id.kind == Kind::Kustomization).count();
+    if kustomizations > LARGE && !page.params.contains_key("edges") {
+        state.edges.remove(&EdgeKind::Applies);
+    }
+    state
+}
+
+pub struct ChainStep {
+    pub name: String,
+    pub href: String,
+    pub level: String,
+    pub why: String,
+    pub current: bool,
+}
+
+fn level_text(level: Option<u32>) -> String {
+    level.map_or("cycle".into(), |l| format!("wave {l}"))
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub heading: String,
+    pub text: String,
+    pub suggestions: Vec<Link>,
+    pub home: String,
+}
+
+#[derive(Template)]
+#[template(path = "layout.html")]
+struct Layout<'a> {
+    title: &'a str,
+    base: &'a str,
+    banner: String,
+    repository: String,
+    cluster: String,
+    cluster_query: String,
+    clusters: Vec<NamedLink>,
+    views: Vec<NamedLink>,
+    share_url: String,
+    version: u64,
+    content: &'a str,
+    footer: String,
+}
+
+/// Which page a layout frames, to mark it in the navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Levels,
+    CriticalPath,
+    Cycles,
+    Diagnostics,
+    Other,
+}
+
+/// The request header that asks for a page's `<main>` alone.
+pub const FRAGMENT: &str = "x-fluxgraph-fragment";
+
+/// Wraps a page's content in the layout, or returns the content alone for a fragment request.
+#[allow(clippy::too_many_arguments)] // each is one part of the request or the page; a struct would only rename them
+pub fn respond(
+    state: &AppState,
+    current: Option<&Current>,
+    cluster: Option<&str>,
+    section: Section,
+    uri: &OriginalUri,
+    fragment: bool,
+    status: StatusCode,
+    (title, content): (String, String),
+) -> (StatusCode, String) {
+    let html = if fragment {
+        content
+    } else {
+        let base = state.options().base_path.as_str();
+        let cluster_query = cluster.map_or(String::new(), |c| format!("?cluster={}", encode(c)));
+        let clusters = current
+            .map(|c| {
+                c.snapshot
+                    .clusters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| NamedLink {
+                        name: v.cluster.name.clone(),
+                        href: format!("{base}/?cluster={}", encode(&v.cluster.name)),
+                        current: cluster.map_or(i == 0, |name| name == v.cluster.name),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let views = [
+            (Section::Levels, "Levels", "/"),
+            (Section::CriticalPath, "Critical path", "/critical-path"),
+            (Section::Cycles, "Cycles", "/cycles"),
+            (Section::Diagnostics, "Diagnostics", "/diagnostics"),
+        ]
+        .into_iter()
+        .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
+        .collect();
+        let path_and_query = uri.0.path_and_query().map_or("/", |p| p.as_str());
+        let mut footer = String::new();
+        if let Some(c) = current {
+            let _ = write!(footer, "snapshot {}", c.version);
+            if let Some(r) = &c.revision {
+                let _ = write!(footer, " · revision {r}");
+            }
+            let _ = write!(footer, " · {} files", c.snapshot.repository.files.len() + c.snapshot.repository.other_files.len());
+        }
+        let layout = Layout {
+            title: &title,
+            base,
+            banner: current.and_then(|c| c.failure.clone()).map(|f| format!("The last refresh failed: {f}")).unwrap_or_default(),
+            repository: current
+                .and_then(|c| c.snapshot.repository.root.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default(),
+            cluster: cluster.unwrap_or("").to_string(),
+            cluster_query,
+            clusters,
+            views,
+            share_url: state.share_url(path_and_query),
+            version: current.map_or(0, |c| c.version),
+            content: &content,
+            footer,
+        };
+        layout.render().unwrap_or_default()
+    };
+    (status, html)
+}
+
+/// The helpful 404: what was asked for, and the closest objects by name.
+pub fn not_found(state: &AppState, view: Option<&ClusterView>, cluster_query: &str, what: &str, name: &str) -> (String, String) {
+    let base = &state.options().base_path;
+    let suggestions = view
+        .map(|v| {
+            search(v, name, 5)
+                .into_iter()
+                .map(|id| Link { name: id.to_string(), href: format!("{base}{}{cluster_query}", object_path(id)), note: String::new() })
+                .collect()
+        })
+        .unwrap_or_default();
+    let message = Message {
+        heading: "Not found".into(),
+        text: format!("There is no {what} in this cluster."),
+        suggestions,
+        home: format!("{base}/{cluster_query}"),
+    };
+    ("not found".into(), message.render().unwrap_or_default())
+}
