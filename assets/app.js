@@ -25,6 +25,8 @@
   // change and the drawing stays crisp at every scale.
 
   const MAX_SCALE = 4;
+  const READABLE_PX = 11;   // the first paint never shows the boxes' text smaller than this on screen
+  const SVGNS = 'http://www.w3.org/2000/svg';
   const DRAG_THRESHOLD = 4; // px before a press becomes a pan, so a plain click still follows the node's link
 
   class GraphView {
@@ -45,8 +47,12 @@
       frame.classList.add('pannable');
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
       svg.setAttribute('width', '100%');
+      // Level titles, with where the server put them: apply() keeps them inside the view.
+      this.titles = $$('.layer-title', svg).map((t) => ({ t, x: Number(t.getAttribute('x')), y: Number(t.getAttribute('y')),
+        across: t.getAttribute('text-anchor') === 'end' }));
       this.sizeFrame();
       this.addControls();
+      this.addMinimap();
       this.listen();
       this.fit(true);
       // Fit again whenever the frame changes size (window resize, a closed <details> opening).
@@ -58,12 +64,25 @@
     // (--frame-max: 0.7, less for .small frames), at least enough for the controls.
     sizeFrame() {
       const share = parseFloat(getComputedStyle(this.frame).getPropertyValue('--frame-max')) || 0.7;
-      const height = Math.round(clamp(this.natural.h, 220, Math.max(220, window.innerHeight * share)));
+      const width = this.box().width;
+      const scale = width > 0 ? this.firstScale(width) : 1;
+      const height = Math.round(clamp(this.natural.h * scale, 220, Math.max(220, window.innerHeight * share)));
       this.svg.setAttribute('height', String(height));
     }
 
     box() { return this.svg.getBoundingClientRect(); }
     scale() { const r = this.box(); return r.width > 0 ? r.width / this.vb.w : 1; }
+
+    // The smallest scale at which the boxes' text is still READABLE_PX on screen.
+    readableScale() {
+      const sizes = ['.node .title', '.node .subtitle', '.layer-title'].map((sel) => $(sel, this.svg))
+        .filter(Boolean).map((el) => parseFloat(getComputedStyle(el).fontSize)).filter((px) => px > 0);
+      return sizes.length ? READABLE_PX / Math.min(...sizes) : 0;
+    }
+
+    // The first paint's scale for a frame `width` wide: the width fitted (not the whole drawing), never
+    // enlarged beyond 1:1, never below readable.
+    firstScale(width) { return Math.max(Math.min(width / this.natural.w, 1), this.readableScale()); }
 
     // The scale at which the whole graph fits, never enlarged beyond 1:1.
     fitScale() { const r = this.box(); return Math.min(r.width / this.natural.w, r.height / this.natural.h, 1); }
@@ -74,6 +93,64 @@
       const { x, y, w, h } = this.vb;
       this.svg.setAttribute('viewBox', `${f(x)} ${f(y)} ${f(w)} ${f(h)}`);
       this.lastScale = this.scale();
+      this.stickTitles();
+      this.updateMinimap();
+    }
+
+    // Level titles stay at the top (left, for rows) of the view while the drawing pans under them.
+    stickTitles() {
+      const s = this.lastScale || 1;
+      const f = (n) => String(Math.round(n * 10) / 10);
+      for (const { t, x, y, across } of this.titles) {
+        if (across) t.setAttribute('x', f(Math.max(x, this.vb.x + x)));
+        else t.setAttribute('y', f(Math.max(y, this.vb.y + 18 / s)));
+      }
+    }
+
+    // A minimap of a drawing larger than its view: every box, and where the view is; a press moves there.
+    addMinimap() {
+      const boxes = $$('g.node[data-id]', this.svg);
+      if (boxes.length < 2) return;
+      const n = this.natural;
+      const map = document.createElementNS(SVGNS, 'svg');
+      map.setAttribute('class', 'minimap');
+      map.setAttribute('viewBox', `${n.x} ${n.y} ${n.w} ${n.h}`);
+      map.setAttribute('preserveAspectRatio', 'xMinYMin meet');
+      map.setAttribute('aria-hidden', 'true');
+      const ratio = n.h / n.w;
+      const [w, h] = ratio > 0.75 ? [Math.round(120 / ratio), 120] : [160, Math.max(24, Math.round(160 * ratio))];
+      map.setAttribute('width', String(w));
+      map.setAttribute('height', String(h));
+      for (const g of boxes) {
+        const b = nodeBox(g);
+        const r = document.createElementNS(SVGNS, 'rect');
+        for (const [k, v] of Object.entries({ x: b.x, y: b.y, width: b.w, height: b.h })) r.setAttribute(k, String(v));
+        r.setAttribute('class', `mm-node${g.classList.contains('critical') ? ' critical' : ''}`);
+        map.append(r);
+      }
+      this.mapView = document.createElementNS(SVGNS, 'rect');
+      this.mapView.setAttribute('class', 'mm-view');
+      map.append(this.mapView);
+      const go = (e) => {
+        const m = map.getScreenCTM();
+        if (!m) return;
+        const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(m.inverse());
+        this.show(this.scale(), p.x, p.y);
+        this.moved = true;
+      };
+      map.addEventListener('pointerdown', (e) => { e.stopPropagation(); capture(map, e.pointerId); go(e); this.mapDrag = true; });
+      map.addEventListener('pointermove', (e) => { if (this.mapDrag) go(e); });
+      map.addEventListener('pointerup', () => { this.mapDrag = false; });
+      this.minimap = map;
+      this.frame.append(map);
+    }
+
+    updateMinimap() {
+      if (!this.minimap) return;
+      const [n, v] = [this.natural, this.vb];
+      // Shown only when part of the drawing is out of view.
+      this.minimap.classList.toggle('shown', v.x > n.x + 1 || v.y > n.y + 1 || v.x + v.w < n.x + n.w - 1 || v.y + v.h < n.y + n.h - 1);
+      for (const [k, val] of Object.entries({ x: v.x, y: v.y, width: v.w, height: v.h })) this.mapView.setAttribute(k, String(val));
     }
 
     // Shows the view at `scale`, its centre at user coordinates (cx, cy).
@@ -96,8 +173,24 @@
       if (focus) {
         const b = nodeBox(focus);
         [scale, cx, cy] = [0.8, b.x + b.w / 2, b.y + b.h / 2];
+      } else if (initial) {
+        // Readable first: fit the width when that keeps the text readable, else start at the first level;
+        // what does not fit below is reached by scrolling (wheel with shift, drag, arrows) or the minimap.
+        scale = Math.max(scale, this.firstScale(r.width));
+        const [w, h] = [r.width / scale, r.height / scale];
+        cx = n.w <= w ? n.x + n.w / 2 : n.x + w / 2;
+        cy = n.h <= h ? n.y + n.h / 2 : n.y + h / 2;
+        // Taller than the view: start level with the critical path's first box (else the first column's
+        // boxes), so that the first paint shows boxes and not the empty top of a column.
+        if (n.h > h) {
+          const boxes = $$('g.node[data-id]', this.svg).map((g) => ({ g, b: nodeBox(g) }));
+          const first = (list) => list.reduce((a, x) => (!a || x.b.x < a.b.x ? x : a), null);
+          const start = first(boxes.filter((x) => x.g.classList.contains('critical'))) || first(boxes);
+          if (start) cy = clamp(start.b.y + start.b.h / 2, n.y + h / 2, n.y + n.h - h / 2);
+        }
       }
       this.fitted = true;
+      this.whole = !initial;       // the reader asked for the whole drawing: a resize fits it again
       this.moved = Boolean(focus); // a view on the focus is kept like one the reader chose
       this.show(scale, cx, cy);
     }
@@ -140,7 +233,7 @@
 
     resized() {
       this.sizeFrame();
-      if (!this.moved) { this.fit(!this.fitted); return; }
+      if (!this.moved) { this.fit(!this.fitted || !this.whole); return; }
       // Keep the scale and the centre; only the visible extent changes.
       this.show(this.lastScale, this.vb.x + this.vb.w / 2, this.vb.y + this.vb.h / 2);
     }
@@ -473,7 +566,8 @@
     }
   }
 
-  async function swap() {
+  // `keep`: a refresh of the same view keeps zoom and pan; a new view (a group opened) is fitted afresh.
+  async function swap(keep = true) {
     const main = $('#content');
     if (!main) return;
     const version = latest;
@@ -489,10 +583,31 @@
     const place = capturePlace(main);
     main.innerHTML = html;
     if (version !== null) main.dataset.version = String(version);
-    initGraphs(main, place.graphs);
+    initGraphs(main, keep ? place.graphs : []);
     restoreFocus(main, place.focus);
     window.scrollTo(place.x, place.y);
     main.dispatchEvent(new CustomEvent('fluxgraph:updated', { bubbles: true }));
+  }
+
+  // Opening or closing a group of the overview happens in place: the page's body is swapped, the URL
+  // (which names the open groups) pushed, so that a shared or reloaded link shows the same picture.
+  function initGroups() {
+    const main = $('#content');
+    if (!main || !('fetch' in window)) return;
+    main.addEventListener('click', (e) => {
+      if (e.defaultPrevented || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+      const link = e.target instanceof Element && e.target.closest('a.open-group, a.node-link');
+      if (!link || (link.classList.contains('node-link') && !$('g.node.group', link))) return;
+      const href = link.getAttribute('href') || link.getAttribute('xlink:href');
+      if (!href) return;
+      e.preventDefault();
+      history.pushState({ fluxgraph: true }, '', href);
+      swap(false).then(() => {
+        const frame = $('.graph-frame', main);
+        if (frame) frame.focus({ preventScroll: true });
+      });
+    });
+    window.addEventListener('popstate', () => swap(false));
   }
 
   function initLive() {
@@ -670,6 +785,7 @@
   const main = $('#content');
   if (main) initGraphs(main);
   initLive();
+  initGroups();
   initCopy();
   initSearch();
 })();

@@ -59,6 +59,13 @@ impl Snapshot {
         self.clusters.iter().find(|c| c.cluster.name == name)
     }
 
+    /// The cluster the pages open on when the URL names none: the one with the most
+    /// Kustomizations (the first among equals).
+    pub fn main_cluster(&self) -> usize {
+        let size = |c: &ClusterView| c.cluster.objects.keys().filter(|id| id.kind == crate::model::Kind::Kustomization).count();
+        self.clusters.iter().enumerate().max_by(|(i, a), (j, b)| size(a).cmp(&size(b)).then(j.cmp(i))).map_or(0, |(i, _)| i)
+    }
+
     /// The cluster named `name`, or the first one; the error says which clusters there are.
     pub fn cluster_or_first(&self, name: Option<&str>) -> Result<&ClusterView, String> {
         match name {

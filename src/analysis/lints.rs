@@ -52,6 +52,15 @@ pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycl
     out
 }
 
+/// Where `from` says `dependsOn: to`: its file and the entry's line.
+pub fn cut_location(cluster: &Cluster, from: &ObjectId, to: &ObjectId) -> Option<String> {
+    let object = cluster.objects.get(from)?;
+    let entry = object
+        .depends_on()
+        .iter().find(|r| r.name == to.name && r.namespace.as_deref().is_none_or(|n| n == to.namespace))?;
+    (!object.file.is_empty()).then(|| format!("{}:{}", object.file, if entry.line > 0 { entry.line } else { object.line }))
+}
+
 fn cycle_diagnostic(cluster: &Cluster, cycle: &Cycle) -> Diagnostic {
     let first = &cycle.members[0];
     let object = &cluster.objects[first];
@@ -61,7 +70,7 @@ fn cycle_diagnostic(cluster: &Cluster, cycle: &Cycle) -> Diagnostic {
     let why = cycle.edges.iter().find(|e| &e.0 == from && &e.1 == to).map(|e| e.2);
     let hint = match why {
         Some(Wait::Parent) => format!("{from} is applied by {to}, which waits on it: move {from} out of {to}'s path or drop the dependsOn"),
-        _ => format!("remove `dependsOn: {}` from {from}", to.name),
+        _ => format!("remove `dependsOn: {}` from {from}{}", to.name, cut_location(cluster, from, to).map_or(String::new(), |at| format!(" ({at})"))),
     };
     Diagnostic::error(
         Code::DependencyCycle,

@@ -8,7 +8,7 @@
 //! ```text
 //! <svg class="graph" viewBox="0 0 W H" …>
 //!   <defs>  one arrow marker per edge kind, plus "critical" and "cut"
-//!   <g class="layers">  per layer: a faint band and its title ("wave 3")
+//!   <g class="layers">  per layer: a faint band and its title ("level 3")
 //!   <g class="edges">   per edge: <path class="edge dependsOn critical" data-from data-to d="M… C…">
 //!   <g class="nodes">   per node: <a href class="node-link"><g class="node kustomization" data-id data-level
 //!                       transform><title/><rect/><svg class="label"><text class="title"/></svg>
@@ -32,7 +32,7 @@ pub struct Drawing {
     pub nodes: Vec<DrawNode>,
     pub edges: Vec<DrawEdge>,
     pub direction: Direction,
-    /// One title per layer ("wave 0", …), drawn as column (or row) headers. Layers should be dense: an empty
+    /// One title per layer ("level 0", …), drawn as column (or row) headers. Layers should be dense: an empty
     /// layer is drawn as an empty, narrow column without a title.
     pub layer_titles: Vec<String>,
 }
@@ -45,14 +45,14 @@ pub struct DrawNode {
     pub title: String,
     /// Second line, `Kustomization · flux-system`.
     pub subtitle: String,
-    /// CSS class naming the kind of box: `kustomization`, `helmrelease`, `resourceset`, `source` or `other`.
+    /// CSS class naming the kind of box: `kustomization`, `helmrelease`, `resourceset`, `source`, `group` or `other`.
     pub kind: &'static str,
     pub layer: usize,
     /// Where the box links to, base path and query included.
     pub href: String,
     /// Small badges drawn in the box's top-right corner, in this order.
     pub marks: Vec<Mark>,
-    /// Extra CSS classes: `critical`, `focus`, `cycle`, `dim`, `error`, `warning`.
+    /// Extra CSS classes: `critical`, `focus`, `cycle`, `blocked`, `dim`, `error`, `warning`.
     pub classes: Vec<&'static str>,
     /// Hover text (`<title>`): id, file:line, level, why.
     pub tooltip: String,
@@ -71,8 +71,12 @@ pub enum Mark {
     Warnings(usize),
     /// On a dependency cycle.
     Cycle,
+    /// Not on a cycle but waiting behind one: never reconciles either.
+    Blocked,
     /// A component folded into one box: this many stages.
     Folded(usize),
+    /// A group the critical path crosses.
+    Critical,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +88,8 @@ pub struct DrawEdge {
     pub kind: &'static str,
     /// Extra CSS classes: `critical`, `cut` (the edge suggested to cut in a cycle), `dim`.
     pub classes: Vec<&'static str>,
+    /// Written at the middle of the edge when not empty: how many edges a bundled edge stands for.
+    pub label: String,
 }
 
 /// Height of every box.
@@ -163,7 +169,9 @@ pub fn render(drawing: &Drawing) -> String {
     for (edge, route) in drawing.edges.iter().zip(&placed.routes) {
         edge_path(&mut out, &canvas, &prefix, drawing, edge, route);
     }
-    out.push_str("</g>\n<g class=\"nodes\">\n");
+    out.push_str("</g>\n");
+    edge_labels(&mut out, &canvas, drawing, &placed.routes);
+    out.push_str("<g class=\"nodes\">\n");
     for ((node, b), &corner) in drawing.nodes.iter().zip(&boxes).zip(&placed.positions) {
         node_box(&mut out, node, b, canvas.shift(corner));
     }
@@ -248,6 +256,33 @@ fn edge_path(out: &mut String, canvas: &Canvas, prefix: &str, drawing: &Drawing,
         layout::route::svg_path(&points, canvas.direction),
     )
     .unwrap();
+}
+
+/// The labels of bundled edges, each at the middle of its route, above the edges.
+fn edge_labels(out: &mut String, canvas: &Canvas, drawing: &Drawing, routes: &[Vec<Point>]) {
+    if drawing.edges.iter().all(|e| e.label.is_empty()) {
+        return;
+    }
+    out.push_str("<g class=\"edge-labels\">\n");
+    for (edge, route) in drawing.edges.iter().zip(routes) {
+        if edge.label.is_empty() || route.len() < 2 {
+            continue;
+        }
+        let (a, b) = (route[(route.len() - 1) / 2], route[route.len() / 2]);
+        let at = canvas.shift(Point { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 });
+        writeln!(
+            out,
+            r#"<text class="edge-label {}" data-from="{}" data-to="{}" x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            escape(edge.kind),
+            escape(&drawing.nodes[edge.from].id),
+            escape(&drawing.nodes[edge.to].id),
+            num(at.x),
+            num(at.y + 4.0),
+            escape(&edge.label),
+        )
+        .unwrap();
+    }
+    out.push_str("</g>\n");
 }
 
 /// One box: a link around a group holding its tooltip, rectangle, two lines of text and badges.
@@ -365,6 +400,8 @@ impl Badge {
             Mark::Errors(n) => (plural(n, "error", "errors"), "mark-error", plural(n, "error", "errors")),
             Mark::Warnings(n) => (plural(n, "warning", "warnings"), "mark-warning", plural(n, "warning", "warnings")),
             Mark::Cycle => ("cycle".to_string(), "mark-cycle", "on a dependency cycle: never reconciles".to_string()),
+            Mark::Blocked => ("blocked".to_string(), "mark-blocked", "waits behind a dependency cycle: never reconciles".to_string()),
+            Mark::Critical => ("critical path".to_string(), "mark-critical", "the critical path crosses this group".to_string()),
             Mark::Folded(n) => (
                 plural(n, "stage", "stages"),
                 "mark-folded",
@@ -567,7 +604,7 @@ mod tests {
     }
 
     fn edge(from: usize, to: usize, kind: &'static str) -> DrawEdge {
-        DrawEdge { from, to, kind, classes: Vec::new() }
+        DrawEdge { from, to, kind, classes: Vec::new(), label: String::new() }
     }
 
     /// cluster-apps applies linkding and rook-ceph; linkding dependsOn rook-ceph; both use the git source.

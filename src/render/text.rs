@@ -38,7 +38,7 @@ pub fn cluster_summary(view: &ClusterView) -> String {
         .collect::<Vec<_>>()
         .join(" → ");
     format!(
-        "cluster {}: {}, {}{}, {}; {}; {}; worst-case cold start {} ({} with 4 workers per controller)\n  critical path ({}): {}\n",
+        "cluster {}: {}, {}{}, {}; {}; {}; worst-case cold start {}\n  critical path ({}): {}\n",
         view.cluster.name,
         counted(count(Kind::Kustomization), "Kustomization"),
         counted(count(Kind::HelmRelease), "HelmRelease"),
@@ -49,11 +49,20 @@ pub fn cluster_summary(view: &ClusterView) -> String {
         counted(sources, "source"),
         counted(a.waves.len(), "level"),
         counted(a.cycles.len(), "cycle"),
-        a.weighted_path.total,
-        a.cold_start.total,
-        counted(a.critical_path.nodes.len(), "object"),
+        cold_start(view),
+        counted(a.critical_path.nodes.len(), "object") + if a.cold_start.never > 0 { ", of those that reconcile" } else { "" },
         if path.is_empty() { "-".into() } else { path },
     )
+}
+
+/// The worst-case cold start, or why there is none: behind a cycle, objects never get Ready, and a
+/// time computed over the rest would read as if the cluster came up.
+pub fn cold_start(view: &ClusterView) -> String {
+    let a = &view.analysis;
+    match a.cold_start.never {
+        0 => format!("{} ({} with 4 workers per controller)", a.weighted_path.total, a.cold_start.total),
+        n => format!("never: {} on or behind a cycle", counted(n, "object")),
+    }
 }
 
 /// Two diagnostics are one finding when they say the same thing at the same place.
@@ -151,7 +160,7 @@ fn and_list(names: &[&str]) -> String {
 }
 
 /// "1 level", "2 levels", "0 levels".
-fn counted(n: usize, noun: &str) -> String {
+pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 

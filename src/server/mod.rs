@@ -15,6 +15,7 @@ mod api;
 mod assets;
 pub mod cache;
 mod events;
+pub mod groups;
 pub mod guard;
 mod listen;
 pub mod pages;
@@ -45,6 +46,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(levels))
+        .route("/levels", get(level_list))
         .route("/k/{kind}/{namespace}/{name}", get(object))
         .route("/component/{*path}", get(component))
         .route("/critical-path", get(critical_path))
@@ -128,7 +130,7 @@ fn context(state: &AppState, current: Option<Arc<Current>>, params: &Params, uri
     };
     let cluster = params.get("cluster").cloned();
     let index = match &cluster {
-        None => 0,
+        None => current.snapshot.main_cluster(),
         Some(name) => match current.snapshot.clusters.iter().position(|c| &c.cluster.name == name) {
             Some(i) => i,
             None => {
@@ -199,6 +201,10 @@ fn page_cluster_query(params: &Params) -> String {
 
 async fn levels(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     page(state, params, uri, &headers, Section::Levels, |p| Some(pages::overview(p))).await
+}
+
+async fn level_list(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    page(state, params, uri, &headers, Section::Levels, |p| Some(pages::levels(p))).await
 }
 
 async fn object(

@@ -67,7 +67,7 @@ pub fn encode(segment: &str) -> String {
 }
 
 /// Which objects a graph shows, under the view state.
-fn shown(view: &ClusterView, state: &ViewState, id: &ObjectId) -> bool {
+pub fn shown(view: &ClusterView, state: &ViewState, id: &ObjectId) -> bool {
     let kind_shown = match id.kind {
         // A ResourceSet applies what it generates, as a Kustomization does.
         Kind::Kustomization | Kind::ResourceSet => true,
@@ -87,12 +87,17 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
     let present: BTreeSet<usize> = ids.iter().filter_map(|id| levels.get(id).copied().flatten()).map(|l| l as usize).collect();
     let column: BTreeMap<usize, usize> = present.iter().enumerate().map(|(i, l)| (*l, i)).collect();
     let cycle_column = column.len();
-    let mut layer_titles: Vec<String> = present.iter().map(|l| format!("wave {l}")).collect();
+    let mut layer_titles: Vec<String> = present.iter().map(|l| format!("level {l}")).collect();
     if has_cycle {
         layer_titles.push("never (cycle)".into());
     }
     let diagnostics = diagnostics_by_object(view);
     let critical: BTreeSet<&ObjectId> = view.analysis.critical_path.nodes.iter().collect();
+    // Only an edge between consecutive members is a step of the path: two members further apart
+    // may be joined too (an `applies` fan), and lighting that up would hide the chain.
+    let critical_steps: BTreeSet<(&ObjectId, &ObjectId)> =
+        view.analysis.critical_path.nodes.windows(2).map(|w| (std::cmp::min(&w[0], &w[1]), std::cmp::max(&w[0], &w[1]))).collect();
+    let on_cycle: BTreeSet<&ObjectId> = view.analysis.cycles.iter().flat_map(|c| &c.members).collect();
     let mut index = BTreeMap::new();
     let mut nodes = Vec::new();
     for id in ids {
@@ -111,8 +116,11 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
         if view.cluster.external.contains_key(id) {
             marks.push(Mark::External);
         }
-        if level.is_none() {
+        // Without a level: on a cycle, or waiting behind one (blocked, not itself a member).
+        if on_cycle.contains(id) {
             marks.push(Mark::Cycle);
+        } else if level.is_none() {
+            marks.push(Mark::Blocked);
         }
         if errors > 0 {
             marks.push(Mark::Errors(errors));
@@ -124,8 +132,10 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
         if critical.contains(id) {
             classes.push("critical");
         }
-        if level.is_none() {
+        if on_cycle.contains(id) {
             classes.push("cycle");
+        } else if level.is_none() {
+            classes.push("blocked");
         }
         if errors > 0 {
             classes.push("error");
@@ -141,7 +151,7 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
             href: format!("{base}{}{query}", object_path(id)),
             marks,
             classes,
-            tooltip: tooltip(object, level),
+            tooltip: tooltip(object, level, on_cycle.contains(id)),
         };
         decorate(id, &mut node);
         index.insert(id.clone(), nodes.len());
@@ -154,10 +164,10 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
         }
         if let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) {
             let mut classes = Vec::new();
-            if critical.contains(from) && critical.contains(to) && kind != EdgeKind::Source {
+            if kind != EdgeKind::Source && critical_steps.contains(&(from.min(to), from.max(to))) {
                 classes.push("critical");
             }
-            edges.push(DrawEdge { from: a, to: b, kind: kind.as_str(), classes });
+            edges.push(DrawEdge { from: a, to: b, kind: kind.as_str(), classes, label: String::new() });
         }
     }
     Drawing { nodes, edges, direction: state.direction, layer_titles }
@@ -173,9 +183,13 @@ fn kind_class(kind: Kind) -> &'static str {
     }
 }
 
-fn tooltip(object: &FluxObject, level: Option<u32>) -> String {
+fn tooltip(object: &FluxObject, level: Option<u32>, on_cycle: bool) -> String {
     let at = if object.file.is_empty() { "made by bootstrap".to_string() } else { format!("{}:{}", object.file, object.line) };
-    let level = level.map_or("never reconciles (cycle)".to_string(), |l| format!("wave {l}"));
+    let level = match level {
+        Some(l) => format!("level {l}"),
+        None if on_cycle => "never reconciles (on a cycle)".to_string(),
+        None => "never reconciles (waits behind a cycle)".to_string(),
+    };
     format!("{}\n{at}\n{level}", object.id)
 }
 
@@ -196,8 +210,11 @@ pub fn diagnostics_by_object(view: &ClusterView) -> BTreeMap<ObjectId, (usize, u
 }
 
 /// The overview: every object the view state shows, or each component folded into one box.
+/// The critical path is always drawn whole, hidden kinds included, so that the boxes lit up are
+/// as many as the header counts.
 pub fn overview(view: &ClusterView, state: &ViewState, base: &str, query: &str) -> Drawing {
-    let ids: BTreeSet<ObjectId> = view.cluster.objects.keys().filter(|id| shown(view, state, id)).cloned().collect();
+    let critical = &view.analysis.critical_path.nodes;
+    let ids: BTreeSet<ObjectId> = view.cluster.objects.keys().filter(|id| shown(view, state, id) || critical.contains(id)).cloned().collect();
     let drawing = drawing(view, &ids, state, base, query, &|_, _| {});
     if state.fold { fold(view, drawing, base, query) } else { drawing }
 }
@@ -295,7 +312,8 @@ pub fn neighbourhood(view: &ClusterView, id: &ObjectId, depth: Option<usize>, st
             .collect();
         ids.extend(sources);
     }
-    ids.retain(|i| view.cluster.objects.contains_key(i));
+    // The kinds the reader turned off are left out, the focused object itself excepted.
+    ids.retain(|i| i == id || shown(view, state, i));
     ids
 }
 

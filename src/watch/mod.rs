@@ -155,12 +155,28 @@ fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSe
                     format!("{}:{}: {message}", d.file, d.line)
                 })
                 .collect();
-            tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, changed = changed.len(), "snapshot rebuilt");
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match what_was_read(changed, reuse) {
+                Read::Whole => tracing::info!(elapsed_ms, files = snapshot.repository.files.len(), "repository read"),
+                Read::Changed(n) => tracing::info!(elapsed_ms, changed = n, "snapshot rebuilt"),
+            }
             let message = (!broken.is_empty()).then(|| broken.join("; "));
             state.publish(snapshot, None, message);
         }
         Err(why) => state.fail(why),
     }
+}
+
+/// What a rebuild read, for its log line: "rebuilt, changed=0" would say that nothing changed
+/// when the whole repository was read (at startup, after a move, or when events were lost).
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    Whole,
+    Changed(usize),
+}
+
+fn what_was_read(changed: &BTreeSet<String>, reuse: bool) -> Read {
+    if !reuse || changed.is_empty() || changed.contains("") { Read::Whole } else { Read::Changed(changed.len()) }
 }
 
 /// The files (relative to the root) that a batch of events touched and that Flux reads.
@@ -199,7 +215,20 @@ fn matters(rel: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::matters;
+    use std::collections::BTreeSet;
+
+    use super::{Read, matters, what_was_read};
+
+    #[test]
+    fn a_whole_read_is_not_logged_as_a_rebuild_with_nothing_changed() {
+        let none = BTreeSet::new();
+        let one = BTreeSet::from(["apps/ks.yaml".to_string()]);
+        let lost = BTreeSet::from([String::new()]);
+        assert_eq!(what_was_read(&none, false), Read::Whole, "startup");
+        assert_eq!(what_was_read(&one, false), Read::Whole, "after a move");
+        assert_eq!(what_was_read(&lost, true), Read::Whole, "events lost");
+        assert_eq!(what_was_read(&one, true), Read::Changed(1));
+    }
 
     #[test]
     fn which_changes_matter() {

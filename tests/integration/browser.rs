@@ -54,7 +54,20 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The window a browser opens with: the existing tests' size, a desktop, or a phone (emulated, so that
+/// the page sees a 390 px wide viewport whatever Chromium's smallest window).
+#[derive(Clone, Copy, PartialEq)]
+enum Screen {
+    Default,
+    Desktop,
+    Phone,
+}
+
 async fn browser() -> Browser {
+    browser_for(Screen::Default).await
+}
+
+async fn browser_for(screen: Screen) -> Browser {
     let port = free_port();
     assert!(Path::new(CHROMIUM).is_file(), "{CHROMIUM} is absent: {MISSING}");
     let driver = Process(
@@ -74,21 +87,39 @@ async fn browser() -> Browser {
                      format!("--user-data-dir={}", profile.path().display())]
         }
     });
-    let capabilities = match capabilities {
+    let mut capabilities = match capabilities {
         serde_json::Value::Object(map) => map,
         _ => unreachable!(),
     };
+    if screen == Screen::Phone {
+        capabilities["goog:chromeOptions"]["mobileEmulation"] = json!({"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1, "touch": true}});
+    }
     let started = Instant::now();
     loop {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(client) => return Browser { client, _driver: driver, _profile: profile },
+            Ok(client) => {
+                if screen == Screen::Desktop {
+                    set_viewport(&client, 1600, 1000).await;
+                }
+                return Browser { client, _driver: driver, _profile: profile };
+            }
             Err(e) if started.elapsed() < Duration::from_secs(15) => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => panic!("cannot start a WebDriver session: {e}"),
         }
+    }
+}
+
+/// Sizes the window so that the page's viewport is `width`×`height` (the window's frame, if any, added).
+async fn set_viewport(client: &Client, width: u32, height: u32) {
+    client.set_window_size(width, height).await.unwrap();
+    let inner = client.execute("return [window.innerWidth, window.innerHeight];", vec![]).await.unwrap();
+    let (w, h) = (inner[0].as_u64().unwrap() as u32, inner[1].as_u64().unwrap() as u32);
+    if (w, h) != (width, height) {
+        client.set_window_size(2 * width - w, 2 * height - h).await.unwrap();
     }
 }
 
@@ -215,4 +246,164 @@ async fn editing_a_file_updates_the_open_page_in_place() {
     assert!(c.find(Locator::Css("g.node[data-id='Kustomization/flux-system/linkding']")).await.is_ok(), "the rest of the graph stays");
     screenshot(c, "broken-file-banner").await;
     b.client.close().await.unwrap();
+}
+
+/// The smallest font size of the graph's text on screen (its CSS size times the SVG's scale), over the
+/// boxes' titles and subtitles and the level titles that are inside the frame.
+const SMALLEST_TEXT: &str = "
+    const frame = document.querySelector('.graph-frame');
+    const svg = frame.querySelector('svg.graph');
+    const scale = svg.getScreenCTM().a;
+    const f = frame.getBoundingClientRect();
+    let smallest = Infinity, seen = 0;
+    for (const t of svg.querySelectorAll('.node .title, .node .subtitle, .layer-title')) {
+      const r = t.getBoundingClientRect();
+      if (r.width === 0 || r.right < f.left || r.left > f.right || r.bottom < f.top || r.top > f.bottom) continue;
+      seen++;
+      smallest = Math.min(smallest, parseFloat(getComputedStyle(t).fontSize) * scale);
+    }
+    return [smallest, seen];";
+
+/// Whether an element is displayed and at least partly inside the viewport.
+async fn in_view(client: &Client, selector: &str) -> bool {
+    let script = "const e = document.querySelector(arguments[0]); if (!e) return false;
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth;";
+    client.execute(script, vec![json!(selector)]).await.unwrap() == json!(true)
+}
+
+/// What the issue asks of the pages at 1600×1000 and 390×844, on one repository served at `url`
+/// (`query` names its cluster); screenshots of every page at both sizes under `name`.
+async fn check_readable(url: &str, query: &str, name: &str) {
+    let desktop = browser_for(Screen::Desktop).await;
+    let c = &desktop.client;
+    let sep = if query.is_empty() { "?" } else { "&" };
+    c.goto(&format!("{url}/{query}")).await.unwrap();
+    c.wait().at_most(Duration::from_secs(60)).for_element(Locator::Css(".graph-frame svg.graph")).await.unwrap();
+    screenshot(c, &format!("{name}-overview-1600")).await;
+
+    // First paint: readable text, grouped, the legend in view.
+    let smallest = c.execute(SMALLEST_TEXT, vec![]).await.unwrap();
+    let (px, seen) = (smallest[0].as_f64().unwrap_or(0.0), smallest[1].as_u64().unwrap());
+    assert!(seen > 0 && px >= 10.95, "{name}: the first paint's smallest text is {px:.2} px on screen ({seen} labels in view)");
+    assert!(!c.find_all(Locator::Css("g.node.group")).await.unwrap().is_empty(), "{name}: the overview opens grouped");
+    assert!(in_view(c, ".graph-view .legend").await, "{name}: the legend is not in view");
+    // The zoom controls have a column of their own: they cover no part of the drawing.
+    let overlap = c
+        .execute("const a = document.querySelector('.graph-controls').getBoundingClientRect(), b = document.querySelector('.graph-frame svg.graph').getBoundingClientRect(); return a.left < b.right;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(overlap, json!(false), "{name}: the zoom buttons cover the drawing");
+
+    // Scrolling the drawing down: the level titles stay at the top of the frame.
+    let moved = c
+        .execute(
+            "const frame = document.querySelector('.graph-frame');
+             const before = frame.querySelector('svg.graph').getAttribute('viewBox');
+             frame.focus();
+             for (let i = 0; i < 8; i++) frame.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true, cancelable: true}));
+             const f = frame.getBoundingClientRect();
+             const titles = [...frame.querySelectorAll('.layer-title')].map((t) => t.getBoundingClientRect())
+               .filter((r) => r.left >= f.left && r.right <= f.right);
+             return [before !== frame.querySelector('svg.graph').getAttribute('viewBox'),
+                     titles.length > 0 && titles.every((r) => r.top >= f.top && r.bottom <= f.top + 40),
+                     document.querySelector('.minimap.shown') !== null];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, json!([true, true, true]), "{name}: [the drawing scrolled, the level titles stayed at the top, the minimap shows]");
+    screenshot(c, &format!("{name}-overview-scrolled-1600")).await;
+
+    // Opening a group: in place, into the URL; a second browser given the URL shows the same picture.
+    c.refresh().await.unwrap();
+    c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(".graph-frame svg.graph")).await.unwrap();
+    let visible_group = "const f = document.querySelector('.graph-frame').getBoundingClientRect();
+        const g = [...document.querySelectorAll('g.node.group')].find((g) => { const r = g.getBoundingClientRect();
+          return r.left >= f.left && r.right <= f.right && r.top >= f.top && r.bottom <= f.bottom; });
+        return g ? g.dataset.id : null;";
+    let group_id = c.execute(visible_group, vec![]).await.unwrap().as_str().unwrap_or_else(|| panic!("{name}: no group in view at first paint")).to_string();
+    c.find(Locator::Css(&format!("a.node-link:has(g.node[data-id='{group_id}'])"))).await.unwrap().click().await.unwrap();
+    let open = c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("a.open-group")).await.unwrap();
+    assert_eq!(open.text().await.unwrap().trim_end_matches(" ×"), group_id.trim_start_matches("group:"));
+    let shared = c.current_url().await.unwrap().to_string();
+    assert!(shared.contains("open="), "{name}: opening a group left the URL as it was: {shared}");
+    let opened = node_ids(c).await;
+    assert!(!opened.contains(&group_id), "{name}: {group_id} is still closed");
+    screenshot(c, &format!("{name}-group-open-1600")).await;
+    let second = browser_for(Screen::Desktop).await;
+    second.client.goto(&shared).await.unwrap();
+    second.client.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(".graph-frame svg.graph")).await.unwrap();
+    assert_eq!(node_ids(&second.client).await, opened, "{name}: the shared link {shared} shows another picture");
+    second.client.close().await.unwrap();
+
+    // The critical path page draws the path's members and nothing else.
+    c.goto(&format!("{url}/critical-path{query}")).await.unwrap();
+    let members = c.find_all(Locator::Css(".by-hops ol.chain li")).await.unwrap().len();
+    let drawn = c.find_all(Locator::Css(".by-hops svg.graph g.node")).await.unwrap();
+    assert_eq!(drawn.len(), members, "{name}: the critical path page draws other objects than the path's");
+    for node in &drawn {
+        let class = node.attr("class").await.unwrap().unwrap_or_default();
+        assert!(class.contains("critical"), "{name}: a drawn object is not on the path: {class}");
+    }
+    screenshot(c, &format!("{name}-critical-path-1600")).await;
+
+    // Every other page, for a person to look at.
+    let first = c.find(Locator::Css(".by-hops ol.chain li:last-child a")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let pages = [("levels", format!("/levels{query}")), ("diagnostics", format!("/diagnostics{query}{sep}by=file")), ("cycles", format!("/cycles{query}")), ("object", first.clone())];
+    for (page, path) in &pages {
+        c.goto(&format!("{url}{path}")).await.unwrap();
+        screenshot(c, &format!("{name}-{page}-1600")).await;
+    }
+    desktop.client.close().await.unwrap();
+
+    // A phone: the overview is the level list, readable; the graph one tap away.
+    let phone = browser_for(Screen::Phone).await;
+    let p = &phone.client;
+    p.goto(&format!("{url}/{query}")).await.unwrap();
+    let list = p
+        .execute(
+            "const list = document.querySelector('.phone-list');
+             const link = list && list.querySelector('.level-row a');
+             return [innerWidth, list ? list.getBoundingClientRect().height > 0 : false,
+                     document.querySelector('.graph-view').getBoundingClientRect().height,
+                     link ? parseFloat(getComputedStyle(link).fontSize) : 0,
+                     list ? list.querySelectorAll('.level-row').length : 0];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(p, &format!("{name}-overview-390")).await;
+    let widest = p
+        .execute("let w = null; for (const e of document.querySelectorAll('body *')) { const r = e.getBoundingClientRect();
+            if ((r.right > 400 || e.scrollWidth > 400) && (!w || e.scrollWidth < w[1])) w = [e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 60), e.scrollWidth, r.right]; }
+            return [w, document.documentElement.scrollWidth, document.documentElement.clientWidth, visualViewport.scale, visualViewport.width];", vec![])
+        .await
+        .unwrap();
+    assert_eq!(list[0], json!(390), "{name}: the page is wider than the phone; the narrowest element past its edge: {widest}");
+    assert_eq!(list[1], json!(true), "{name}: the level list is not shown on a phone: {list}");
+    assert_eq!(list[2].as_f64(), Some(0.0), "{name}: the graph is shown on a phone: {list}");
+    assert!(list[3].as_f64().unwrap() >= 14.0 && list[4].as_u64().unwrap() > 2, "{name}: the list is not readable: {list}");
+    screenshot(p, &format!("{name}-overview-390")).await;
+    for (page, path) in [("critical-path", format!("/critical-path{query}")), ("graph", format!("/{query}{sep}graph=1"))].iter().chain(&pages) {
+        p.goto(&format!("{url}{path}")).await.unwrap();
+        screenshot(p, &format!("{name}-{page}-390")).await;
+    }
+    phone.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[cfg_attr(not(all(has_chromium, has_shared)), ignore = "needs Chromium and chromedriver, and ../shared (the corpus)")]
+async fn readable_at_any_size_on_the_corpus() {
+    let (_server, url) = serve(&crate::util::shared().join("corpus/thaynes43__haynes-ops"));
+    check_readable(&url, "?cluster=main", "haynes-ops").await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
+async fn readable_at_any_size_on_1000_components() {
+    let repo = tempfile::tempdir().unwrap();
+    fluxgraph::synthetic::write_repository(repo.path(), &fluxgraph::synthetic::Spec { components: 1000, ..Default::default() }).unwrap();
+    let (_server, url) = serve(repo.path());
+    check_readable(&url, "", "synthetic-1000").await;
 }

@@ -51,9 +51,9 @@ async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Repl
 async fn every_route_answers_with_what_it_must_show() {
     let state = example();
     let cases: &[(&str, &str, &[&str])] = &[
-        ("/", "text/html", &["cluster-repositories", "rook-ceph-rbd", "linkding", "<svg", "wave 0", "Kustomizations"]),
+        ("/", "text/html", &["cluster-repositories", "rook-ceph-rbd", "linkding", "<svg", "level 0", "Kustomizations"]),
         ("/?edges=dependsOn,source&show=hr,src&dir=tb&fold=1", "text/html", &["rook-ceph", "stages", "<svg"]),
-        ("/k/Kustomization/flux-system/linkding", "text/html", &["linkding", "apps/home/linkding/ks.yaml", "Spec at a glance", "rook-ceph-rbd", "Why it is at this level", "wave 7"]),
+        ("/k/Kustomization/flux-system/linkding", "text/html", &["linkding", "apps/home/linkding/ks.yaml", "Spec at a glance", "rook-ceph-rbd", "Why it is at this level", "level 7"]),
         ("/k/HelmRelease/home/linkding?depth=all", "text/html", &["linkding", "HelmRelease", "app-template"]),
         ("/component/kubernetes/rpi-cluster/infrastructure/security/cert-manager", "text/html", &["cert-manager-webhooks", "cert-manager-issuers", "cert-manager-certificates", "jetstack", "HelmReleases"]),
         ("/component/kubernetes/rpi-cluster/apps/home/linkding", "text/html", &["linkding.", "Routes", "SOPS files"]),

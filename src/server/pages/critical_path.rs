@@ -1,11 +1,16 @@
-//! The critical path (`/critical-path`): the longest chain by hops and by worst-case time.
+//! The critical path (`/critical-path`): the longest chain by hops and the slowest by worst-case
+//! time, each drawn alone (its members and the steps between them; `?near=1` adds one hop of
+//! neighbours, dimmed), each hop with what it may take and why.
 
 use std::collections::BTreeSet;
 
 use askama::Template;
 
-use super::{ChainStep, Page, level_text, stats, whole_cluster_state};
-use crate::model::{Duration, Kind, ObjectId};
+use super::{ChainStep, Page, Toggle, level_text, stats};
+use crate::analysis::critical_path::REQUEUE_DEPENDENCY;
+use crate::analysis::prerequisites::Wait;
+use crate::graph::EdgeKind;
+use crate::model::{Duration, Kind, ObjectId, Spec};
 use crate::render::svg;
 use crate::server::views::{self, ViewState};
 
@@ -13,8 +18,12 @@ pub struct TimedRow {
     pub name: String,
     pub kind: String,
     pub href: String,
+    /// How it waits on the row before: "dependsOn (+30s requeue)", "applied by", or "" for the first.
+    pub after: String,
     pub start: Duration,
     pub worst: Duration,
+    /// What its own worst case comes from: its timeout and where that is set, or "Ready once applied".
+    pub why: String,
     pub ready: Duration,
     pub dominant: bool,
 }
@@ -26,41 +35,103 @@ struct CriticalPage {
     hops: usize,
     total: Duration,
     cold_start: Duration,
+    never: usize,
+    cycles_href: String,
+    near_toggle: Toggle,
     hop_chain: Vec<ChainStep>,
-    svg: String,
+    hop_svg: String,
+    same: bool,
+    time_svg: String,
     timed: Vec<TimedRow>,
     dominant: String,
+}
+
+/// A drawing of `path` alone: its members, and only the edges between consecutive members lit as
+/// critical; with `near`, their direct prerequisites and dependents too, dimmed.
+fn path_drawing(page: &Page<'_>, path: &[ObjectId], near: bool) -> String {
+    let view = page.view;
+    let members: BTreeSet<&ObjectId> = path.iter().collect();
+    let mut ids: BTreeSet<ObjectId> = path.iter().cloned().collect();
+    if near {
+        let pre = &view.analysis.prerequisites;
+        for id in path {
+            let Some(n) = view.graph.node(id) else { continue };
+            let around = pre.waits_on[n.index()].iter().chain(&pre.waited_by[n.index()]);
+            ids.extend(around.map(|&(o, _)| view.graph.id(petgraph::graph::NodeIndex::new(o)).clone()));
+        }
+    }
+    let state = ViewState { edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]), helm_releases: true, sources: true, fold: false, ..page.view_state.clone() };
+    let mut drawing = views::drawing(view, &ids, &state, page.base(), &page.cluster_query(), &|id, node| {
+        node.classes.retain(|c| *c != "critical");
+        if members.contains(id) {
+            node.classes.push("critical");
+        } else {
+            node.classes.push("dim");
+        }
+    });
+    let steps: BTreeSet<(String, String)> = path.windows(2).flat_map(|w| [(w[0].to_string(), w[1].to_string()), (w[1].to_string(), w[0].to_string())]).collect();
+    for e in &mut drawing.edges {
+        e.classes.retain(|c| *c != "critical");
+        let pair = (drawing.nodes[e.from].id.clone(), drawing.nodes[e.to].id.clone());
+        if steps.contains(&pair) {
+            e.classes.push("critical");
+        } else if near {
+            e.classes.push("dim");
+        }
+    }
+    svg::render(&drawing)
+}
+
+/// Where an object's worst case comes from.
+fn worst_case_reason(page: &Page<'_>, id: &ObjectId) -> String {
+    let Some(object) = page.view.cluster.objects.get(id) else { return String::new() };
+    match &object.spec {
+        Spec::Kustomization(k) if k.waits() => {
+            let timeout = match k.timeout {
+                Some(t) => format!("its timeout {t}"),
+                None => format!("no timeout set: interval − 30 s = {}", k.effective_timeout()),
+            };
+            let retry = k.retry_interval.map_or(String::new(), |r| format!("; on failure retried every {r}"));
+            format!("waits for what it applies, up to {timeout}{retry}")
+        }
+        Spec::Kustomization(_) => "Ready once applied (no wait, no healthChecks)".into(),
+        Spec::HelmRelease(h) => match h.timeout {
+            Some(t) => format!("helm waits up to its timeout {t}"),
+            None => format!("helm waits up to the default timeout {}", h.effective_timeout()),
+        },
+        Spec::ResourceSet(r) if r.wait => format!("waits up to its reconcileTimeout {}", r.timeout),
+        _ => "Ready once fetched".into(),
+    }
 }
 
 pub fn critical_path(page: &Page<'_>) -> (String, String) {
     let view = page.view;
     let a = &view.analysis;
-    let on_path: BTreeSet<&ObjectId> = a.critical_path.nodes.iter().chain(a.weighted_path.steps.iter().map(|s| &s.id)).collect();
-    let drawing = views::overview(view, &ViewState { fold: false, ..whole_cluster_state(page) }, page.base(), &page.cluster_query());
-    let drawing = svg::Drawing {
-        nodes: drawing
-            .nodes
-            .into_iter()
-            .map(|mut n| {
-                if !ObjectId::parse(&n.id).is_some_and(|id| on_path.contains(&id)) {
-                    n.classes.push("dim");
-                }
-                n
-            })
-            .collect(),
-        ..drawing
-    };
+    let near = page.params.get("near").map(String::as_str) == Some("1");
+    let by_time: Vec<ObjectId> = a.weighted_path.steps.iter().map(|s| s.id.clone()).collect();
     let dominant_step = a.weighted_path.steps.iter().max_by_key(|s| s.worst_case);
+    let pre = &a.prerequisites;
+    let wait_between = |before: &ObjectId, after: &ObjectId| {
+        let (Some(b), Some(x)) = (view.graph.node(before), view.graph.node(after)) else { return None };
+        pre.waits_on[x.index()].iter().find(|(p, _)| *p == b.index()).map(|&(_, w)| w)
+    };
     let timed = a
         .weighted_path
         .steps
         .iter()
-        .map(|s| TimedRow {
+        .enumerate()
+        .map(|(i, s)| TimedRow {
             name: s.id.name.clone(),
             kind: s.id.kind.to_string(),
             href: page.href(&s.id),
+            after: match i.checked_sub(1).and_then(|p| wait_between(&a.weighted_path.steps[p].id, &s.id)) {
+                Some(Wait::DependsOn) => format!("dependsOn it (+{REQUEUE_DEPENDENCY} requeue)"),
+                Some(Wait::Parent) => "applied by it".into(),
+                None => String::new(),
+            },
             start: s.start,
             worst: s.worst_case,
+            why: worst_case_reason(page, &s.id),
             ready: s.ready,
             dominant: dominant_step.is_some_and(|d| d.id == s.id) && s.worst_case > Duration::ZERO,
         })
@@ -78,6 +149,9 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
         hops: a.critical_path.nodes.len(),
         total: a.weighted_path.total,
         cold_start: a.cold_start.total,
+        never: a.cold_start.never,
+        cycles_href: format!("{}/cycles{}", page.base(), page.cluster_query()),
+        near_toggle: Toggle { name: "one hop of neighbours".into(), href: page.with("near", if near { None } else { Some("1") }), on: near },
         hop_chain: a
             .critical_path
             .nodes
@@ -91,7 +165,9 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
                 current: false,
             })
             .collect(),
-        svg: svg::render(&drawing),
+        hop_svg: path_drawing(page, &a.critical_path.nodes, near),
+        same: by_time == a.critical_path.nodes,
+        time_svg: path_drawing(page, &by_time, near),
         timed,
         dominant,
     };

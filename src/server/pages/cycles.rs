@@ -15,6 +15,9 @@ pub struct CycleView {
     pub title: String,
     pub text: String,
     pub cut: String,
+    /// Where the line to remove is, and its link into the forge.
+    pub cut_location: String,
+    pub cut_href: String,
     pub svg: String,
 }
 
@@ -42,12 +45,15 @@ pub fn cycles(page: &Page<'_>) -> (String, String) {
                     e.classes.push("cut");
                 }
             }
+            let cut_location = crate::analysis::lints::cut_location(&view.cluster, &c.cut.0, &c.cut.1);
             let mut names: Vec<String> = c.members.iter().map(|m| m.name.clone()).collect();
             names.push(c.members[0].name.clone());
             CycleView {
                 title: format!("Cycle {} · {} objects", i + 1, c.members.len()),
                 text: format!("{}: none of these ever reconciles, nor anything that waits on them.", names.join(" → ")),
                 cut: format!("remove {} → {} ({})", c.cut.0, c.cut.1, if c.edges.iter().any(|e| e.0 == c.cut.0 && e.1 == c.cut.1 && e.2 == Wait::Parent) { "move the object out of its parent's path" } else { "drop this dependsOn entry" }),
+                cut_href: cut_location.as_ref().and_then(|at| at.rsplit_once(':')).map_or(String::new(), |(file, line)| page.file_href(file, line.parse().unwrap_or(0))),
+                cut_location: cut_location.unwrap_or_default(),
                 svg: svg::render(&drawing),
             }
         })

@@ -1,6 +1,6 @@
 //! The diagnostics (`/diagnostics`), filtered by severity and code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 
@@ -13,8 +13,17 @@ struct DiagnosticsPage {
     stats: String,
     severity_toggles: Vec<Toggle>,
     code_toggles: Vec<Toggle>,
-    rows: Vec<DiagnosticRow>,
+    by_toggles: Vec<Toggle>,
+    /// The rows, under a heading per object or file when grouped (one untitled group otherwise).
+    groups: Vec<DiagnosticGroup>,
+    empty: bool,
     filtered: bool,
+}
+
+pub struct DiagnosticGroup {
+    pub heading: String,
+    pub href: String,
+    pub rows: Vec<DiagnosticRow>,
 }
 
 pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) {
@@ -30,11 +39,33 @@ pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) 
         .into_iter()
         .map(|c| Toggle { name: c.into(), href: page.with("code", if code == Some(c) { None } else { Some(c) }), on: code == Some(c) })
         .collect();
-    let rows = all
+    let rows: Vec<DiagnosticRow> = all
         .into_iter()
         .filter(|d| severity.is_none_or(|s| d.severity.as_str() == s) && code.is_none_or(|c| d.code.as_str() == c))
         .map(|d| diagnostic_row(page, d))
         .collect();
-    let body = DiagnosticsPage { stats: stats(page), severity_toggles, code_toggles, rows, filtered: severity.is_some() || code.is_some() };
+    let by = page.params.get("by").map(String::as_str).filter(|b| matches!(*b, "object" | "file"));
+    let by_toggles = [("one list", None), ("by object", Some("object")), ("by file", Some("file"))]
+        .into_iter()
+        .map(|(name, value)| Toggle { name: name.into(), href: page.with("by", value), on: by == value })
+        .collect();
+    let empty = rows.is_empty();
+    let groups = match by {
+        None => vec![DiagnosticGroup { heading: String::new(), href: String::new(), rows }],
+        Some(by) => {
+            let mut groups: BTreeMap<(String, String), Vec<DiagnosticRow>> = BTreeMap::new();
+            for row in rows {
+                let key = if by == "object" {
+                    (if row.object.is_empty() { "(no object)".to_string() } else { row.object.clone() }, row.href.clone())
+                } else {
+                    let file = row.location.rsplit_once(':').filter(|(_, l)| l.parse::<u32>().is_ok()).map_or(row.location.as_str(), |(f, _)| f);
+                    (if file.is_empty() { "(no file)".to_string() } else { file.to_string() }, page.file_href(file, 1))
+                };
+                groups.entry(key).or_default().push(row);
+            }
+            groups.into_iter().map(|((heading, href), rows)| DiagnosticGroup { heading, href, rows }).collect()
+        }
+    };
+    let body = DiagnosticsPage { stats: stats(page), severity_toggles, code_toggles, by_toggles, groups, empty, filtered: severity.is_some() || code.is_some() };
     ("diagnostics".into(), body.render().unwrap_or_default())
 }

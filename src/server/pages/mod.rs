@@ -26,6 +26,7 @@ mod component;
 mod critical_path;
 mod cycles;
 mod diagnostics;
+mod levels;
 mod object;
 mod overview;
 mod search;
@@ -34,6 +35,7 @@ pub use component::component;
 pub use critical_path::critical_path;
 pub use cycles::cycles;
 pub use diagnostics::diagnostics;
+pub use levels::levels;
 pub use object::object;
 pub use overview::overview;
 pub use search::{search, search_page};
@@ -151,8 +153,13 @@ pub struct DiagnosticRow {
     pub location: String,
     pub file_href: String,
     pub message: String,
+    /// The message's start when it is long (a list of owners, say), to show folded; else empty.
+    pub short: String,
     pub hint: String,
 }
+
+/// Messages longer than this are shown folded.
+const LONG_MESSAGE: usize = 160;
 
 fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
     let location = match (d.file.is_empty(), d.line) {
@@ -160,7 +167,18 @@ fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
         (false, 0) => d.file.clone(),
         (false, l) => format!("{}:{l}", d.file),
     };
-    let file_href = page.file_href(&d.file, d.line);
+    // Into the forge with --repo-url; else to the line on the object's page, which shows its source.
+    let object_href = d.object.as_ref().filter(|id| page.view.cluster.objects.get(id).is_some_and(|o| o.file == d.file)).map(|id| page.href(id));
+    let file_href = match page.file_href(&d.file, d.line) {
+        f if f.is_empty() => object_href.map_or(String::new(), |h| if d.line > 0 { format!("{h}#L{}", d.line) } else { h }),
+        f => f,
+    };
+    let short = if d.message.chars().count() > LONG_MESSAGE {
+        let cut: String = d.message.chars().take(LONG_MESSAGE - 30).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        String::new()
+    };
     DiagnosticRow {
         severity: d.severity.as_str(),
         code: d.code.as_str(),
@@ -169,6 +187,7 @@ fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
         location,
         file_href,
         message: d.message.clone(),
+        short,
         hint: d.hint.clone().unwrap_or_default(),
     }
 }
@@ -176,15 +195,17 @@ fn diagnostic_row(page: &Page<'_>, d: &Diagnostic) -> DiagnosticRow {
 #[derive(Template)]
 #[template(path = "stats.html")]
 struct Stats {
-    objects: usize,
-    kustomizations: usize,
-    helm_releases: usize,
-    levels: usize,
+    objects: Count,
+    kustomizations: Count,
+    helm_releases: Count,
+    levels: Count,
     critical: usize,
     worst_case: Duration,
-    cycles: usize,
-    errors: usize,
-    warnings: usize,
+    /// Objects that never get Ready (on or behind a cycle): then there is no cold start.
+    never: usize,
+    cycles: Count,
+    errors: Count,
+    warnings: Count,
     cycles_href: String,
     errors_href: String,
     warnings_href: String,
@@ -192,22 +213,30 @@ struct Stats {
     revision: String,
 }
 
+/// A number and its noun, plural unless it is one: (1, "level"), (2, "levels").
+type Count = (usize, String);
+
+fn count(n: usize, noun: &str) -> Count {
+    (n, if n == 1 { noun.to_string() } else { format!("{noun}s") })
+}
+
 fn stats(page: &Page<'_>) -> String {
     let v = page.view;
-    let count = |k: Kind| v.cluster.objects.keys().filter(|id| id.kind == k).count();
+    let of_kind = |k: Kind| v.cluster.objects.keys().filter(|id| id.kind == k).count();
     let sev = |s: Severity| v.analysis.diagnostics.iter().filter(|d| d.severity == s).count();
     let q = page.cluster_query();
     let sep = if q.is_empty() { "?" } else { "&" };
     Stats {
-        objects: v.cluster.objects.len(),
-        kustomizations: count(Kind::Kustomization),
-        helm_releases: count(Kind::HelmRelease),
-        levels: v.analysis.waves.len(),
+        objects: count(v.cluster.objects.len(), "object"),
+        kustomizations: count(of_kind(Kind::Kustomization), "Kustomization"),
+        helm_releases: count(of_kind(Kind::HelmRelease), "HelmRelease"),
+        levels: count(v.analysis.waves.len(), "level"),
         critical: v.analysis.critical_path.nodes.len(),
         worst_case: v.analysis.weighted_path.total,
-        cycles: v.analysis.cycles.len(),
-        errors: sev(Severity::Error),
-        warnings: sev(Severity::Warning),
+        never: v.analysis.cold_start.never,
+        cycles: count(v.analysis.cycles.len(), "cycle"),
+        errors: count(sev(Severity::Error), "error"),
+        warnings: count(sev(Severity::Warning), "warning"),
         cycles_href: format!("{}/cycles{q}", page.base()),
         errors_href: format!("{}/diagnostics{q}{sep}severity=error", page.base()),
         warnings_href: format!("{}/diagnostics{q}{sep}severity=warning", page.base()),
@@ -277,8 +306,18 @@ pub struct ChainStep {
     pub current: bool,
 }
 
+/// The badges the legend explains: label, class (as `svg::Badge` draws them), meaning.
+pub const LEGEND_MARKS: [(&str, &str, &str); 6] = [
+    ("wait", "mark-wait", "Ready once what it applies is healthy"),
+    ("suspended", "mark-suspended", "Flux leaves it alone"),
+    ("external", "mark-external", "defined outside this repository"),
+    ("cycle", "mark-cycle", "on a dependency cycle"),
+    ("blocked", "mark-blocked", "waits behind a cycle"),
+    ("1 error", "mark-error", "diagnostics (warnings in amber)"),
+];
+
 fn level_text(level: Option<u32>) -> String {
-    level.map_or("cycle".into(), |l| format!("wave {l}"))
+    level.map_or("cycle".into(), |l| format!("level {l}"))
 }
 
 #[derive(Template)]
@@ -346,7 +385,7 @@ pub fn respond(
                     .map(|(i, v)| NamedLink {
                         name: v.cluster.name.clone(),
                         href: format!("{base}/?cluster={}", encode(&v.cluster.name)),
-                        current: cluster.map_or(i == 0, |name| name == v.cluster.name),
+                        current: cluster.map_or(i == c.snapshot.main_cluster(), |name| name == v.cluster.name),
                     })
                     .collect()
             })
