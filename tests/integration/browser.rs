@@ -157,7 +157,9 @@ async fn overview_click_and_shared_link() {
     }
     screenshot(c, "overview").await;
 
-    // Clicking a component's box opens its view.
+    // Clicking a component's box opens its view. The first paint is at a readable scale, so the box
+    // may lie outside the view: focusing it brings it in, as the keyboard does.
+    c.execute("document.querySelector(\"g.node[data-id='Kustomization/flux-system/linkding']\").closest('a').focus();", vec![]).await.unwrap();
     c.find(Locator::Css("g.node[data-id='Kustomization/flux-system/linkding']")).await.unwrap().click().await.unwrap();
     c.wait().at_most(Duration::from_secs(5)).for_url(&url::Url::parse(&format!("{url}/k/Kustomization/flux-system/linkding")).unwrap()).await.unwrap();
     let heading = c.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();

@@ -9,6 +9,7 @@ mod fixture;
 mod flux_source;
 mod fuzz;
 mod load;
+mod pages;
 mod rules;
 mod server;
 mod server_load;

@@ -14,24 +14,24 @@ use tower::ServiceExt;
 
 use crate::util::repo;
 
-fn state_for(path: &Path, options: Options) -> AppState {
+pub(crate) fn state_for(path: &Path, options: Options) -> AppState {
     let state = AppState::new(options);
     state.publish(Snapshot::read(path, None).expect("snapshot"), None, None);
     state
 }
 
-fn example() -> AppState {
+pub(crate) fn example() -> AppState {
     state_for(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), Options::default())
 }
 
-struct Reply {
-    status: StatusCode,
+pub(crate) struct Reply {
+    pub status: StatusCode,
     content_type: String,
-    body: String,
+    pub body: String,
     csp: String,
 }
 
-async fn get(state: &AppState, uri: &str) -> Reply {
+pub(crate) async fn get(state: &AppState, uri: &str) -> Reply {
     get_with(state, uri, &[]).await
 }
 

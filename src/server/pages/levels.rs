@@ -24,7 +24,7 @@ pub struct LevelItem {
     pub critical: bool,
 }
 
-/// The objects the view state shows, level by level; those without a level last.
+/// The objects the view state shows (and the critical path), level by level; those without a level last.
 pub fn level_rows(page: &Page<'_>) -> Vec<LevelRow> {
     let view = page.view;
     let a = &view.analysis;
@@ -35,7 +35,8 @@ pub fn level_rows(page: &Page<'_>) -> Vec<LevelRow> {
         href: page.href(id),
         critical: critical.contains(id),
     };
-    let shown = |id: &&ObjectId| views::shown(view, &page.view_state, id);
+    // As the overview: the kinds the view state shows, and the critical path whole.
+    let shown = |id: &&ObjectId| views::shown(view, &page.view_state, id) || critical.contains(*id);
     let row = |title: String, ids: Vec<&ObjectId>, never: bool| {
         let n = ids.len();
         LevelRow { title, count: format!("{n} object{}", if n == 1 { "" } else { "s" }), items: ids.into_iter().map(item).collect(), never }
