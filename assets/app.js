@@ -584,6 +584,7 @@
     main.innerHTML = html;
     if (version !== null) main.dataset.version = String(version);
     initGraphs(main, keep ? place.graphs : []);
+    foldLegends(main);
     restoreFocus(main, place.focus);
     window.scrollTo(place.x, place.y);
     main.dispatchEvent(new CustomEvent('fluxgraph:updated', { bubbles: true }));
@@ -608,6 +609,11 @@
       });
     });
     window.addEventListener('popstate', () => swap(false));
+  }
+
+  // On a phone the legend starts folded: it would fill the first screen.
+  function foldLegends(root) {
+    if (window.matchMedia('(max-width: 720px)').matches) for (const d of $$('details.legend', root)) d.open = false;
   }
 
   function initLive() {
@@ -783,7 +789,7 @@
   // ---------------------------------------------------------------------------------------------------------
 
   const main = $('#content');
-  if (main) initGraphs(main);
+  if (main) { initGraphs(main); foldLegends(main); }
   initLive();
   initGroups();
   initCopy();

@@ -1,8 +1,10 @@
 //! The web views' costs: the overview SVG at 1,000 and 10,000 components (time and bytes);
+//! the grouped overview page (`/` above 40 Kustomizations) at the same sizes, time and bytes;
 //! the layered layout against Graphviz `dot` given the same layers (crossings and time,
 //! side by side, on the example, a 200-node and a 2,000-node graph); and the time from a
 //! file write to the server-sent event on a 1,000-component repository.
-//! Run with `cargo bench --bench views`.
+//! Run with `cargo bench --bench views`; a filter (`-- grouped`) also skips the two that are not
+//! criterion benchmarks unless it names them (`graphviz`, `change`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,8 +55,48 @@ fn overview_svg(c: &mut Criterion) {
     }
 }
 
+/// Whether the filters given on the command line (if any) name `what`.
+fn wanted(what: &str) -> bool {
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    filters.is_empty() || filters.iter().any(|f| what.contains(f.as_str()))
+}
+
+/// The grouped overview: what `/` serves above 40 Kustomizations, drawn afresh (the server keeps a
+/// page once drawn; this is the cost of the first request after a change).
+fn grouped_overview(c: &mut Criterion) {
+    use fluxgraph::server::pages::{self, Page, Params};
+    for components in [1_000, 10_000] {
+        let dir = repository(components);
+        let state = AppState::new(Options::default());
+        state.publish(Snapshot::read(dir.path(), None).expect("snapshot"), None, None);
+        let current = state.current().expect("published");
+        let view = &current.snapshot.clusters[0];
+        let params = Params::new();
+        let page = Page { state: &state, current: &current, view, params: &params, view_state: pages::view_state(&params) };
+        let render = || pages::overview(&page).1;
+        let started = Instant::now();
+        let html = render();
+        let svg_bytes = html.find("<svg class=\"graph\"").and_then(|a| html[a..].find("</svg>\n").map(|b| b + 7)).unwrap_or(0);
+        eprintln!(
+            "grouped overview of {} Kustomizations: {} bytes of page ({svg_bytes} of SVG, {} boxes), first render {:?}",
+            view.cluster.objects.keys().filter(|id| id.kind == fluxgraph::model::Kind::Kustomization).count(),
+            html.len(),
+            html.matches("<g class=\"node ").count(),
+            started.elapsed()
+        );
+        let mut group = c.benchmark_group(format!("grouped-overview-{components}-components"));
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(if components > 1_000 { 20 } else { 5 }));
+        group.bench_function("page", |b| b.iter(render));
+        group.finish();
+    }
+}
+
 /// Crossings and times of our layout and of `dot` on the same layered graphs.
 fn against_graphviz(_: &mut Criterion) {
+    if !wanted("graphviz") {
+        return;
+    }
     let graphs = [("example", testing::example()), ("200 nodes", testing::flux_like(200, 7)), ("2,000 nodes", testing::flux_like(2_000, 7))];
     eprintln!("{:<12} {:>6} {:>6} | {:>10} {:>10} | {:>10} {:>10} | speed-up", "graph", "nodes", "edges", "crossings", "dot", "time", "dot");
     for (name, input) in graphs {
@@ -86,6 +128,9 @@ fn against_graphviz(_: &mut Criterion) {
 
 /// File write → server-sent event, on a 1,000-component repository watched for real.
 fn change_to_event(_: &mut Criterion) {
+    if !wanted("change-to-event") {
+        return;
+    }
     let dir = repository(1_000);
     let state = AppState::new(Options::default());
     let mut updates = state.subscribe();
@@ -113,5 +158,5 @@ fn change_to_event(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, against_graphviz, change_to_event, overview_svg);
+criterion_group!(benches, against_graphviz, change_to_event, overview_svg, grouped_overview);
 criterion_main!(benches);

@@ -213,7 +213,7 @@ pub fn diagnostics_by_object(view: &ClusterView) -> BTreeMap<ObjectId, (usize, u
 /// The critical path is always drawn whole, hidden kinds included, so that the boxes lit up are
 /// as many as the header counts.
 pub fn overview(view: &ClusterView, state: &ViewState, base: &str, query: &str) -> Drawing {
-    let critical = &view.analysis.critical_path.nodes;
+    let critical: BTreeSet<&ObjectId> = view.analysis.critical_path.nodes.iter().collect();
     let ids: BTreeSet<ObjectId> = view.cluster.objects.keys().filter(|id| shown(view, state, id) || critical.contains(id)).cloned().collect();
     let drawing = drawing(view, &ids, state, base, query, &|_, _| {});
     if state.fold { fold(view, drawing, base, query) } else { drawing }

@@ -178,3 +178,14 @@ async fn diagnostics_group_by_object_or_file_and_link_to_the_line() {
     assert!(Regex::new(r#"<td class="location"><a href="/k/[^"]*#L\d+">"#).unwrap().is_match(&by_file), "no file:line link");
     assert!(by_file.contains(r#"<td class="code">"#));
 }
+
+#[tokio::test]
+#[cfg_attr(not(has_shared), ignore = "needs ../shared (the corpus)")]
+async fn several_clusters_open_on_the_largest() {
+    let state = state_for(&crate::util::shared().join("corpus/thaynes43__haynes-ops"), Options::default());
+    // `edge` comes first; `main` has the most Kustomizations.
+    let page = get(&state, "/").await.body;
+    assert!(page.contains(r#"<a href="/?cluster=main" class="current" aria-current="page">main</a>"#), "the switcher marks another cluster");
+    assert!(page.contains("<b>133</b> Kustomizations"), "the page shows another cluster");
+    assert!(get(&state, "/?cluster=edge").await.body.contains(r#"class="current" aria-current="page">edge</a>"#));
+}
