@@ -623,7 +623,21 @@ mod tests {
             vec![edge(0, 1, "applies"), edge(0, 2, "applies"), edge(2, 1, "dependsOn"), edge(2, 3, "source")];
         edges[2].classes = vec!["critical"];
         edges[3].classes = vec!["cut", "dim"];
-        Drawing { nodes, edges, direction, layer_titles: vec!["wave 0".into(), "wave 1".into(), "wave 2".into()] }
+        Drawing { nodes, edges, direction, layer_titles: vec!["level 0".into(), "level 1".into(), "level 2".into()] }
+    }
+
+    #[test]
+    fn a_bundled_edge_carries_its_count_between_its_ends() {
+        let mut drawing = example(Direction::LeftToRight);
+        drawing.edges[2].label = "×12".into();
+        let svg = render(&drawing);
+        assert_balanced(&svg);
+        let label = svg.find(">×12</text>").expect("the label");
+        let tag = &svg[svg[..label].rfind('<').unwrap()..label];
+        assert!(tag.contains(r#"class="edge-label dependsOn""#) && tag.contains(r#"data-from="Kustomization/flux-system/linkding""#), "{tag}");
+        assert_eq!(svg.matches("class=\"edge-label ").count(), 1, "unlabelled edges get no label");
+        assert!(svg.find("<g class=\"edge-labels\">").unwrap() < svg.find("<g class=\"nodes\">").unwrap(), "labels sit above the edges, under the boxes");
+        assert!(!render(&example(Direction::LeftToRight)).contains("edge-labels"), "no empty group without labels");
     }
 
     /// Every start tag has its end tag, in order: the output is well-formed as far as tags go.
@@ -663,14 +677,14 @@ mod tests {
         drawing.nodes[0].tooltip = "a < b & c > d".into();
         drawing.nodes[0].href = "/k/x?depth=2&edges=\"all\"".into();
         drawing.nodes[1].id = "Kustomization/ns/it's".into();
-        drawing.layer_titles[0] = "wave <0>".into();
+        drawing.layer_titles[0] = "level <0>".into();
         let svg = render(&drawing);
         assert!(svg.contains("&lt;script&gt;&amp;&quot;&apos;"));
         assert!(svg.contains("<title>a &lt; b &amp; c &gt; d</title>"));
         assert!(svg.contains(r#"href="/k/x?depth=2&amp;edges=&quot;all&quot;""#));
         assert!(svg.contains(r#"data-id="Kustomization/ns/it&apos;s""#));
         assert!(svg.contains(r#"data-to="Kustomization/ns/it&apos;s""#));
-        assert!(svg.contains("wave &lt;0&gt;"));
+        assert!(svg.contains("level &lt;0&gt;"));
         assert!(!svg.contains("<script"));
         assert_balanced(&svg);
     }
@@ -789,7 +803,7 @@ mod tests {
     fn layers_have_titles_and_bands_in_both_directions() {
         for direction in [Direction::LeftToRight, Direction::TopToBottom] {
             let svg = render(&example(direction));
-            for title in ["wave 0", "wave 1", "wave 2"] {
+            for title in ["level 0", "level 1", "level 2"] {
                 assert!(svg.contains(&format!(">{title}</text>")));
             }
             assert_eq!(svg.matches(r#"<rect class="band""#).count(), 3);
