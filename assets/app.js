@@ -97,13 +97,17 @@
       this.updateMinimap();
     }
 
-    // Level titles stay at the top (left, for rows) of the view while the drawing pans under them.
+    // Level titles stay at the top (left, for rows) of the view while the drawing pans under them, and
+    // below the window's top edge while the page scrolls past the frame.
     stickTitles() {
+      if (!this.titles.length) return;
       const s = this.lastScale || 1;
       const f = (n) => String(Math.round(n * 10) / 10);
+      const r = this.box();
+      const hidden = clamp(-r.top, 0, Math.max(0, r.height - 40));
       for (const { t, x, y, across } of this.titles) {
         if (across) t.setAttribute('x', f(Math.max(x, this.vb.x + x)));
-        else t.setAttribute('y', f(Math.max(y, this.vb.y + 18 / s)));
+        else t.setAttribute('y', f(Math.max(y, this.vb.y + (18 + hidden) / s)));
       }
     }
 
@@ -506,6 +510,7 @@
   }
   // A taller window gives the frames more height (the ResizeObserver sees only their width change).
   window.addEventListener('resize', () => { for (const g of graphs) if (g) g.view.resized(); });
+  window.addEventListener('scroll', () => { for (const g of graphs) if (g) g.view.stickTitles(); }, { passive: true });
 
   // ---------------------------------------------------------------------------------------------------------
   // Live updates: the server announces each new snapshot; the page fetches its own body again and swaps it in,

@@ -316,6 +316,26 @@ async fn check_readable(url: &str, query: &str, name: &str) {
         .unwrap();
     assert_eq!(moved, json!([true, true, true]), "{name}: [the drawing scrolled, the level titles stayed at the top, the minimap shows]");
     screenshot(c, &format!("{name}-overview-scrolled-1600")).await;
+    // Scrolling the page past the frame's top: the titles stay just below the window's top.
+    let page_scrolled = c
+        .execute(
+            "const frame = document.querySelector('.graph-frame');
+             document.body.style.paddingBottom = '2000px'; // room to scroll past the frame on a short page
+             window.scrollTo(0, frame.getBoundingClientRect().top + scrollY + 150);
+             window.dispatchEvent(new Event('scroll'));
+             const f = frame.getBoundingClientRect();
+             const titles = [...frame.querySelectorAll('.layer-title')].map((t) => t.getBoundingClientRect())
+               .filter((r) => r.left >= f.left && r.right <= f.right);
+             const ok = f.top < -100 && titles.length > 0 && titles.every((r) => r.top >= 0 && r.bottom <= 40);
+             window.scrollTo(0, 0);
+             document.body.style.paddingBottom = '';
+             window.dispatchEvent(new Event('scroll'));
+             return ok;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(page_scrolled, json!(true), "{name}: the level titles scrolled away with the page");
 
     // Opening a group: in place, into the URL; a second browser given the URL shows the same picture.
     c.refresh().await.unwrap();
