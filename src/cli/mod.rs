@@ -314,14 +314,25 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
             };
             let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
             tokio::spawn(crate::flux_source::follow(client.clone(), follow, state.clone()));
+            watch_status(client, &state);
         } else {
             let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
             let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
             _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
+            if args.kube_status {
+                watch_status(crate::status_watch::client(args.context.as_deref()).await?, &state);
+            }
         }
         crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|e| format!("cannot serve on {}: {e}", args.listen))
     })?;
     Ok(CLEAN)
+}
+
+/// Feeds the cluster's live status to the server's pages.
+fn watch_status(client: kube::Client, state: &crate::server::AppState) {
+    state.enable_status();
+    let sink = state.clone();
+    tokio::spawn(crate::status_watch::watch(client, std::sync::Arc::new(move |event| sink.status_event(event))));
 }
 
 /// `/fluxgraph/` → `/fluxgraph`; `/` → empty.

@@ -230,6 +230,18 @@ impl Counts {
         }
     }
 
+    pub fn get(&self, state: State) -> usize {
+        match state {
+            State::Ready => self.ready,
+            State::Progressing => self.progressing,
+            State::Failed => self.failed,
+            State::Waiting => self.waiting,
+            State::Suspended => self.suspended,
+            State::Stalled => self.stalled,
+            State::NotApplied => self.not_applied,
+        }
+    }
+
     pub fn add(&mut self, state: State) {
         *self.slot(state) += 1;
     }

@@ -1,7 +1,7 @@
 //! A fake Kubernetes API for the live-status tests (an axum server, like the one of
 //! `flux_source.rs`, grown to many kinds): discovery (`/apis`, `/apis/{group}/{version}`),
 //! lists and watch streams of every Flux kind (objects with their `status`), and switches
-//! that drop every open watch or take the whole API down (503), as a restarting API server
+//! that drop every open watch or take the whole API down (500), as a restarting API server
 //! would. The Flux Operator's group is served only when asked for.
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,7 +46,7 @@ struct Inner {
     resource_version: Mutex<u64>,
     /// (plural, watch event) as they happen.
     events: broadcast::Sender<(String, Value)>,
-    /// True while the API answers 503 to everything.
+    /// True while the API answers 500 to everything.
     down: watch::Sender<bool>,
     /// Bumped to end every open watch stream.
     drops: watch::Sender<u64>,
@@ -116,7 +116,7 @@ impl FakeApi {
         self.inner.drops.send_modify(|n| *n += 1);
     }
 
-    /// Takes the API down (503 to everything, open watches end) or up again.
+    /// Takes the API down (500 to everything, open watches end) or up again.
     pub fn set_down(&self, down: bool) {
         self.inner.down.send_replace(down);
         if down {
@@ -150,8 +150,9 @@ impl FakeApi {
 
 async fn availability(State(fake): State<FakeApi>, request: Request, next: Next) -> Response {
     if *fake.inner.down.borrow() {
-        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "the API server is restarting", "reason": "ServiceUnavailable", "code": 503});
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(status)).into_response();
+        // A 500, as when etcd does not answer (kube's client retries a 503 for a long while itself).
+        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "etcdserver: request timed out", "reason": "InternalError", "code": 500});
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(status)).into_response();
     }
     next.run(request).await
 }

@@ -160,3 +160,158 @@ async fn blocked_without_a_cluster_could_not_run() {
     let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_fluxgraph")).args(["blocked", "--context", "nope"]).arg(repo("live-status")).env("KUBECONFIG", &kubeconfig).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server: live status on the pages, over `/events`, and through a watch that fails.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use fluxgraph::server::{AppState, Options, app};
+use fluxgraph::snapshot::Snapshot;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// A server state showing `tests/repos/live-status`, its status fed by watchers of `fake`.
+pub fn watched_state(fake: &FakeApi) -> AppState {
+    let state = AppState::new(Options::default());
+    state.publish(Snapshot::read(&repo("live-status"), None).unwrap(), None, None);
+    state.enable_status();
+    let sink = state.clone();
+    tokio::spawn(fluxgraph::status_watch::watch(fake.client(), Arc::new(move |event| sink.status_event(event))));
+    state
+}
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
+    let response = app(state.clone()).oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    (status, String::from_utf8_lossy(&to_bytes(response.into_body(), 16 << 20).await.unwrap()).into_owned())
+}
+
+async fn status_json(state: &AppState) -> Value {
+    let (code, body) = get(state, "/api/status").await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Waits until `check` holds for `/api/status`, or fails after ten seconds.
+pub async fn until_status(state: &AppState, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let doc = status_json(state).await;
+        if check(&doc) {
+            return doc;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}: {doc}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+fn state_of(doc: &Value, name: &str) -> String {
+    doc["objects"][ks(name)]["state"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_shows_live_status_blockers_and_sends_changes() {
+    let fake = FakeApi::start(false).await;
+    healthy(&fake);
+    let state = watched_state(&fake);
+    let doc = until_status(&state, "everything ready", |d| d["counts"]["ready"] == 18).await;
+    assert_eq!(doc["applies"], true);
+    assert_eq!(doc["cluster"], "test");
+    assert!(doc["stale"].is_null());
+
+    // Pages say the live status is on: the bar, the view, the object's live part.
+    let (_, home) = get(&state, "/").await;
+    assert!(home.contains(r#"data-status="/api/status""#) && home.contains(r#"id="live-status""#) && home.contains(r#"href="/blocked""#), "{home}");
+    let (_, object) = get(&state, "/k/Kustomization/flux-system/app-03").await;
+    assert!(object.contains(r#"data-live="/blocked/k/Kustomization/flux-system/app-03""#), "{object}");
+    let (_, nothing) = get(&state, "/blocked").await;
+    assert!(nothing.contains("Nothing is blocked"), "{nothing}");
+
+    // An open page's event stream gets each change as it happens.
+    let events = app(state.clone()).oneshot(Request::builder().uri("/events").body(Body::empty()).unwrap()).await.unwrap();
+    let mut events = events.into_body();
+    health_check_fails(&fake);
+    let started = Instant::now();
+    let mut seen = String::new();
+    while !(seen.contains("event: status") && seen.contains("\"id\":\"Kustomization/flux-system/storage-health\",\"state\":\"failed\"")) {
+        assert!(started.elapsed() < Duration::from_secs(10), "no status event: {seen}");
+        if let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(10), events.frame()).await {
+            if let Ok(data) = frame.into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+    assert!(seen.contains("HealthCheckFailed"), "{seen}");
+
+    let doc = until_status(&state, "twelve waiting", |d| d["counts"]["waiting"] == 12).await;
+    assert_eq!(state_of(&doc, "storage-health"), "failed");
+    assert_eq!(doc["objects"][ks("app-05")]["blocked_by"], json!([ks("storage-health")]));
+    assert_eq!(doc["objects"][ks("storage-health")]["blocked_by"], json!([ks("storage-health")]));
+
+    // /blocked: the one root blocker, its reason and message, the count and the chains.
+    let (code, page) = get(&state, "/blocked").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(page.matches(r#"<li class="st-failed" data-id="#).count(), 1, "{page}");
+    assert!(page.contains("Kustomization/flux-system/storage-health</a>") && page.contains("HealthCheckFailed") && page.contains("CephCluster/rook-ceph/rook-ceph"), "{page}");
+    assert!(page.contains("<b>12</b> waiting behind it"), "{page}");
+    assert!(page.contains(r#"<a href="/k/Kustomization/flux-system/app-09">Kustomization/flux-system/app-09</a> → <a href="/k/Kustomization/flux-system/storage-health">"#), "{page}");
+    let (_, part) = get(&state, "/blocked?part=1").await;
+    assert!(!part.contains("<html") && part.contains("waiting behind it"), "{part}");
+    let (_, api) = get(&state, "/api/blocked").await;
+    let api: Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(roots(&api), [(ks("storage-health"), "HealthCheckFailed".to_string(), 12)]);
+
+    // The object view: blocked by X (reason), with the chain.
+    let (code, part) = get(&state, "/blocked/k/Kustomization/flux-system/app-03").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(part.contains(r#"blocked by <a href="/k/Kustomization/flux-system/storage-health">Kustomization/flux-system/storage-health</a> (failed: HealthCheckFailed)"#), "{part}");
+    assert!(part.contains("DependencyNotReady"), "{part}");
+    let (_, root) = get(&state, "/blocked/k/Kustomization/flux-system/storage-health").await;
+    assert!(root.contains("It is a root blocker") && root.contains("12 waiting behind it"), "{root}");
+    // Objects that are not in the snapshot are not looked for anywhere.
+    assert_eq!(get(&state, "/blocked/k/Kustomization/flux-system/..%2F..%2Fetc").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&state, "/blocked/k/Secret/flux-system/x").await.0, StatusCode::NOT_FOUND);
+
+    // Recovery reaches the counts.
+    healthy(&fake);
+    until_status(&state, "ready again", |d| d["counts"]["ready"] == 18).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_watch_reconnects_and_says_when_status_is_stale() {
+    let fake = FakeApi::start(true).await;
+    healthy(&fake);
+    let state = watched_state(&fake);
+    until_status(&state, "everything ready", |d| d["counts"]["ready"] == 18).await;
+
+    // The API ends the watches (as it does every few minutes): the watchers watch again and
+    // see what changes next, and nothing is stale.
+    let before = fake.watches("kustomizations");
+    fake.drop_watches();
+    let started = Instant::now();
+    while fake.watches("kustomizations") == before {
+        assert!(started.elapsed() < Duration::from_secs(10), "no new watch");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.put(object("Kustomization", "app-01", "False", "BuildFailed", "kustomize build failed"));
+    let doc = until_status(&state, "the change after the reconnection", |d| state_of(d, "app-01") == "failed").await;
+    assert!(doc["stale"].is_null());
+
+    // The API goes down: the status is stale, and the pages say so.
+    fake.set_down(true);
+    let doc = until_status(&state, "stale", |d| !d["stale"].is_null()).await;
+    assert!(doc["stale"]["why"].as_str().unwrap().contains("etcdserver: request timed out"), "{doc}");
+    let (_, page) = get(&state, "/blocked").await;
+    assert!(page.contains("The live status is stale"), "{page}");
+    let (_, part) = get(&state, "/blocked/k/Kustomization/flux-system/app-01").await;
+    assert!(part.contains("The live status is stale"), "{part}");
+    // What changes meanwhile is seen once it is back: a fresh list, and no longer stale.
+    fake.put(ready("Kustomization", "app-01"));
+    fake.set_down(false);
+    let doc = until_status(&state, "fresh again", |d| d["stale"].is_null() && state_of(d, "app-01") == "ready").await;
+    assert_eq!(doc["counts"]["ready"], 18);
+}
