@@ -175,3 +175,44 @@ pub fn document(inner: &Inner, snapshot: &Snapshot, index: usize) -> StatusDocum
     }
     StatusDocument { version: inner.version, cluster: view.cluster.name.clone(), applies, counts, stale: report::stale(&inner.store), objects, instances: inner.store.instances.clone() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: &str, ready: &str, reason: &str) -> Event {
+        let object = json!({"metadata": {"name": name, "namespace": "flux-system"}, "status": {"conditions": [{"type": "Ready", "status": ready, "reason": reason}]}});
+        let (id, s) = status::read(Kind::Kustomization, &object).unwrap();
+        Event::Applied(id, s)
+    }
+
+    /// The counts kept event by event are those a full count gives, and each change is sent.
+    #[test]
+    fn counts_follow_events_and_changes_are_sent() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos/live-status");
+        let snapshot = Snapshot::read(&root, None).unwrap();
+        let live = Live::default();
+        let mut updates = live.subscribe();
+        let names: Vec<String> = snapshot.clusters[0].cluster.objects.keys().filter(|id| id.kind == Kind::Kustomization).map(|id| id.name.clone()).collect();
+        let steps = [("True", "Succeeded"), ("False", "HealthCheckFailed"), ("False", "DependencyNotReady"), ("Unknown", "Progressing")];
+        for i in 0..200 {
+            let name = &names[(i * 7) % names.len()];
+            let (ready, reason) = steps[(i * 3) % steps.len()];
+            live.apply(event(name, ready, reason), Some((&snapshot, 1)));
+            if i % 13 == 0 {
+                live.apply(Event::Deleted(ObjectId::new(Kind::Kustomization, "flux-system", name.as_str())), Some((&snapshot, 1)));
+            }
+            let inner = live.lock();
+            assert_eq!(inner.matched.as_ref().unwrap().counts, status::counts(&snapshot.clusters[0], &inner.store), "after event {i}");
+        }
+        let mut last = None;
+        while let Ok(update) = updates.try_recv() {
+            last = Some(update);
+        }
+        let last: serde_json::Value = serde_json::from_str(&last.expect("updates were sent")).unwrap();
+        assert_eq!(last["cluster"], "test");
+        let inner = live.lock();
+        assert_eq!(last["counts"], serde_json::to_value(status::counts(&snapshot.clusters[0], &inner.store)).unwrap());
+    }
+}

@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route("/search", get(search))
         .route("/blocked", get(blocked))
         .route("/blocked/k/{kind}/{namespace}/{name}", get(object_status))
+        .route("/blocked/timing", get(observed_timing))
         .route("/api/status", get(api::status))
         .route("/api/blocked", get(api::blocked))
         .route("/api/graph", get(api::graph))
@@ -232,6 +233,11 @@ fn draw_page(
 async fn blocked(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     let part = params.contains_key("part");
     live_page(state, params, uri, &headers, Section::Blocked, part, move |p| Some(if part { ("what blocks".into(), pages::blocked::part(p)) } else { pages::blocked::page(p) })).await
+}
+
+/// The critical path's observed timing part (`/blocked/timing`).
+async fn observed_timing(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    live_page(state, params, uri, &headers, Section::Other, true, |p| Some(("observed timing".into(), pages::blocked::timing_part(p)))).await
 }
 
 /// An object's live status part (`/blocked/k/{kind}/{namespace}/{name}`).

@@ -8,6 +8,7 @@
 pub mod blockers;
 pub mod report;
 pub mod store;
+pub mod timing;
 
 use std::collections::BTreeMap;
 
@@ -99,6 +100,14 @@ pub struct ObjectStatus {
     /// Ready=False while Flux retries (`Reconciling` with `ProgressingWithRetry`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub retrying: bool,
+    /// A HelmRelease's failures since its last success (`failures`, `installFailures`,
+    /// `upgradeFailures`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failures: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ObjectStatus {
@@ -115,6 +124,7 @@ impl ObjectStatus {
             source: None,
             generated: false,
             retrying: false,
+            failures: 0,
         }
     }
 }
@@ -192,6 +202,7 @@ pub fn read(kind: Kind, object: &Value) -> Option<(ObjectId, ObjectStatus)> {
         source,
         generated,
         retrying: state == State::Failed && reconciling.is_some_and(|c| c.reason == "ProgressingWithRetry"),
+        failures: ["failures", "installFailures", "upgradeFailures"].iter().filter_map(|k| status[*k].as_u64()).sum(),
     };
     Some((id, status))
 }

@@ -276,9 +276,21 @@ async fn server_shows_live_status_blockers_and_sends_changes() {
     assert_eq!(get(&state, "/blocked/k/Kustomization/flux-system/..%2F..%2Fetc").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(&state, "/blocked/k/Secret/flux-system/x").await.0, StatusCode::NOT_FOUND);
 
-    // Recovery reaches the counts.
+    // Recovery reaches the counts; the critical path shows how long each hop took, and
+    // which took longer than its timeout allows (storage-health: 20 minutes for 5m + 30 s).
     healthy(&fake);
-    until_status(&state, "ready again", |d| d["counts"]["ready"] == 18).await;
+    let mut late = ready("Kustomization", "storage-health");
+    late["status"]["conditions"][0]["lastTransitionTime"] = json!("2026-12-01T10:20:00Z");
+    fake.put(late);
+    until_status(&state, "ready again", |d| d["counts"]["ready"] == 18 && d["objects"][ks("storage-health")]["since"] == "2026-12-01T10:20:00Z").await;
+    let (_, critical) = get(&state, "/critical-path").await;
+    assert!(critical.contains(r#"data-live="/blocked/timing""#), "{critical}");
+    let (code, timing) = get(&state, "/blocked/timing").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(timing.contains("<b>20m</b> from the first to the last"), "{timing}");
+    let slow: Vec<&str> = timing.split("<tr").filter(|row| row.contains("slower than its timeout allows")).collect();
+    assert_eq!(slow.len(), 1, "{timing}");
+    assert!(slow[0].contains(">storage-health</a>") && slow[0].contains("<td>20m</td><td>5m30s</td>"), "{timing}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

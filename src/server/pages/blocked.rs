@@ -12,7 +12,7 @@ use super::{Page, stats};
 use crate::model::ObjectId;
 use crate::server::live::Inner;
 use crate::server::views::object_path;
-use crate::status::{self, ObjectStatus, State, blockers, report};
+use crate::status::{self, ObjectStatus, State, blockers, report, timing};
 
 pub struct Step {
     pub name: String,
@@ -211,4 +211,60 @@ pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
 /// Where an object's live part is fetched from.
 pub fn object_part_href(page: &Page<'_>, id: &ObjectId) -> String {
     format!("{}/blocked{}{}", page.base(), object_path(id), page.cluster_query())
+}
+
+pub struct HopRow {
+    pub name: String,
+    pub kind: String,
+    pub href: String,
+    pub state: &'static str,
+    pub label: &'static str,
+    pub since: String,
+    pub took: String,
+    pub allowed: String,
+    pub slow: bool,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "timing_part.html")]
+struct TimingPart {
+    other: String,
+    total: String,
+    estimate: String,
+    hops: Vec<HopRow>,
+}
+
+/// The critical path's observed timing (its part of `/critical-path`).
+pub fn timing_part(page: &Page<'_>) -> String {
+    let live = page.state.live();
+    let inner = live.lock();
+    let other = if live.enabled() { other_cluster(page, &inner) } else { "The live status is off.".into() };
+    let observed = timing::observed(&page.view.analysis.weighted_path, &inner.store);
+    let hops = observed
+        .hops
+        .iter()
+        .map(|h| {
+            let notes: Vec<String> = [
+                h.slow.then(|| "slower than its timeout allows".to_string()),
+                h.retried.then(|| "retried".to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            HopRow {
+                name: h.id.name.clone(),
+                kind: h.id.kind.to_string(),
+                href: page.href(&h.id),
+                state: h.state.as_str(),
+                label: h.state.label(),
+                since: inner.store.get(&h.id).filter(|s| s.state == State::Ready).and_then(|s| s.since.clone()).unwrap_or_default(),
+                took: h.took.map_or(String::new(), |t| t.to_string()),
+                allowed: h.allowed.to_string(),
+                slow: h.slow,
+                note: notes.join(", "),
+            }
+        })
+        .collect();
+    TimingPart { other, total: observed.total.map_or(String::new(), |t| t.to_string()), estimate: observed.estimate.to_string(), hops }.render().unwrap_or_default()
 }
