@@ -285,8 +285,17 @@ async fn a_status_change_recolours_the_open_page() {
     screenshot(c, "live-status-failed").await;
 
     c.goto(&format!("{url}/blocked")).await.unwrap();
-    let root = c.find(Locator::Css("ul.blockers > li")).await.unwrap().text().await.unwrap();
-    assert!(root.contains("storage-health") && root.contains("12 waiting behind it"), "{root}");
+    // The list is fetched again once the page has the status (its element replaced): read it by script.
+    let started = Instant::now();
+    loop {
+        let root = c.execute("const li = document.querySelector('ul.blockers > li'); return li ? li.innerText : '';", vec![]).await.unwrap();
+        let root = root.as_str().unwrap_or("").to_string();
+        if root.contains("storage-health") && root.contains("12 waiting behind it") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "the root blocker on /blocked: {root}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     screenshot(c, "live-status-blocked").await;
 
     fake.set_down(true);
