@@ -52,6 +52,8 @@ struct Inner {
     drops: watch::Sender<u64>,
     /// Requests served, by path (watch or not), to see reconnections.
     pub requests: Mutex<HashMap<String, usize>>,
+    /// Artifact tarballs source-controller would serve, by file name.
+    artifacts: Mutex<HashMap<String, Vec<u8>>>,
 }
 
 fn plural_of(kind: &str) -> &'static str {
@@ -71,6 +73,7 @@ impl FakeApi {
             down: watch::Sender::new(false),
             drops: watch::Sender::new(0),
             requests: Mutex::default(),
+            artifacts: Mutex::default(),
         });
         let fake = FakeApi { base, inner };
         let app = Router::new()
@@ -78,6 +81,7 @@ impl FakeApi {
             .route("/apis/{group}/{version}", get(resources))
             .route("/apis/{group}/{version}/{plural}", get(collection))
             .route("/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}", get(one))
+            .route("/artifacts/{file}", get(artifact))
             .layer(axum::middleware::from_fn_with_state(fake.clone(), availability))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -109,6 +113,18 @@ impl FakeApi {
         if let Some(object) = self.inner.objects.lock().unwrap().remove(&key) {
             let _ = self.inner.events.send((key.0, json!({"type": "DELETED", "object": object})));
         }
+    }
+
+    /// Serves `tarball` as the artifact of GitRepository flux-system/flux-system at `revision`
+    /// (Ready), as source-controller would.
+    pub fn publish_artifact(&self, revision: &str, tarball: Vec<u8>) {
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(&tarball).iter().map(|b| format!("{b:02x}")).collect();
+        let file = format!("{digest}.tar.gz");
+        self.inner.artifacts.lock().unwrap().insert(file.clone(), tarball);
+        let mut git = object("GitRepository", "flux-system", "True", "Succeeded", &format!("stored artifact for revision '{revision}'"));
+        git["status"]["artifact"] = json!({"url": format!("{}/artifacts/{file}", self.base), "digest": format!("sha256:{digest}"), "revision": revision});
+        self.put(git);
     }
 
     /// Ends every open watch stream (the client watches again).
@@ -155,6 +171,13 @@ async fn availability(State(fake): State<FakeApi>, request: Request, next: Next)
         return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(status)).into_response();
     }
     next.run(request).await
+}
+
+async fn artifact(State(fake): State<FakeApi>, UrlPath(file): UrlPath<String>) -> Response {
+    match fake.inner.artifacts.lock().unwrap().get(&file) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => (axum::http::StatusCode::NOT_FOUND, "no such artifact").into_response(),
+    }
 }
 
 async fn groups(State(fake): State<FakeApi>) -> Response {

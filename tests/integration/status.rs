@@ -327,3 +327,48 @@ async fn server_watch_reconnects_and_says_when_status_is_stale() {
     let doc = until_status(&state, "fresh again", |d| d["stale"].is_null() && state_of(d, "app-01") == "ready").await;
     assert_eq!(doc["counts"]["ready"], 18);
 }
+
+/// In the cluster: `serve --flux-source` reads the repository from the GitRepository's
+/// artifact and watches the status of everything, with no other flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_cluster_the_flux_source_mode_shows_live_status() {
+    let fake = FakeApi::start(false).await;
+    healthy(&fake);
+    health_check_fails(&fake);
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    builder.append_dir_all(".", repo("live-status")).unwrap();
+    fake.publish_artifact("main@sha1:1111111", builder.into_inner().unwrap().finish().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.kubeconfig(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
+        .args(["serve", "--flux-source", "flux-system/flux-system", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--artifact-dir")
+        .arg(dir.path().join("artifacts"))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FLUXGRAPH_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Empty<axum::body::Bytes>>();
+    let url: axum::http::Uri = format!("http://127.0.0.1:{port}/api/blocked").parse().unwrap();
+    let started = Instant::now();
+    let report = loop {
+        if let Ok(response) = client.get(url.clone()).await {
+            if response.status().is_success() {
+                let report: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+                if report["counts"]["waiting"] == 12 {
+                    break report;
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("no live status within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(roots(&report), [(ks("storage-health"), "HealthCheckFailed".to_string(), 12)]);
+}
