@@ -44,6 +44,8 @@ struct CriticalPage {
     time_svg: String,
     timed: Vec<TimedRow>,
     dominant: String,
+    /// Where the observed timing is fetched from, when the live status is on.
+    live_part: String,
 }
 
 /// A drawing of `path` alone: its members, and only the edges between consecutive members lit as
@@ -170,6 +172,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
         time_svg: path_drawing(page, &by_time, near),
         timed,
         dominant,
+        live_part: if page.state.live().enabled() { format!("{}/blocked/timing{}", page.base(), page.cluster_query()) } else { String::new() },
     };
     ("critical path".into(), body.render().unwrap_or_default())
 }
