@@ -1,4 +1,4 @@
-//! Command line: `fluxgraph check`, `fluxgraph graph`. Parses arguments, builds a
+//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
 //! snapshot, renders it, and turns the outcome into an exit status.
 
 use std::io::Write;
@@ -46,6 +46,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
         format: GraphFormat,
     },
+    /// Compare the graph of two revisions: what a change does to the order of reconciliation.
+    /// Exit 0 when the head brings no new error, 1 when it does, 2 when it could not run.
+    #[command(after_help = "Examples:\n  fluxgraph diff .\n  fluxgraph diff . --base origin/main --format markdown --public-url https://fluxgraph.example.com\n  fluxgraph diff ~/home-ops --base v1.2.0 --head v1.3.0 --format json\n\n--base defaults to the merge base of the head with the default branch (origin/HEAD, origin/main, origin/master, main or master), or to HEAD when the work tree differs from it; --head to the work tree. Revisions are read from git's object database: nothing is checked out.")]
+    Diff(DiffArgs),
     /// Serve the interactive views; the page follows the files as they change.
     #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
@@ -93,6 +97,41 @@ pub struct ServeArgs {
     pub poll_interval: u64,
     #[command(flatten)]
     pub budget: BudgetArgs,
+}
+
+/// What `diff` compares and how it reports.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The repository's root folder, in a git work tree.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The revision compared against (a branch, tag, commit, `HEAD~1`…).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The revision under review; the work tree when not given.
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// The entry point, as for `check`, in both revisions.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub entry: Option<String>,
+    /// Only this cluster, when the repository holds several.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Output format: text, a pull-request comment in Markdown, or JSON.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// The fluxgraph server's public URL: Markdown links each changed object to its view there.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,11 +195,13 @@ pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Command::Check { input, .. } | Command::Graph { input, .. } => input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
+        Command::Diff(args) => args.budget.apply(),
     }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
         Command::Serve(args) => serve(args),
+        Command::Diff(args) => diff(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -227,6 +268,43 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
     print(&text)?;
     std::mem::forget(snapshot);
     Ok(CLEAN)
+}
+
+fn diff(args: &DiffArgs) -> Result<u8, String> {
+    use crate::diff::{self, Side};
+    use crate::load::git::{self, Revisions};
+    let revisions = Revisions::open(&args.path)?;
+    let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
+    let entry = entry.as_deref();
+    let (head, head_revision) = match &args.head {
+        Some(rev) => {
+            let revision = revisions.revision(rev)?;
+            (Snapshot::from_repository(revisions.read(&revision)?, entry)?, Some(revision))
+        }
+        None => (Snapshot::read(&args.path, entry)?, None),
+    };
+    let base_revision = match (&args.base, &head_revision) {
+        (Some(rev), _) => revisions.revision(rev)?,
+        (None, Some(head)) => revisions.merge_base_with_default(Some(head))?,
+        (None, None) => {
+            // Uncommitted changes are what the work tree adds to HEAD.
+            let last = revisions.revision("HEAD")?;
+            let (files, _) = revisions.files(&last)?;
+            if git::same_files(&files, &head.repository) { revisions.merge_base_with_default(None)? } else { last }
+        }
+    };
+    let base = Snapshot::from_repository(revisions.read(&base_revision)?, entry)?;
+    let side = |r: &crate::load::git::Revision| Side { name: r.name.clone(), commit: Some(r.commit.clone()) };
+    let head_side = head_revision.as_ref().map_or_else(|| Side { name: "work tree".to_string(), commit: None }, side);
+    let report = diff::compare(&base, &head, (side(&base_revision), head_side), args.cluster.as_deref())?;
+    let text = match args.format {
+        DiffFormat::Text => diff::render::text(&report),
+        DiffFormat::Markdown => diff::render::markdown(&report, args.public_url.as_deref()),
+        DiffFormat::Json => diff::render::json(&report),
+    };
+    print(&text)?;
+    std::mem::forget((base, head));
+    Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
 }
 
 fn print(text: &str) -> Result<(), String> {
