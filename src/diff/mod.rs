@@ -312,7 +312,7 @@ fn compare_cluster(name: &str, base: Option<&ClusterView>, head: Option<&Cluster
     let cold_start = ColdStartChange { before_seconds: cold(base), after_seconds: cold(head), delta_seconds: cold(head) as i64 - cold(base) as i64 };
     let no_diagnostics = Vec::new();
     let diagnostics = diagnostic_changes(base.map_or(&no_diagnostics, |v| &v.analysis.diagnostics), head.map_or(&no_diagnostics, |v| &v.analysis.diagnostics));
-    let blast_radius = blast_radius(&objects, base, head, touched);
+    let blast_radius = blast_radius(&objects, &diagnostics, base, head, touched);
     let status = match (base, head) {
         (None, _) => Status::Added,
         (_, None) => Status::Removed,
@@ -419,9 +419,15 @@ fn diagnostic_changes(before: &[Diagnostic], after: &[Diagnostic]) -> Diagnostic
     }
 }
 
-fn blast_radius(objects: &ObjectChanges, base: Option<&ClusterView>, head: Option<&ClusterView>, touched: &BTreeSet<&str>) -> BlastRadius {
+/// The objects the change touches: added, removed, changed, given or relieved of an error (a
+/// HelmRelease whose HelmRepository was deleted), or whose build holds a changed file that is
+/// more than Flux objects (those count as the objects' own change); then what is downstream.
+fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, base: Option<&ClusterView>, head: Option<&ClusterView>, touched: &BTreeSet<&str>) -> BlastRadius {
     let mut seeds: BTreeSet<ObjectId> = objects.added.iter().chain(&objects.removed).map(|o| o.id.clone()).collect();
     seeds.extend(objects.changed.iter().map(|o| o.id.clone()));
+    let errors = diagnostics.introduced.iter().chain(&diagnostics.resolved).filter(|d| d.severity == Severity::Error);
+    let known = |id: &ObjectId| base.is_some_and(|v| v.graph.node(id).is_some()) || head.is_some_and(|v| v.graph.node(id).is_some());
+    seeds.extend(errors.filter_map(|d| d.object.clone()).filter(known));
     for view in base.into_iter().chain(head) {
         for (id, files) in &view.cluster.builds {
             if files.iter().any(|f| touched.contains(f.as_str())) {
