@@ -271,39 +271,18 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
 }
 
 fn diff(args: &DiffArgs) -> Result<u8, String> {
-    use crate::diff::{self, Side};
-    use crate::load::git::{self, Revisions};
-    let revisions = Revisions::open(&args.path)?;
+    use crate::diff;
     let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
-    let entry = entry.as_deref();
-    let (head, head_revision) = match &args.head {
-        Some(rev) => {
-            let revision = revisions.revision(rev)?;
-            (Snapshot::from_repository(revisions.read(&revision)?, entry)?, Some(revision))
-        }
-        None => (Snapshot::read(&args.path, entry)?, None),
-    };
-    let base_revision = match (&args.base, &head_revision) {
-        (Some(rev), _) => revisions.revision(rev)?,
-        (None, Some(head)) => revisions.merge_base_with_default(Some(head))?,
-        (None, None) => {
-            // Uncommitted changes are what the work tree adds to HEAD.
-            let last = revisions.revision("HEAD")?;
-            let (files, _) = revisions.files(&last)?;
-            if git::same_files(&files, &head.repository) { revisions.merge_base_with_default(None)? } else { last }
-        }
-    };
-    let base = Snapshot::from_repository(revisions.read(&base_revision)?, entry)?;
-    let side = |r: &crate::load::git::Revision| Side { name: r.name.clone(), commit: Some(r.commit.clone()) };
-    let head_side = head_revision.as_ref().map_or_else(|| Side { name: "work tree".to_string(), commit: None }, side);
-    let report = diff::compare(&base, &head, (side(&base_revision), head_side), args.cluster.as_deref())?;
+    let work_tree = || Snapshot::read(&args.path, entry.as_deref()).map(std::sync::Arc::new);
+    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), work_tree)?;
+    let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), args.cluster.as_deref())?;
     let text = match args.format {
         DiffFormat::Text => diff::render::text(&report),
         DiffFormat::Markdown => diff::render::markdown(&report, args.public_url.as_deref()),
         DiffFormat::Json => diff::render::json(&report),
     };
     print(&text)?;
-    std::mem::forget((base, head));
+    std::mem::forget(sides);
     Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
 }
 

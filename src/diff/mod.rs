@@ -2,11 +2,12 @@
 //! the change does to the graph, cluster by cluster: objects added, removed, changed (in the
 //! fields the graph depends on) and moved; edges added and removed; levels, the critical path
 //! and the cold-start estimate before and after; diagnostics introduced and resolved; and the
-//! blast radius, what the change may reconcile anew. Pure: reading the revisions is the
-//! caller's ([`crate::load::git`]). [`render`] writes the report as text or Markdown; the
+//! blast radius, what the change may reconcile anew. Pure: [`sides`] reads the two
+//! snapshots from git (at the edge, for the CLI and the server). [`render`] writes the report as text or Markdown; the
 //! report itself serialises as the JSON document.
 
 pub mod render;
+pub mod sides;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -88,16 +88,23 @@ impl Revisions {
         Ok(Revision { name: format!("merge-base of {} and {}", head.name, branch.name), commit: base.to_string(), id: base })
     }
 
-    /// The files of `revision` (at the folder) that Flux would see, and what could not be
-    /// followed. YAML files are read; other files only listed.
-    pub fn files(&self, revision: &Revision) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
-        self.files_of(&self.listing(revision)?)
+    /// The files of `revision` (at the folder) that Flux would see: YAML files read, other
+    /// files only listed.
+    pub fn tree(&self, revision: &Revision) -> Result<Tree, String> {
+        let listed = self.listing(revision)?;
+        let (files, problems) = self.files_of(&listed)?;
+        Ok(Tree { files, problems, listed })
     }
 
     /// Reads `revision` as a [`Repository`] rooted at the folder.
-    pub fn read(&self, revision: &Revision) -> Result<Repository, String> {
-        let listed = self.listing(revision)?;
-        let (files, problems) = self.files_of(&listed)?;
+    pub fn read(&self, revision: &Revision, earlier: Option<&Repository>) -> Result<Repository, String> {
+        Ok(self.repository(self.tree(revision)?, earlier))
+    }
+
+    /// The repository of a tree read with [`Revisions::tree`]. The files `earlier` (the work
+    /// tree, say) holds with the same text are taken from it, not parsed again.
+    pub fn repository(&self, tree: Tree, earlier: Option<&Repository>) -> Repository {
+        let Tree { files, problems, listed } = tree;
         let read_input = |path: &str| {
             let (_, oid) = listed.get(path).filter(|(mode, _)| mode.is_blob())?;
             if self.repo.find_header(*oid).ok()?.size() > MAX_INPUT_BYTES {
@@ -105,7 +112,7 @@ impl Revisions {
             }
             String::from_utf8(self.repo.find_blob(*oid).ok()?.take_data()).ok()
         };
-        Ok(super::tree::repository(&self.root, files, problems, read_input))
+        super::tree::repository(&self.root, files, problems, earlier, read_input)
     }
 
     /// Every entry of the revision's tree at the folder, by path; empty when the folder is not
@@ -160,6 +167,14 @@ impl Revisions {
         }
         Ok(exclusions)
     }
+}
+
+/// What a revision holds that Flux would see.
+pub struct Tree {
+    pub files: Vec<TreeFile>,
+    /// What could not be followed (links).
+    pub problems: Vec<Diagnostic>,
+    listed: Listing,
 }
 
 /// Reads the files of one revision, within the budget.
@@ -251,8 +266,9 @@ impl Reader<'_> {
 }
 
 /// Whether `repo` (the work tree, read from disk) holds the same files as `files` (a revision
-/// read with [`Revisions::files`]): same paths, same YAML texts.
-pub fn same_files(files: &[TreeFile], repo: &Repository) -> bool {
+/// read with [`Revisions::tree`]): same paths, same YAML texts.
+pub fn same_files(tree: &Tree, repo: &Repository) -> bool {
+    let files = &tree.files;
     let count = repo.files.len() + repo.other_files.len();
     count == files.len()
         && files.iter().all(|f| match &f.blob {

@@ -97,10 +97,17 @@ pub enum Blob {
 }
 
 /// Builds the repository of a tree. `problems` are what reading the tree found (links it
-/// could not follow); `read_input` gives a non-YAML file's text, for kustomize generators.
-pub fn repository(root: &Path, files: Vec<TreeFile>, problems: Vec<Diagnostic>, read_input: impl Fn(&str) -> Option<String>) -> Repository {
+/// could not follow); a file that `earlier` holds with the same text is taken from it, parsed;
+/// `read_input` gives a non-YAML file's text, for kustomize generators.
+pub fn repository(
+    root: &Path,
+    files: Vec<TreeFile>,
+    problems: Vec<Diagnostic>,
+    earlier: Option<&Repository>,
+    read_input: impl Fn(&str) -> Option<String>,
+) -> Repository {
     let spend = Spend::new(budget());
-    let mut found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, &spend)).collect();
+    let mut found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
     repo.dirs.insert(String::new(), Dir::default());
@@ -118,8 +125,13 @@ pub fn repository(root: &Path, files: Vec<TreeFile>, problems: Vec<Diagnostic>, 
 }
 
 /// A file as the disk walk would record it; `None` beyond the budget.
-fn source_file(file: TreeFile, spend: &Spend) -> Option<SourceFile> {
+fn source_file(file: TreeFile, earlier: Option<&Repository>, spend: &Spend) -> Option<SourceFile> {
     let TreeFile { path, blob } = file;
+    if let (Blob::Bytes(bytes), Some(known)) = (&blob, earlier.and_then(|e| e.files.get(&path))) {
+        if known.unreadable.is_none() && known.text.as_bytes() == bytes.as_slice() {
+            return spend.take(bytes.len() as u64).then(|| known.clone());
+        }
+    }
     let unread = |path: String, unreadable: Option<Diagnostic>| SourceFile { path, text: "".into(), documents: Vec::new(), unreadable };
     match blob {
         Blob::Other => spend.take(0).then(|| unread(path, None)),
@@ -180,7 +192,7 @@ mod tests {
             TreeFile { path: "a/big.yaml".into(), blob: Blob::TooLarge(MAX_FILE_BYTES + 1) },
             TreeFile { path: "a/app.env".into(), blob: Blob::Other },
         ];
-        let repo = repository(Path::new("/nowhere"), files, Vec::new(), |_| None);
+        let repo = repository(Path::new("/nowhere"), files, Vec::new(), None, |_| None);
         assert_eq!(&*repo.files["a/ks.yaml"].text, "kind: A\n");
         assert!(repo.is_file("a/app.env") && repo.is_dir("a"));
         let codes: Vec<&str> = repo.diagnostics.iter().map(|d| d.code.as_str()).collect();
