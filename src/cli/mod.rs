@@ -313,6 +313,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         allowed_hosts: args.allowed_hosts,
         hidden_paths,
         limits: crate::server::Limits::default(),
+        entry: args.entry.as_deref().map(|e| entry_relative(args.path.as_deref().unwrap_or(Path::new(".")), e)),
     };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;

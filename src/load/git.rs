@@ -265,6 +265,11 @@ impl Reader<'_> {
     }
 }
 
+/// Whether `root` lies in a git work tree (a `.git` folder or file in it or above it).
+pub fn is_work_tree(root: &Path) -> bool {
+    root.ancestors().any(|dir| dir.join(".git").exists())
+}
+
 /// Whether `repo` (the work tree, read from disk) holds the same files as `files` (a revision
 /// read with [`Revisions::tree`]): same paths, same YAML texts.
 pub fn same_files(tree: &Tree, repo: &Repository) -> bool {

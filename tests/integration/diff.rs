@@ -12,13 +12,13 @@ const RPI: &str = "kubernetes/rpi-cluster";
 
 /// A git repository in a temporary folder, its `main` branch one commit of the example repository
 /// (under `prefix`, "" for the top).
-struct Repo {
+pub(crate) struct Repo {
     dir: tempfile::TempDir,
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Repo {
-    fn new() -> Repo {
+    pub(crate) fn new() -> Repo {
         Repo::at("")
     }
 
@@ -51,7 +51,7 @@ impl Repo {
     }
 
     /// A branch `pr` off main holding what `change` does, committed.
-    fn branch(&self, change: impl FnOnce(&Repo)) {
+    pub(crate) fn branch(&self, change: impl FnOnce(&Repo)) {
         self.git(&["checkout", "-q", "-b", "pr"]);
         change(self);
         self.commit("change");
@@ -61,7 +61,7 @@ impl Repo {
         self.root.join(RPI).join(rel)
     }
 
-    fn edit(&self, rel: &str, change: impl FnOnce(String) -> String) {
+    pub(crate) fn edit(&self, rel: &str, change: impl FnOnce(String) -> String) {
         let path = self.file(rel);
         let text = std::fs::read_to_string(&path).unwrap();
         let changed = change(text.clone());
@@ -296,4 +296,47 @@ fn a_bad_path_or_revision_cannot_run() {
     let (code, stderr) = run(&[root, "--cluster", "nope", "--base", "main"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("no cluster \"nope\""), "{stderr}");
+}
+
+/// `GET uri` on the app serving `root`, its folder hidden as `serve` hides it: status and body.
+async fn get(root: &Path, uri: &str) -> (axum::http::StatusCode, String) {
+    use axum::body::{Body, to_bytes};
+    use fluxgraph::server::{AppState, Options, app};
+    use tower::ServiceExt;
+    let state = AppState::new(Options { hidden_paths: vec![root.to_path_buf()], ..Options::default() });
+    state.publish(fluxgraph::snapshot::Snapshot::read(root, None).expect("snapshot"), None, None);
+    let request = axum::http::Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = app(state).oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, String::from_utf8_lossy(&to_bytes(response.into_body(), 64 << 20).await.unwrap()).into_owned())
+}
+
+pub(crate) fn rename_rbd_and_slow_linkding(repo: &Repo) {
+    repo.branch(|r| {
+        r.edit("infrastructure/storage/rook-ceph/ks.yaml", |t| t.replace("  name: rook-ceph-rbd\n", "  name: rook-ceph-block\n"));
+        r.edit("apps/home/linkding/ks.yaml", |t| t.replace("  interval: 1h\n", "  interval: 2h\n"));
+    });
+}
+
+#[tokio::test]
+async fn the_diff_page_marks_the_change_and_refuses_what_is_no_revision() {
+    let repo = Repo::new();
+    rename_rbd_and_slow_linkding(&repo);
+    let root = repo.root.canonicalize().unwrap();
+    let (status, body) = get(&root, "/diff?base=main").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("introduces 4 errors (missing-dependency)"), "{body}");
+    for (class, id) in [("added", "Kustomization/flux-system/rook-ceph-block"), ("removed", RBD), ("changed", LINKDING)] {
+        let node = body.split("<g class=\"node ").find(|g| g.contains(&format!("data-id=\"{id}\""))).unwrap_or_else(|| panic!("no node {id}"));
+        let classes = node.split('"').next().unwrap();
+        assert!(classes.split(' ').any(|c| c == class), "{id} is not {class}: {classes}");
+    }
+    let edge_classes = |class: &str| body.split("<path class=\"edge ").skip(1).any(|p| p.split('"').next().unwrap().split(' ').any(|c| c == class));
+    assert!(edge_classes("removed") && edge_classes("added"), "removed and added edges are drawn");
+    assert!(body.contains("id=\"diff-switch\""), "the switch is on the page");
+    let (status, _) = get(&root, "/diff?base=HEAD:kubernetes").await;
+    assert_eq!(status, 400, "a path inside a revision is not a revision");
+    let (status, body) = get(&root, "/diff?base=no-such-branch").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("no-such-branch") && !body.contains(&*root.to_string_lossy()), "{body}");
 }
