@@ -37,7 +37,8 @@ pub struct Report {
     pub verdict: String,
     /// Error diagnostics the head has and the base has not: CI fails on any.
     pub errors_introduced: usize,
-    /// Files Flux sees that the change added, removed or edited, relative to the root.
+    /// Files Flux sees that the change added or removed, YAML files and kustomize generator
+    /// inputs it edited; relative to the root.
     pub changed_files: Vec<String>,
     pub clusters: Vec<ClusterDiff>,
     /// Findings that belong to no cluster (left out with `--cluster`).
@@ -245,7 +246,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Files whose text, or whose presence, differs; generator inputs by their text too.
+/// Files added or removed, and YAML files and generator inputs whose text differs (the text of
+/// other files is not read: Flux's build does not use it).
 pub fn changed_files(base: &Repository, head: &Repository) -> Vec<String> {
     let mut out = BTreeSet::new();
     for (path, file) in &head.files {
@@ -516,6 +518,22 @@ mod tests {
         // The ks file holds only a Flux object: root is not hit for holding it, a is, and b waits on a.
         assert_eq!(c.blast_radius.changed, [id("a")]);
         assert_eq!(c.blast_radius.downstream, [id("b")]);
+    }
+
+    #[test]
+    fn a_cluster_added_is_all_added_and_one_removed_all_removed() {
+        let one = ks("one", "./apps", &[]);
+        let two = ks("two", "./apps", &[]);
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+        let base = snapshot(&[("clusters/one/root.yaml", &one), ("apps/cm.yaml", cm)]);
+        let head = snapshot(&[("clusters/two/root.yaml", &two), ("apps/cm.yaml", cm)]);
+        let report = compare(&base, &head, sides(), None).unwrap();
+        let status: Vec<(&str, Status)> = report.clusters.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(status, [("two", Status::Added), ("one", Status::Removed)]);
+        assert_eq!(report.clusters[0].objects.added.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("two")]);
+        assert_eq!(report.clusters[1].objects.removed.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("one")]);
+        assert!(report.clusters[0].critical_path.before.is_none() && report.clusters[1].critical_path.after.is_none());
+        assert!(compare(&base, &head, sides(), Some("three")).is_err());
     }
 
     #[test]

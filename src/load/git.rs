@@ -134,7 +134,7 @@ impl Revisions {
 
     fn files_of(&self, listed: &Listing) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
         let exclusions = self.exclusions(listed)?;
-        let mut reader = Reader { revisions: self, listed, exclusions: &exclusions, files: Vec::new(), problems: Vec::new(), bytes: 0 };
+        let mut reader = Reader { revisions: self, listed, exclusions: &exclusions, wanted: Vec::new(), problems: Vec::new() };
         for (path, (mode, oid)) in listed {
             if mode.is_tree() || mode.is_commit() || exclusions.excludes(path, false) {
                 continue;
@@ -145,7 +145,7 @@ impl Revisions {
                 reader.file(path.clone(), *oid)?;
             }
         }
-        Ok((reader.files, reader.problems))
+        reader.read()
     }
 
     /// The default exclusions and every `.sourceignore` of a folder Flux enters, shallowest first.
@@ -182,38 +182,60 @@ struct Reader<'a> {
     revisions: &'a Revisions,
     listed: &'a Listing,
     exclusions: &'a Exclusions,
-    files: Vec<TreeFile>,
+    /// The files Flux sees and the blob each holds (a link's, its target's), in path order.
+    wanted: Vec<(String, gix::ObjectId)>,
     problems: Vec<Diagnostic>,
-    /// YAML bytes read so far: past the budget, no more are read.
-    bytes: u64,
 }
 
 impl Reader<'_> {
-    fn over_budget(&self) -> bool {
-        let budget = budget();
-        self.files.len() > budget.max_files || self.bytes > budget.max_bytes
-    }
-
     /// A regular file at `path`, its content the blob `oid`.
     fn file(&mut self, path: String, oid: gix::ObjectId) -> Result<(), String> {
-        if self.over_budget() {
-            return Ok(());
-        }
-        if !is_yaml_name(&path) {
-            self.files.push(TreeFile { path, blob: Blob::Other });
-            return Ok(());
-        }
-        let repo = &self.revisions.repo;
-        let size = repo.find_header(oid).map_err(|e| format!("cannot read {path}: {e}"))?.size();
-        let blob = if size > MAX_FILE_BYTES {
-            Blob::TooLarge(size)
-        } else {
-            let mut blob = repo.find_blob(oid).map_err(|e| format!("cannot read {path}: {e}"))?;
-            self.bytes += size;
-            Blob::Bytes(blob.take_data())
-        };
-        self.files.push(TreeFile { path, blob });
+        self.wanted.push((path, oid));
         Ok(())
+    }
+
+    /// Reads the wanted files' blobs on every core (YAML files only; others are listed), within
+    /// the budget: past it, no more are read and the tree's repository reports it. Each thread
+    /// opens the repository for itself (gix's handles are not shared between threads).
+    fn read(self) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+        let budget = budget();
+        let (count, bytes) = (AtomicUsize::new(0), AtomicU64::new(0));
+        let git_dir = self.revisions.repo.git_dir().to_path_buf();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let chunk = self.wanted.len().div_ceil(threads).max(256);
+        let read_chunk = |part: &[(String, gix::ObjectId)]| -> Result<Vec<TreeFile>, String> {
+            let repo = gix::open(&git_dir).map_err(|e| format!("cannot open the git repository: {e}"))?;
+            let mut out = Vec::with_capacity(part.len());
+            for (path, oid) in part {
+                if count.fetch_add(1, Relaxed) > budget.max_files || bytes.load(Relaxed) > budget.max_bytes {
+                    break;
+                }
+                let path = path.clone();
+                if !is_yaml_name(&path) {
+                    out.push(TreeFile { path, blob: Blob::Other });
+                    continue;
+                }
+                let size = repo.find_header(*oid).map_err(|e| format!("cannot read {path}: {e}"))?.size();
+                if size > MAX_FILE_BYTES {
+                    out.push(TreeFile { path, blob: Blob::TooLarge(size) });
+                    continue;
+                }
+                let mut blob = repo.find_blob(*oid).map_err(|e| format!("cannot read {path}: {e}"))?;
+                bytes.fetch_add(size, Relaxed);
+                out.push(TreeFile { path, blob: Blob::Bytes(blob.take_data()) });
+            }
+            Ok(out)
+        };
+        let parts: Vec<Result<Vec<TreeFile>, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self.wanted.chunks(chunk).map(|part| scope.spawn(move || read_chunk(part))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader thread failed".to_string()))).collect()
+        });
+        let mut files = Vec::with_capacity(self.wanted.len());
+        for part in parts {
+            files.extend(part?);
+        }
+        Ok((files, self.problems))
     }
 
     /// A symbolic link at `path`, its target the text of the blob `oid`.
@@ -277,7 +299,8 @@ pub fn same_files(tree: &Tree, repo: &Repository) -> bool {
     let count = repo.files.len() + repo.other_files.len();
     count == files.len()
         && files.iter().all(|f| match &f.blob {
-            Blob::Bytes(bytes) => repo.files.get(&f.path).is_some_and(|s| s.text.as_bytes() == bytes.as_slice()),
+            // A file that could not be read from disk (binary, not UTF-8) is taken as the same.
+            Blob::Bytes(bytes) => repo.files.get(&f.path).is_some_and(|s| s.unreadable.is_some() || s.text.as_bytes() == bytes.as_slice()),
             Blob::TooLarge(_) => repo.files.contains_key(&f.path),
             Blob::Other => repo.other_files.contains(&f.path),
         })

@@ -23,6 +23,8 @@ pub struct Exclusions {
     defaults: Override,
     /// The `.sourceignore` of each folder that has one, by folder ("" for the root).
     ignores: BTreeMap<String, Gitignore>,
+    /// Folders judged so far: excluded or not (cleared when a `.sourceignore` is added).
+    folders: std::sync::Mutex<std::collections::HashMap<String, bool>>,
 }
 
 impl Exclusions {
@@ -33,7 +35,7 @@ impl Exclusions {
             overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
         }
         let defaults = overrides.build().expect("default exclusions are valid globs");
-        Exclusions { root: root.to_path_buf(), defaults, ignores: BTreeMap::new() }
+        Exclusions { root: root.to_path_buf(), defaults, ignores: BTreeMap::new(), folders: Default::default() }
     }
 
     /// Takes the `.sourceignore` of folder `dir` ("" for the root). Lines that are not valid
@@ -45,12 +47,26 @@ impl Exclusions {
         }
         if let Ok(matcher) = builder.build() {
             self.ignores.insert(dir.to_string(), matcher);
+            self.folders.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 
     /// Whether the artifact leaves out `path` (a folder when `is_dir`): it, or a folder above it.
     pub fn excludes(&self, path: &str, is_dir: bool) -> bool {
-        path.match_indices('/').any(|(i, _)| self.excluded_here(&path[..i], true)) || self.excluded_here(path, is_dir)
+        self.folder_excluded(super::parent_dir(path)) || self.excluded_here(path, is_dir)
+    }
+
+    /// Whether the folder `dir` or one above it is left out; each folder is judged once.
+    fn folder_excluded(&self, dir: &str) -> bool {
+        if dir.is_empty() {
+            return false;
+        }
+        if let Some(&known) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return known;
+        }
+        let excluded = self.folder_excluded(super::parent_dir(dir)) || self.excluded_here(dir, true);
+        self.folders.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.to_string(), excluded);
+        excluded
     }
 
     /// The rules for `path` alone, its folders taken as entered.
