@@ -530,8 +530,9 @@ mod tests {
         let report = compare(&base, &head, sides(), None).unwrap();
         let status: Vec<(&str, Status)> = report.clusters.iter().map(|c| (c.name.as_str(), c.status)).collect();
         assert_eq!(status, [("two", Status::Added), ("one", Status::Removed)]);
-        assert_eq!(report.clusters[0].objects.added.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("two")]);
-        assert_eq!(report.clusters[1].objects.removed.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("one")]);
+        let flux_system = ObjectId::new(model::Kind::GitRepository, "flux-system", "flux-system");
+        assert_eq!(report.clusters[0].objects.added.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("two"), flux_system.clone()]);
+        assert_eq!(report.clusters[1].objects.removed.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [id("one"), flux_system]);
         assert!(report.clusters[0].critical_path.before.is_none() && report.clusters[1].critical_path.after.is_none());
         assert!(compare(&base, &head, sides(), Some("three")).is_err());
     }
