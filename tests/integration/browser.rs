@@ -218,7 +218,7 @@ async fn editing_a_file_updates_the_open_page_in_place() {
 }
 
 #[tokio::test]
-#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
+#[cfg_attr(not(all(has_chromium, has_git)), ignore = "needs /usr/bin/chromium, chromedriver and git on PATH (apt-get install chromium chromium-driver git)")]
 async fn the_diff_page_shows_the_marks_and_its_link_reproduces_it() {
     let repo = crate::diff::Repo::new();
     crate::diff::rename_rbd_and_slow_linkding(&repo);

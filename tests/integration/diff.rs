@@ -147,6 +147,7 @@ const RBD: &str = "Kustomization/flux-system/rook-ceph-rbd";
 const LINKDING: &str = "Kustomization/flux-system/linkding";
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn a_dependency_closing_a_cycle_fails_the_change() {
     let repo = Repo::new();
     // Uncommitted: the base is HEAD.
@@ -169,6 +170,7 @@ fn a_dependency_closing_a_cycle_fails_the_change() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn renaming_a_kustomization_others_depend_on_breaks_them() {
     let repo = Repo::new();
     repo.branch(|r| r.edit("infrastructure/storage/rook-ceph/ks.yaml", |t| t.replace("  name: rook-ceph-rbd\n", "  name: rook-ceph-block\n")));
@@ -187,6 +189,7 @@ fn renaming_a_kustomization_others_depend_on_breaks_them() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn moving_a_component_to_another_category_moves_it_without_errors() {
     let repo = Repo::new();
     repo.branch(|r| {
@@ -215,6 +218,7 @@ fn moving_a_component_to_another_category_moves_it_without_errors() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn a_post_build_variable_a_childs_path_uses_changes_the_child() {
     let repo = Repo::new();
     // The base's cluster-apps gives its children a variable that linkding's path uses.
@@ -238,6 +242,7 @@ fn a_post_build_variable_a_childs_path_uses_changes_the_child() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn deleting_a_helm_repository_still_in_use_fails_the_change() {
     let repo = Repo::new();
     repo.branch(|r| std::fs::remove_file(r.file("flux/repositories/jameswynn.yaml")).unwrap());
@@ -253,6 +258,7 @@ fn deleting_a_helm_repository_still_in_use_fails_the_change() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn no_change_reports_nothing_and_passes() {
     // The repository in a folder below the work tree's top, with a change that is no manifest.
     let repo = Repo::at("gitops");
@@ -273,6 +279,7 @@ fn no_change_reports_nothing_and_passes() {
 }
 
 #[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 fn a_bad_path_or_revision_cannot_run() {
     let repo = Repo::new();
     let run = |args: &[&str]| {
@@ -319,6 +326,7 @@ pub(crate) fn rename_rbd_and_slow_linkding(repo: &Repo) {
 }
 
 #[tokio::test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
 async fn the_diff_page_marks_the_change_and_refuses_what_is_no_revision() {
     let repo = Repo::new();
     rename_rbd_and_slow_linkding(&repo);
