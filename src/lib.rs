@@ -7,7 +7,8 @@
 //! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
 //! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`diff`] compares
 //! two snapshots (two git revisions, read by [`load::git`]); [`server`]
-//! serves it and [`watch`] rebuilds it when files change; [`cli`] is the command line.
+//! serves it and [`watch`] rebuilds it when files change; [`status`] is the
+//! cluster's live status over it, fed by [`status_watch`]; [`cli`] is the command line.
 //!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
@@ -29,5 +30,7 @@ pub mod model;
 pub mod render;
 pub mod server;
 pub mod snapshot;
+pub mod status;
+pub mod status_watch;
 pub mod synthetic;
 pub mod watch;

@@ -50,6 +50,19 @@ pub enum Command {
     /// Exit 0 when the head brings no new error, 1 when it does, 2 when it could not run.
     #[command(after_help = "Examples:\n  fluxgraph diff .\n  fluxgraph diff . --base origin/main --format markdown --public-url https://fluxgraph.example.com\n  fluxgraph diff ~/home-ops --base v1.2.0 --head v1.3.0 --format json\n\n--base defaults to the merge base of the head with the default branch (origin/HEAD, origin/main, origin/master, main or master), or to HEAD when the work tree differs from it; --head to the work tree. Revisions are read from git's object database: nothing is checked out.")]
     Diff(DiffArgs),
+    /// What is stuck in the cluster, and why: the root blockers of everything not Ready, read
+    /// live from the current kubeconfig context; exit 1 when something is blocked.
+    #[command(after_help = "Examples:\n  fluxgraph blocked .\n  fluxgraph blocked ~/home-ops --context home --format json | jq '.root_blockers[] | {id, reason, waiting}'\n\nA root blocker is an object that is not Ready while everything it waits on (its dependsOn targets, the Kustomization that applies it, its source) is. Exit status: 0 nothing blocked (objects merely progressing do not count), 1 something blocked, 2 could not run.")]
+    Blocked {
+        #[command(flatten)]
+        input: Input,
+        /// The kubeconfig context to read (default: the current one, or the pod's service account).
+        #[arg(long, value_name = "NAME")]
+        context: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Serve the interactive views; the page follows the files as they change.
     #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
@@ -95,6 +108,14 @@ pub struct ServeArgs {
     /// Seconds between looks at the GitRepository when its watch is down (--flux-source).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub poll_interval: u64,
+    /// Show the cluster's live status on the graphs (colours, root blockers, /blocked), read
+    /// from the kubeconfig (--context) or, in a pod, its service account. Always on with
+    /// --flux-source.
+    #[arg(long)]
+    pub kube_status: bool,
+    /// The kubeconfig context for --kube-status (default: the current one).
+    #[arg(long, value_name = "NAME", requires = "kube_status")]
+    pub context: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }
@@ -193,13 +214,14 @@ const COULD_NOT_RUN: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
-        Command::Check { input, .. } | Command::Graph { input, .. } => input.budget.apply(),
+        Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
         Command::Diff(args) => args.budget.apply(),
     }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
+        Command::Blocked { input, context, format } => blocked(&input, context.as_deref(), format),
         Command::Serve(args) => serve(args),
         Command::Diff(args) => diff(&args),
     };
@@ -286,6 +308,26 @@ fn diff(args: &DiffArgs) -> Result<u8, String> {
     Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
 }
 
+fn blocked(input: &Input, context: Option<&str>, format: CheckFormat) -> Result<u8, String> {
+    let snapshot = load(input)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let store = runtime.block_on(async {
+        let client = crate::status_watch::client(context).await?;
+        crate::status_watch::list_once(&client).await
+    })?;
+    let view = match input.cluster.as_deref() {
+        Some(name) => snapshot.cluster(name).ok_or_else(|| render::json::unknown_cluster(&snapshot, name))?,
+        None => crate::status::matching_cluster(&snapshot, &store).map(|i| &snapshot.clusters[i]).ok_or("no cluster found in the repository")?,
+    };
+    let report = crate::status::report::build(&snapshot, view, &store);
+    let text = match format {
+        CheckFormat::Text => report.text(),
+        CheckFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n",
+    };
+    print(&text)?;
+    Ok(if report.blocked { ERRORS } else { CLEAN })
+}
+
 fn print(text: &str) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -329,15 +371,26 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
                 poll: std::time::Duration::from_secs(args.poll_interval.max(1)),
             };
             let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
-            tokio::spawn(crate::flux_source::follow(client, follow, state.clone()));
+            tokio::spawn(crate::flux_source::follow(client.clone(), follow, state.clone()));
+            watch_status(client, &state);
         } else {
             let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
             let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
             _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
+            if args.kube_status {
+                watch_status(crate::status_watch::client(args.context.as_deref()).await?, &state);
+            }
         }
         crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|e| format!("cannot serve on {}: {e}", args.listen))
     })?;
     Ok(CLEAN)
+}
+
+/// Feeds the cluster's live status to the server's pages.
+fn watch_status(client: kube::Client, state: &crate::server::AppState) {
+    state.enable_status();
+    let sink = state.clone();
+    tokio::spawn(crate::status_watch::watch(client, std::sync::Arc::new(move |event| sink.status_event(event))));
 }
 
 /// `/fluxgraph/` → `/fluxgraph`; `/` → empty.

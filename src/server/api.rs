@@ -107,3 +107,43 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
     body.into_response()
 }
+
+/// The live status of a cluster's objects, from the state at the time of the request (not
+/// kept: it changes without a new snapshot).
+async fn live_json(state: AppState, params: Params, headers: &HeaderMap, draw: impl FnOnce(&AppState, &Current, usize) -> String + Send + 'static) -> Response {
+    if !state.live().enabled() {
+        return (StatusCode::NOT_FOUND, "the live status is off: start fluxgraph with --kube-status or --flux-source\n").into_response();
+    }
+    let rendered = tokio::task::spawn_blocking(move || {
+        let Some(current) = state.current() else { return not_ready() };
+        let index = match params.get("cluster") {
+            None => Some(0),
+            Some(name) => current.snapshot.clusters.iter().position(|c| &c.cluster.name == name),
+        };
+        match index.filter(|&i| i < current.snapshot.clusters.len()) {
+            Some(i) => Rendered::new(StatusCode::OK, "application/json", draw(&state, &current, i)),
+            None => Rendered::new(StatusCode::NOT_FOUND, PLAIN, "no such cluster\n".into()),
+        }
+    })
+    .await
+    .unwrap_or_else(|_| not_ready());
+    Arc::new(rendered).response(headers).await
+}
+
+/// `/api/status`: every object of the cluster with its state, reason and root blockers.
+pub async fn status(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    live_json(state, params, &headers, |state, current, i| {
+        let document = super::live::document(&state.live().lock(), &current.snapshot, i);
+        serde_json::to_string(&document).unwrap_or_default()
+    })
+    .await
+}
+
+/// `/api/blocked`: the report `fluxgraph blocked --format json` prints.
+pub async fn blocked(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    live_json(state, params, &headers, |state, current, i| {
+        let report = crate::status::report::build(&current.snapshot, &current.snapshot.clusters[i], &state.live().lock().store);
+        serde_json::to_string(&report).unwrap_or_default()
+    })
+    .await
+}

@@ -1,5 +1,7 @@
 //! Server-sent events: one `snapshot` event each time a new snapshot is swapped in (or a
-//! refresh fails), which open pages answer by fetching their own content again. At most
+//! refresh fails), which open pages answer by fetching their own content again; and, with
+//! the live status on, one `status` event per change in the cluster, which pages apply in
+//! place (`live`). At most
 //! `Limits::max_subscribers` streams are open at once: each is a connection held for as long
 //! as its page is; beyond, 503 (the page then retries with a growing delay). Streams end
 //! when the server shuts down.
@@ -29,6 +31,11 @@ pub async fn stream(State(state): State<AppState>) -> Response {
             let update = update.ok()?;
             Some(Ok::<_, Infallible>(Event::default().event("snapshot").json_data(&update).unwrap_or_else(|_| Event::default().event("snapshot"))))
     });
-    let updates = futures_util::StreamExt::take_until(updates, closing);
+    // A page that fell behind the status events fetches the whole status again.
+    let status = BroadcastStream::new(state.live().subscribe()).map(|update| {
+        let data = update.as_deref().unwrap_or(r#"{"resync":true,"changes":[]}"#).to_string();
+        Ok::<_, Infallible>(Event::default().event("status").data(data))
+    });
+    let updates = futures_util::StreamExt::take_until(updates.merge(status), closing);
     Sse::new(updates).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }

@@ -17,6 +17,7 @@ pub mod cache;
 mod events;
 pub mod guard;
 mod listen;
+pub mod live;
 pub mod pages;
 pub mod state;
 pub mod views;
@@ -52,6 +53,11 @@ pub fn app(state: AppState) -> Router {
         .route("/diagnostics", get(diagnostics))
         .route("/diff", get(diff))
         .route("/search", get(search))
+        .route("/blocked", get(blocked))
+        .route("/blocked/k/{kind}/{namespace}/{name}", get(object_status))
+        .route("/blocked/timing", get(observed_timing))
+        .route("/api/status", get(api::status))
+        .route("/api/blocked", get(api::blocked))
         .route("/api/graph", get(api::graph))
         .route("/api/search", get(api::search))
         .route("/graph.dot", get(api::dot))
@@ -171,25 +177,82 @@ async fn page(
     section: Section,
     render: impl FnOnce(&Page<'_>) -> Option<(String, String)> + Send + 'static,
 ) -> Response {
-    drawn(state, uri, headers, move |state, current, uri, fragment| {
-        let (status, html) = match context(state, current, &params, uri, fragment) {
-            Err(page) => page,
-            Ok(ctx) => {
-                let view = &ctx.current.snapshot.clusters[ctx.index];
-                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
-                let (status, body) = match render(&page) {
-                    Some(body) => (StatusCode::OK, body),
-                    None => {
-                        let path = uri.0.path().to_string();
-                        let query = page_cluster_query(&params);
-                        let name = path.rsplit('/').next().unwrap_or("").to_string();
-                        (StatusCode::NOT_FOUND, pages::not_found(state, Some(view), &query, &format!("page {path}"), &name))
-                    }
-                };
-                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), section, uri, fragment, status, body)
-            }
-        };
-        Rendered::html(status, html)
+    drawn(state, uri, headers, move |state, current, uri, fragment| draw_page(state, current, &params, uri, fragment, section, render)).await
+}
+
+/// A page drawn from the live status (`/blocked`, an object's status part): drawn for each
+/// request on the blocking pool, never kept, since the status changes without a new
+/// snapshot. `part` asks for the content alone, as a fragment.
+async fn live_page(
+    state: AppState,
+    params: Params,
+    uri: OriginalUri,
+    headers: &HeaderMap,
+    section: Section,
+    part: bool,
+    render: impl FnOnce(&Page<'_>) -> Option<(String, String)> + Send + 'static,
+) -> Response {
+    let fragment = part || headers.contains_key(pages::FRAGMENT);
+    let drawn = tokio::task::spawn_blocking(move || {
+        let current = state.current();
+        draw_page(&state, current, &params, &uri, fragment, section, render)
+    })
+    .await
+    .unwrap_or_else(|_| Rendered::html(StatusCode::INTERNAL_SERVER_ERROR, "the page could not be drawn".into()));
+    Arc::new(drawn).response(headers).await
+}
+
+fn draw_page(
+    state: &AppState,
+    current: Option<Arc<Current>>,
+    params: &Params,
+    uri: &OriginalUri,
+    fragment: bool,
+    section: Section,
+    render: impl FnOnce(&Page<'_>) -> Option<(String, String)>,
+) -> Rendered {
+    let (status, html) = match context(state, current, params, uri, fragment) {
+        Err(page) => page,
+        Ok(ctx) => {
+            let view = &ctx.current.snapshot.clusters[ctx.index];
+            let page = Page { state, current: &ctx.current, view, params, view_state: pages::view_state(params) };
+            let (status, body) = match render(&page) {
+                Some(body) => (StatusCode::OK, body),
+                None => {
+                    let path = uri.0.path().to_string();
+                    let query = page_cluster_query(params);
+                    let name = path.rsplit('/').next().unwrap_or("").to_string();
+                    (StatusCode::NOT_FOUND, pages::not_found(state, Some(view), &query, &format!("page {path}"), &name))
+                }
+            };
+            pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), section, uri, fragment, status, body)
+        }
+    };
+    Rendered::html(status, html)
+}
+
+async fn blocked(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    let part = params.contains_key("part");
+    live_page(state, params, uri, &headers, Section::Blocked, part, move |p| Some(if part { ("what blocks".into(), pages::blocked::part(p)) } else { pages::blocked::page(p) })).await
+}
+
+/// The critical path's observed timing part (`/blocked/timing`).
+async fn observed_timing(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    live_page(state, params, uri, &headers, Section::Other, true, |p| Some(("observed timing".into(), pages::blocked::timing_part(p)))).await
+}
+
+/// An object's live status part (`/blocked/k/{kind}/{namespace}/{name}`).
+async fn object_status(
+    State(state): State<AppState>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    Query(params): Query<Params>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    live_page(state, params, uri, &headers, Section::Other, true, move |p| {
+        // The id is only ever looked up among the snapshot's objects.
+        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace, name)).filter(|id| p.view.cluster.objects.contains_key(id))?;
+        Some(("live status".into(), pages::blocked::object_part(p, &id)))
     })
     .await
 }

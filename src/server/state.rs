@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 
 use super::cache::Cache;
+use super::live::Live;
 use crate::snapshot::Snapshot;
 
 /// How the server was started: what links look like.
@@ -101,6 +102,8 @@ struct Inner {
     listening: OnceLock<SocketAddr>,
     /// True once the server is shutting down: the event streams end.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The cluster's live status, when it is watched.
+    live: Live,
 }
 
 /// Holds one of the `/events` places; gives it back when dropped.
@@ -126,6 +129,7 @@ impl AppState {
                 subscribers: AtomicUsize::new(0),
                 listening: OnceLock::new(),
                 closing: tokio::sync::watch::Sender::new(false),
+                live: Live::default(),
             }),
         }
     }
@@ -156,6 +160,21 @@ impl AppState {
         let _ = self.inner.updates.send(Update { version, ok, message: message.unwrap_or_default() });
         // The old snapshot is freed after the pages are told, off their critical path.
         drop(previous);
+    }
+
+    /// Shows the cluster's live status from now on (`--kube-status`, `--flux-source`).
+    pub fn enable_status(&self) {
+        self.inner.live.enable();
+    }
+
+    /// Applies a status watcher's event and tells open pages.
+    pub fn status_event(&self, event: crate::status::Event) {
+        let current = self.current();
+        self.inner.live.apply(event, current.as_ref().map(|c| (&*c.snapshot, c.version)));
+    }
+
+    pub fn live(&self) -> &Live {
+        &self.inner.live
     }
 
     /// Records a failed refresh: the last good snapshot stays, and says so. The log keeps

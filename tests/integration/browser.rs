@@ -258,3 +258,91 @@ async fn the_diff_page_shows_the_marks_and_its_link_reproduces_it() {
     assert_eq!(marked("removed").await, removed);
     b.client.close().await.unwrap();
 }
+
+/// `serve --kube-status` against the fake Kubernetes API: a status change colours the open
+/// page's box without a reload (the reader's zoom kept), the header counts follow, `/blocked`
+/// names the root blocker, and the page says when the status is stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
+async fn a_status_change_recolours_the_open_page() {
+    use crate::fake_api::{FakeApi, object};
+    let fake = FakeApi::start(false).await;
+    crate::status::healthy(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake.kubeconfig(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
+        .args(["serve", crate::util::repo("live-status").to_str().unwrap(), "--listen", "127.0.0.1:0", "--kube-status", "--context", "fake"])
+        .env("FLUXGRAPH_LOG", "error")
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("fluxgraph serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _server = Process(child);
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL it serves on").trim_end_matches('/').to_string();
+
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&format!("{url}/")).await.unwrap();
+    let node = "g.node[data-id='Kustomization/flux-system/storage-health']";
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(&format!("{node}.st-ready"))).await.expect("the box coloured ready");
+    let zoomed = c
+        .execute(
+            "window.fluxgraphTestMark = 7;
+             const svg = document.querySelector('svg.graph');
+             const r = svg.getBoundingClientRect();
+             svg.dispatchEvent(new WheelEvent('wheel', {deltaY: -240, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true}));
+             return svg.getAttribute('viewBox');",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    crate::status::health_check_fails(&fake);
+    let changed = Instant::now();
+    c.wait()
+        .at_most(Duration::from_secs(3))
+        .every(Duration::from_millis(20))
+        .for_element(Locator::Css(&format!("{node}.st-failed")))
+        .await
+        .unwrap_or_else(|e| panic!("the box did not turn failed within 3 s: {e}"));
+    eprintln!("status change → box recoloured in {:?}", changed.elapsed());
+    let kept = c.execute("return [window.fluxgraphTestMark, document.querySelector('svg.graph').getAttribute('viewBox')];", vec![]).await.unwrap();
+    assert_eq!(kept, json!([7, zoomed]), "the page reloaded or lost the reader's zoom");
+    assert!(c.find(Locator::Css("g.node[data-id='Kustomization/flux-system/app-04'].st-waiting")).await.is_ok());
+    let tooltip = c.execute(&format!("return document.querySelector(\"{node} > title\").textContent;"), vec![]).await.unwrap();
+    assert!(tooltip.as_str().unwrap().contains("failed (HealthCheckFailed)"), "{tooltip}");
+    let started = Instant::now();
+    loop {
+        // Flex items read as lines: one space for any run of blanks.
+        let bar = c.find(Locator::Css("#live-status")).await.unwrap().text().await.unwrap().split_whitespace().collect::<Vec<_>>().join(" ");
+        if bar.contains("1 failed") && bar.contains("12 waiting") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "the header counts: {bar}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(c, "live-status-failed").await;
+
+    c.goto(&format!("{url}/blocked")).await.unwrap();
+    // The list is fetched again once the page has the status (its element replaced): read it by script.
+    let started = Instant::now();
+    loop {
+        let root = c.execute("const li = document.querySelector('ul.blockers > li'); return li ? li.innerText : '';", vec![]).await.unwrap();
+        let root = root.as_str().unwrap_or("").to_string();
+        if root.contains("storage-health") && root.contains("12 waiting behind it") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "the root blocker on /blocked: {root}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(c, "live-status-blocked").await;
+
+    fake.set_down(true);
+    let stale = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("#live-status .stale")).await.expect("the stale notice");
+    assert!(stale.text().await.unwrap().contains("status stale since"));
+    fake.put(object("Kustomization", "storage-health", "True", "ReconciliationSucceeded", "Applied"));
+    b.client.close().await.unwrap();
+}

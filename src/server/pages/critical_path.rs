@@ -30,6 +30,8 @@ struct CriticalPage {
     svg: String,
     timed: Vec<TimedRow>,
     dominant: String,
+    /// Where the observed timing is fetched from, when the live status is on.
+    live_part: String,
 }
 
 pub fn critical_path(page: &Page<'_>) -> (String, String) {
@@ -94,6 +96,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
         svg: svg::render(&drawing),
         timed,
         dominant,
+        live_part: if page.state.live().enabled() { format!("{}/blocked/timing{}", page.base(), page.cluster_query()) } else { String::new() },
     };
     ("critical path".into(), body.render().unwrap_or_default())
 }

@@ -22,6 +22,7 @@ use crate::layout::Direction;
 use crate::model::{Duration, Kind, ObjectId};
 use crate::snapshot::ClusterView;
 
+pub mod blocked;
 mod component;
 mod critical_path;
 mod cycles;
@@ -309,6 +310,8 @@ struct Layout<'a> {
     version: u64,
     content: &'a str,
     footer: String,
+    /// `/api/status` when the live status is on, else empty.
+    status: String,
 }
 
 /// Which page a layout frames, to mark it in the navigation.
@@ -319,6 +322,7 @@ pub enum Section {
     Cycles,
     Diagnostics,
     Diff,
+    Blocked,
     Other,
 }
 
@@ -361,8 +365,10 @@ pub fn respond(
             (Section::CriticalPath, "Critical path", "/critical-path"),
             (Section::Cycles, "Cycles", "/cycles"),
             (Section::Diagnostics, "Diagnostics", "/diagnostics"),
+            (Section::Blocked, "Blocked", "/blocked"),
         ]
         .into_iter()
+        .filter(|(s, _, _)| *s != Section::Blocked || state.live().enabled())
         .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
         .collect();
         // The switch to the change against the default branch, where there is a git work tree.
@@ -393,6 +399,7 @@ pub fn respond(
             version: current.map_or(0, |c| c.version),
             content: &content,
             footer,
+            status: if state.live().enabled() { format!("{base}/api/status") } else { String::new() },
         };
         layout.render().unwrap_or_default()
     };

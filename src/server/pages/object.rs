@@ -66,6 +66,8 @@ struct ObjectPage {
     svg: String,
     applies: Vec<AppliedRow>,
     source: Vec<Line>,
+    /// Where its live status is fetched from, when the live status is on.
+    live_part: String,
 }
 
 pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
@@ -146,6 +148,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
         .unwrap_or_default();
     let component = component_of(object).unwrap_or("").to_string();
     let body = ObjectPage {
+        live_part: if page.state.live().enabled() { super::blocked::object_part_href(page, id) } else { String::new() },
         stats: stats(page),
         overview_href: format!("{}/{}", page.base(), page.cluster_query()),
         component_href: format!("{}/component/{}{}", page.base(), component.split('/').map(encode).collect::<Vec<_>>().join("/"), page.cluster_query()),
