@@ -7,8 +7,9 @@
 //! - `has_chromium`: `/usr/bin/chromium` and `chromedriver` on PATH (Debian's chromium and
 //!   chromium-driver), for the browser tests.
 //! - `has_graphviz`: Graphviz `dot` on PATH, for the layout's comparison with it.
+//! - `has_git`: `git` on PATH, with which the diff tests build their repositories.
 //!
-//! Under `CI=true` all three are set whatever is here: CI runs every test, and one whose
+//! Under `CI=true` all four are set whatever is here: CI runs every test, and one whose
 //! resource is missing fails, saying what it needs (`.ci/run` installs the packages first).
 //!
 //! A resource that is present is watched, so that its removal is noticed. One that is absent is
@@ -23,7 +24,7 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=FLUXGRAPH_SHARED");
-    for cfg in ["has_shared", "has_chromium", "has_graphviz"] {
+    for cfg in ["has_shared", "has_chromium", "has_graphviz", "has_git"] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     let ci = env::var("CI").as_deref() == Ok("true");
@@ -44,7 +45,11 @@ fn main() {
     watch(dot.as_deref());
     let has_graphviz = dot.is_some();
 
-    for (cfg, present) in [("has_shared", has_shared), ("has_chromium", has_chromium), ("has_graphviz", has_graphviz)] {
+    let git = on_path("git");
+    watch(git.as_deref());
+    let has_git = git.is_some();
+
+    for (cfg, present) in [("has_shared", has_shared), ("has_chromium", has_chromium), ("has_graphviz", has_graphviz), ("has_git", has_git)] {
         if present || ci {
             println!("cargo::rustc-cfg={cfg}");
         }

@@ -5,7 +5,8 @@
 //! [`load`] (files, YAML with lines, kustomize) → [`model`] (typed Flux objects) →
 //! [`cluster`] (entry points, what each Kustomization applies) → [`graph`] (petgraph,
 //! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
-//! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`server`]
+//! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`diff`] compares
+//! two snapshots (two git revisions, read by [`load::git`]); [`server`]
 //! serves it and [`watch`] rebuilds it when files change; [`status`] is the
 //! cluster's live status over it, fed by [`status_watch`]; [`cli`] is the command line.
 //!
@@ -20,6 +21,7 @@ pub mod analysis;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostic;
+pub mod diff;
 pub mod flux_source;
 pub mod graph;
 pub mod layout;

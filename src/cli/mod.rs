@@ -1,4 +1,4 @@
-//! Command line: `fluxgraph check`, `fluxgraph graph`. Parses arguments, builds a
+//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
 //! snapshot, renders it, and turns the outcome into an exit status.
 
 use std::io::Write;
@@ -46,6 +46,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
         format: GraphFormat,
     },
+    /// Compare the graph of two revisions: what a change does to the order of reconciliation.
+    /// Exit 0 when the head brings no new error, 1 when it does, 2 when it could not run.
+    #[command(after_help = "Examples:\n  fluxgraph diff .\n  fluxgraph diff . --base origin/main --format markdown --public-url https://fluxgraph.example.com\n  fluxgraph diff ~/home-ops --base v1.2.0 --head v1.3.0 --format json\n\n--base defaults to the merge base of the head with the default branch (origin/HEAD, origin/main, origin/master, main or master), or to HEAD when the work tree differs from it; --head to the work tree. Revisions are read from git's object database: nothing is checked out.")]
+    Diff(DiffArgs),
     /// What is stuck in the cluster, and why: the root blockers of everything not Ready, read
     /// live from the current kubeconfig context; exit 1 when something is blocked.
     #[command(after_help = "Examples:\n  fluxgraph blocked .\n  fluxgraph blocked ~/home-ops --context home --format json | jq '.root_blockers[] | {id, reason, waiting}'\n\nA root blocker is an object that is not Ready while everything it waits on (its dependsOn targets, the Kustomization that applies it, its source) is. Exit status: 0 nothing blocked (objects merely progressing do not count), 1 something blocked, 2 could not run.")]
@@ -116,6 +120,41 @@ pub struct ServeArgs {
     pub budget: BudgetArgs,
 }
 
+/// What `diff` compares and how it reports.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The repository's root folder, in a git work tree.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The revision compared against (a branch, tag, commit, `HEAD~1`…).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The revision under review; the work tree when not given.
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// The entry point, as for `check`, in both revisions.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub entry: Option<String>,
+    /// Only this cluster, when the repository holds several.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Output format: text, a pull-request comment in Markdown, or JSON.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// The fluxgraph server's public URL: Markdown links each changed object to its view there.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -177,12 +216,14 @@ pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
+        Command::Diff(args) => args.budget.apply(),
     }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
         Command::Blocked { input, context, format } => blocked(&input, context.as_deref(), format),
         Command::Serve(args) => serve(args),
+        Command::Diff(args) => diff(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -251,6 +292,22 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
     Ok(CLEAN)
 }
 
+fn diff(args: &DiffArgs) -> Result<u8, String> {
+    use crate::diff;
+    let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
+    let work_tree = || Snapshot::read(&args.path, entry.as_deref()).map(std::sync::Arc::new);
+    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), work_tree)?;
+    let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), args.cluster.as_deref())?;
+    let text = match args.format {
+        DiffFormat::Text => diff::render::text(&report),
+        DiffFormat::Markdown => diff::render::markdown(&report, args.public_url.as_deref()),
+        DiffFormat::Json => diff::render::json(&report),
+    };
+    print(&text)?;
+    std::mem::forget(sides);
+    Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
+}
+
 fn blocked(input: &Input, context: Option<&str>, format: CheckFormat) -> Result<u8, String> {
     let snapshot = load(input)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -298,6 +355,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         allowed_hosts: args.allowed_hosts,
         hidden_paths,
         limits: crate::server::Limits::default(),
+        entry: args.entry.as_deref().map(|e| entry_relative(args.path.as_deref().unwrap_or(Path::new(".")), e)),
     };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;

@@ -76,6 +76,8 @@ pub struct Cluster {
     pub self_applied: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read.
     pub files: BTreeSet<String>,
+    /// The files each Kustomization's build read (what a change to a file reaches).
+    pub builds: BTreeMap<ObjectId, BTreeSet<String>>,
     /// Objects whose manifest still holds a variable whose value is not known here (from a
     /// Secret, or a source outside the repository): what they name may be right in the
     /// cluster, so nothing it names is blamed.
@@ -530,7 +532,8 @@ impl<'a> Resolver<'a> {
             }
             Outcome::Failed | Outcome::Unresolved => {}
             Outcome::Built { files, children, inventory, variables, providers, substitution } => {
-                self.cluster.files.extend(files);
+                self.cluster.files.extend(files.iter().cloned());
+                self.cluster.builds.insert(e.id.clone(), files);
                 match substitution {
                     Substitution::Defines(names) => self.defined.extend(names),
                     Substitution::Literal(uses) => self.literal.extend(uses.into_iter().map(|(n, f, l)| (e.id.clone(), n, f, l))),

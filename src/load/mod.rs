@@ -21,7 +21,9 @@
 
 pub mod kustomize;
 pub mod patch;
+pub mod git;
 pub mod substitute;
+pub mod tree;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -266,7 +268,8 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     }
     diagnostics.sort();
     repo.diagnostics = diagnostics;
-    repo.inputs = generator_inputs(&repo);
+    let root = repo.root.clone();
+    repo.inputs = generator_inputs(&repo, |path| read_input(&root, path));
     repo.remotes = git_remotes(&repo.root);
     Ok(repo)
 }
@@ -275,8 +278,8 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
 const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 
 /// Reads the non-YAML files that kustomization files feed to `configMapGenerator` and
-/// `secretGenerator`, inside the root only.
-fn generator_inputs(repo: &Repository) -> BTreeMap<String, Arc<str>> {
+/// `secretGenerator`, inside the root only, with `read` (the disk, or a revision's tree).
+fn generator_inputs(repo: &Repository, read: impl Fn(&str) -> Option<String>) -> BTreeMap<String, Arc<str>> {
     let mut out = BTreeMap::new();
     for file in repo.files.values() {
         let name = file.path.rsplit('/').next().unwrap_or("");
@@ -296,7 +299,7 @@ fn generator_inputs(repo: &Repository) -> BTreeMap<String, Arc<str>> {
                     if repo.files.contains_key(&path) || !repo.other_files.contains(&path) || out.contains_key(&path) {
                         continue;
                     }
-                    let Some(content) = read_input(&repo.root, &path) else { continue };
+                    let Some(content) = read(&path) else { continue };
                     let kept = match (secret, env) {
                         (false, _) => content,
                         // Only the keys of a Secret's env file; nothing of its files.
@@ -322,7 +325,7 @@ fn read_input(root: &Path, rel: &str) -> Option<String> {
 
 /// The remote URLs in the work tree's git configuration, following a `.git` file (a linked
 /// work tree) to its common folder.
-fn git_remotes(root: &Path) -> Vec<String> {
+pub(crate) fn git_remotes(root: &Path) -> Vec<String> {
     let dot_git = root.join(".git");
     let git_dir = if dot_git.is_file() {
         let Ok(text) = std::fs::read_to_string(&dot_git) else { return Vec::new() };
@@ -657,24 +660,31 @@ fn read_text(rel: &str, opened: std::io::Result<(u64, std::fs::File)>) -> Result
     use std::io::Read;
     // An error: what the file holds is unknown, and a build that includes it fails.
     let unreadable = |e: std::io::Error| Diagnostic::error(Code::UnreadableFile, rel, 0, format!("could not read {rel}: {e}; the objects it holds are unknown"));
-    let too_large = |len: u64| {
-        Diagnostic::warning(
-            Code::FileTooLarge,
-            rel,
-            0,
-            format!("{rel} is {} MiB, over the {} MiB limit; it is not read", len / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024)),
-        )
-    };
     let (len, file) = opened.map_err(unreadable)?;
     if len > MAX_FILE_BYTES {
-        return Err(too_large(len));
+        return Err(too_large(rel, len));
     }
     // `take` reads without asking the size again, and stops a file that grows while read.
     let mut bytes = Vec::with_capacity(len as usize + 1);
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(bytes.len() as u64));
+        return Err(too_large(rel, bytes.len() as u64));
     }
+    decode(rel, bytes)
+}
+
+fn too_large(rel: &str, len: u64) -> Diagnostic {
+    Diagnostic::warning(
+        Code::FileTooLarge,
+        rel,
+        0,
+        format!("{rel} is {} MiB, over the {} MiB limit; it is not read", len / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024)),
+    )
+}
+
+/// A file's bytes as text: a binary file or one that is not UTF-8 is a diagnostic.
+#[allow(clippy::result_large_err)] // a Diagnostic is what a failed read becomes
+fn decode(rel: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     if bytes.contains(&0) {
         return Err(Diagnostic::warning(Code::BinaryFile, rel, 0, format!("{rel} is a binary file, not YAML; it is not read")));
     }

@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/critical-path", get(critical_path))
         .route("/cycles", get(cycles))
         .route("/diagnostics", get(diagnostics))
+        .route("/diff", get(diff))
         .route("/search", get(search))
         .route("/blocked", get(blocked))
         .route("/blocked/k/{kind}/{namespace}/{name}", get(object_status))
@@ -316,6 +317,22 @@ async fn cycles(State(state): State<AppState>, Query(params): Query<Params>, uri
 
 async fn diagnostics(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     page(state, params, uri, &headers, Section::Diagnostics, |p| Some(pages::diagnostics(p, &p.current.snapshot.diagnostics))).await
+}
+
+async fn diff(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    drawn(state, uri, &headers, move |state, current, uri, fragment| {
+        let (status, html) = match context(state, current, &params, uri, fragment) {
+            Err(page) => page,
+            Ok(ctx) => {
+                let view = &ctx.current.snapshot.clusters[ctx.index];
+                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
+                let (status, body) = pages::diff(&page);
+                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), Section::Diff, uri, fragment, status, body)
+            }
+        };
+        Rendered::html(status, html)
+    })
+    .await
 }
 
 async fn search(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {

@@ -31,6 +31,9 @@ pub struct Options {
     /// to them. The snapshot's own root is always hidden.
     pub hidden_paths: Vec<PathBuf>,
     pub limits: Limits,
+    /// The entry point the snapshots are read with (`--entry`): the diff page reads revisions
+    /// with it too.
+    pub entry: Option<String>,
 }
 
 /// What one client may hold of the server.
@@ -269,7 +272,7 @@ impl AppState {
 }
 
 /// Rewrites the snapshot's messages so that they name files relative to its root.
-fn hide_paths(snapshot: &mut Snapshot, hidden: &[PathBuf]) {
+pub(crate) fn hide_paths(snapshot: &mut Snapshot, hidden: &[PathBuf]) {
     let folders: Vec<PathBuf> = hidden.iter().chain(std::iter::once(&snapshot.repository.root)).cloned().collect();
     let diagnostics = snapshot
         .diagnostics

@@ -430,6 +430,48 @@ async fn readable_at_any_size_on_1000_components() {
     check_readable(&url, "", "synthetic-1000").await;
 }
 
+#[tokio::test]
+#[cfg_attr(not(all(has_chromium, has_git)), ignore = "needs /usr/bin/chromium, chromedriver and git on PATH (apt-get install chromium chromium-driver git)")]
+async fn the_diff_page_shows_the_marks_and_its_link_reproduces_it() {
+    let repo = crate::diff::Repo::new();
+    crate::diff::rename_rbd_and_slow_linkding(&repo);
+    let (_server, url) = serve(&repo.root);
+    let b = browser().await;
+    let c = &b.client;
+    // The switch on every page opens the diff against the default branch.
+    c.goto(&format!("{url}/")).await.unwrap();
+    c.find(Locator::Css("#diff-switch")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_url(&url::Url::parse(&format!("{url}/diff")).unwrap()).await.unwrap();
+    c.goto(&format!("{url}/diff?base=main")).await.unwrap();
+    let marked = |class: &'static str| async move {
+        let mut ids = Vec::new();
+        for e in c.find_all(Locator::Css(&format!("svg.graph g.node.{class}"))).await.unwrap() {
+            ids.push(e.attr("data-id").await.unwrap().unwrap_or_default());
+        }
+        ids
+    };
+    let (added, removed, changed) = (marked("added").await, marked("removed").await, marked("changed").await);
+    assert_eq!(added, ["Kustomization/flux-system/rook-ceph-block"]);
+    assert_eq!(removed, ["Kustomization/flux-system/rook-ceph-rbd"]);
+    assert!(changed.contains(&"Kustomization/flux-system/linkding".to_string()), "{changed:?}");
+    let dashed = c.find(Locator::Css("svg.graph g.node.removed > rect")).await.unwrap().css_value("stroke-dasharray").await.unwrap();
+    assert_ne!(dashed, "none", "a removed box is dashed");
+    let verdict = c.find(Locator::Css("#diff-verdict")).await.unwrap().text().await.unwrap();
+    assert!(verdict.contains("introduces 4 errors"), "{verdict}");
+    let summary = c.find(Locator::Css("#diff-summary")).await.unwrap().text().await.unwrap();
+    assert!(summary.contains("rook-ceph-block") && summary.contains("interval: 1h → 2h"), "{summary}");
+    screenshot(c, "diff").await;
+    // The copied link opens the same view.
+    let shared = c.find(Locator::Css("#copy-link")).await.unwrap().attr("data-url").await.unwrap().unwrap();
+    assert!(shared.ends_with("/diff?base=main"), "{shared}");
+    let before = node_ids(c).await;
+    c.goto(&format!("{url}/")).await.unwrap();
+    c.goto(&shared).await.unwrap();
+    assert_eq!(node_ids(c).await, before, "the shared link {shared} shows another view");
+    assert_eq!(marked("removed").await, removed);
+    b.client.close().await.unwrap();
+}
+
 /// `serve --kube-status` against the fake Kubernetes API: a status change colours the open
 /// page's box without a reload (the reader's zoom kept), the header counts follow, `/blocked`
 /// names the root blocker, and the page says when the status is stale.

@@ -3,6 +3,7 @@
 
 mod browser;
 mod corpus;
+mod diff;
 mod entries;
 mod example;
 mod fake_api;

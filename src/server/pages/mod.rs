@@ -27,6 +27,7 @@ mod component;
 mod critical_path;
 mod cycles;
 mod diagnostics;
+mod diff;
 mod levels;
 mod object;
 mod overview;
@@ -36,6 +37,7 @@ pub use component::component;
 pub use critical_path::critical_path;
 pub use cycles::cycles;
 pub use diagnostics::diagnostics;
+pub use diff::diff;
 pub use levels::levels;
 pub use object::object;
 pub use overview::overview;
@@ -341,6 +343,8 @@ struct Layout<'a> {
     cluster_query: String,
     clusters: Vec<NamedLink>,
     views: Vec<NamedLink>,
+    /// The diff switch; its `href` is empty when the served folder is no git work tree.
+    diff: NamedLink,
     share_url: String,
     version: u64,
     content: &'a str,
@@ -356,6 +360,7 @@ pub enum Section {
     CriticalPath,
     Cycles,
     Diagnostics,
+    Diff,
     Blocked,
     Other,
 }
@@ -405,6 +410,9 @@ pub fn respond(
         .filter(|(s, _, _)| *s != Section::Blocked || state.live().enabled())
         .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
         .collect();
+        // The switch to the change against the default branch, where there is a git work tree.
+        let git = current.is_some_and(|c| crate::load::git::is_work_tree(&c.snapshot.repository.root));
+        let diff = NamedLink { name: "Diff".into(), href: if git { format!("{base}/diff{cluster_query}") } else { String::new() }, current: section == Section::Diff };
         let path_and_query = uri.0.path_and_query().map_or("/", |p| p.as_str());
         let mut footer = String::new();
         if let Some(c) = current {
@@ -425,6 +433,7 @@ pub fn respond(
             cluster_query,
             clusters,
             views,
+            diff,
             share_url: state.share_url(path_and_query),
             version: current.map_or(0, |c| c.version),
             content: &content,

@@ -1,0 +1,324 @@
+//! Renders a diff [`Report`]: plain text for a terminal, Markdown for a pull-request comment
+//! (a verdict, a table, the critical path before and after, details folded away, links to
+//! each changed object's view when the server's public URL is known), JSON for tools.
+
+use std::fmt::Write;
+
+use super::{ClusterDiff, Compared, DiagnosticChanges, PathSummary, Report, Status};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Duration, ObjectId};
+
+/// The JSON document.
+pub fn json(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("a report serialises");
+    text.push('\n');
+    text
+}
+
+fn seconds(s: u64) -> String {
+    if s == 0 { "0s".to_string() } else { Duration::from_secs(s).to_string() }
+}
+
+fn signed_seconds(delta: i64) -> String {
+    match delta {
+        0 => "±0s".to_string(),
+        d if d > 0 => format!("+{}", seconds(d as u64)),
+        d => format!("-{}", seconds(d.unsigned_abs())),
+    }
+}
+
+fn level(l: Option<u32>) -> String {
+    l.map_or_else(|| "none (cycle)".to_string(), |l| l.to_string())
+}
+
+fn side(s: &super::Side) -> String {
+    match &s.commit {
+        Some(commit) => format!("{} ({})", s.name, &commit[..commit.len().min(7)]),
+        None => s.name.clone(),
+    }
+}
+
+fn path_line(p: &Option<PathSummary>) -> String {
+    match p {
+        None => "(no cluster)".to_string(),
+        Some(p) if p.nodes.is_empty() => "(empty)".to_string(),
+        Some(p) => format!("{} hops, {} worst case: {}", p.hops, seconds(p.worst_case_seconds), p.nodes.iter().map(short).collect::<Vec<_>>().join(" → ")),
+    }
+}
+
+/// A Kustomization by its name, anything else by kind and name.
+fn short(id: &ObjectId) -> String {
+    if id.kind == crate::model::Kind::Kustomization { id.name.clone() } else { format!("{}/{}", id.kind, id.name) }
+}
+
+fn hops(c: &Compared<PathSummary>) -> String {
+    let one = |p: &Option<PathSummary>| p.as_ref().map_or("–".to_string(), |p| format!("{} hops, {}", p.hops, seconds(p.worst_case_seconds)));
+    if c.before == c.after { one(&c.after) } else { format!("{} → {}", one(&c.before), one(&c.after)) }
+}
+
+fn diagnostic_line(d: &Diagnostic) -> String {
+    let at = if d.file.is_empty() { String::new() } else if d.line > 0 { format!("{}:{}: ", d.file, d.line) } else { format!("{}: ", d.file) };
+    format!("{}[{}] {at}{}", d.severity.as_str(), d.code, d.message)
+}
+
+/// Plain text, for a terminal.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "fluxgraph diff {} → {}", side(&report.base), side(&report.head));
+    let _ = writeln!(out, "{}", report.verdict);
+    let _ = writeln!(out, "{} changed file{}", report.changed_files.len(), if report.changed_files.len() == 1 { "" } else { "s" });
+    for c in &report.clusters {
+        let _ = writeln!(out, "\ncluster {} ({})", c.name, status(c.status));
+        if c.is_empty() {
+            continue;
+        }
+        let o = &c.objects;
+        let _ = writeln!(out, "  objects: {} added, {} removed, {} changed, {} moved", o.added.len(), o.removed.len(), o.changed.len(), o.moved.len());
+        for a in &o.added {
+            let _ = writeln!(out, "    + {}  {}", a.id, at(&a.file, a.line));
+        }
+        for r in &o.removed {
+            let _ = writeln!(out, "    - {}  {}", r.id, at(&r.file, r.line));
+        }
+        for ch in &o.changed {
+            let _ = writeln!(out, "    ~ {}  {}", ch.id, at(&ch.file, ch.line));
+            for f in &ch.fields {
+                let _ = writeln!(out, "        {}: {} → {}", f.field, f.before.as_deref().unwrap_or("(unset)"), f.after.as_deref().unwrap_or("(unset)"));
+            }
+        }
+        for m in &o.moved {
+            let _ = writeln!(out, "    > {}  moved from {} to {}", m.id, m.from, m.to);
+        }
+        let _ = writeln!(out, "  edges: {} added, {} removed", c.edges.added.len(), c.edges.removed.len());
+        for (mark, edges) in [("+", &c.edges.added), ("-", &c.edges.removed)] {
+            for e in edges {
+                let _ = writeln!(out, "    {mark} {} {} {}", e.from, e.kind, e.to);
+            }
+        }
+        if !c.levels.is_empty() {
+            let _ = writeln!(out, "  levels: {} changed", c.levels.len());
+            for l in &c.levels {
+                let _ = writeln!(out, "    {}: {} → {}", l.id, level(l.before), level(l.after));
+            }
+        }
+        let _ = writeln!(out, "  critical path before: {}", path_line(&c.critical_path.before));
+        let _ = writeln!(out, "  critical path after:  {}", path_line(&c.critical_path.after));
+        let cs = &c.cold_start;
+        let _ = writeln!(out, "  cold start: {} → {} ({})", seconds(cs.before_seconds), seconds(cs.after_seconds), signed_seconds(cs.delta_seconds));
+        diagnostics_text(&mut out, "  ", &c.diagnostics);
+        let r = &c.blast_radius;
+        let _ = writeln!(out, "  blast radius: {} object{} ({} changed, {} downstream)", r.count, if r.count == 1 { "" } else { "s" }, r.changed.len(), r.downstream.len());
+        for id in &r.changed {
+            let _ = writeln!(out, "    * {id}");
+        }
+        for id in &r.downstream {
+            let _ = writeln!(out, "    ↳ {id}");
+        }
+    }
+    if !report.diagnostics.introduced.is_empty() || !report.diagnostics.resolved.is_empty() {
+        let _ = writeln!(out, "\noutside every cluster");
+        diagnostics_text(&mut out, "  ", &report.diagnostics);
+    }
+    out
+}
+
+fn diagnostics_text(out: &mut String, indent: &str, d: &DiagnosticChanges) {
+    for (what, list) in [("introduced", &d.introduced), ("resolved", &d.resolved)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "{indent}diagnostics {what}: {}", list.len());
+            for d in list {
+                let _ = writeln!(out, "{indent}  {}", diagnostic_line(d));
+            }
+        }
+    }
+}
+
+fn at(file: &str, line: u32) -> String {
+    if file.is_empty() { "(created by Flux)".to_string() } else { format!("{file}:{line}") }
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Added => "added",
+        Status::Removed => "removed",
+        Status::Changed => "changed",
+        Status::Unchanged => "unchanged",
+    }
+}
+
+/// Markdown, for a pull-request comment. `public_url` is the fluxgraph server's address: each
+/// changed object then links to its view there.
+pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
+    let several = report.clusters.len() > 1;
+    let link = |id: &ObjectId, cluster: &str| -> String {
+        let name = md(&id.to_string());
+        match public_url {
+            Some(base) => {
+                let mut url = format!("{}/k/{}/{}/{}", base.trim_end_matches('/'), id.kind, encode(&id.namespace), encode(&id.name));
+                if several {
+                    let _ = write!(url, "?cluster={}", encode(cluster));
+                }
+                format!("[{name}]({url})")
+            }
+            None => name,
+        }
+    };
+    let mut out = String::new();
+    let mark = if report.errors_introduced > 0 { "❌" } else { "✅" };
+    let _ = writeln!(out, "### fluxgraph: {mark} {}\n", md(&report.verdict));
+    let _ = writeln!(out, "`{}` → `{}`, {} changed file{}\n", side(&report.base).replace('`', "'"), side(&report.head).replace('`', "'"), report.changed_files.len(), if report.changed_files.len() == 1 { "" } else { "s" });
+    let _ = writeln!(out, "| cluster | objects (+ − ~ moved) | edges (+ −) | levels changed | critical path | cold start | errors introduced | blast radius |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    for c in &report.clusters {
+        let o = &c.objects;
+        let errors = c.diagnostics.introduced.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
+        let _ = writeln!(
+            out,
+            "| {} ({}) | +{} −{} ~{} ↔{} | +{} −{} | {} | {} | {} → {} ({}) | {} | {} |",
+            md(&c.name),
+            status(c.status),
+            o.added.len(),
+            o.removed.len(),
+            o.changed.len(),
+            o.moved.len(),
+            c.edges.added.len(),
+            c.edges.removed.len(),
+            c.levels.len(),
+            hops(&c.critical_path),
+            seconds(c.cold_start.before_seconds),
+            seconds(c.cold_start.after_seconds),
+            signed_seconds(c.cold_start.delta_seconds),
+            errors,
+            c.blast_radius.count,
+        );
+    }
+    for c in report.clusters.iter().filter(|c| !c.is_empty()) {
+        let _ = writeln!(out);
+        if several {
+            let _ = writeln!(out, "#### {}\n", md(&c.name));
+        }
+        let _ = writeln!(out, "**Critical path before:** {}  ", md(&path_line(&c.critical_path.before)));
+        let _ = writeln!(out, "**Critical path after:** {}\n", md(&path_line(&c.critical_path.after)));
+        for d in c.diagnostics.introduced.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error) {
+            let _ = writeln!(out, "- ❌ {}", md(&diagnostic_line(d)));
+        }
+        let _ = writeln!(out, "\n<details><summary>Details of {}</summary>\n", md(&c.name));
+        details_markdown(&mut out, c, &|id| link(id, &c.name));
+        let _ = writeln!(out, "</details>");
+    }
+    if !report.diagnostics.introduced.is_empty() || !report.diagnostics.resolved.is_empty() {
+        let _ = writeln!(out, "\n<details><summary>Outside every cluster</summary>\n");
+        diagnostics_markdown(&mut out, &report.diagnostics);
+        let _ = writeln!(out, "</details>");
+    }
+    out
+}
+
+fn details_markdown(out: &mut String, c: &ClusterDiff, link: &dyn Fn(&ObjectId) -> String) {
+    let o = &c.objects;
+    if !(o.added.is_empty() && o.removed.is_empty() && o.changed.is_empty() && o.moved.is_empty()) {
+        let _ = writeln!(out, "**Objects**\n");
+        for a in &o.added {
+            let _ = writeln!(out, "- added {} at {}", link(&a.id), md(&at(&a.file, a.line)));
+        }
+        for r in &o.removed {
+            let _ = writeln!(out, "- removed {} (was at {})", md(&r.id.to_string()), md(&at(&r.file, r.line)));
+        }
+        for ch in &o.changed {
+            let fields: Vec<String> = ch
+                .fields
+                .iter()
+                .map(|f| format!("{}: {} → {}", f.field, f.before.as_deref().unwrap_or("(unset)"), f.after.as_deref().unwrap_or("(unset)")))
+                .collect();
+            let _ = writeln!(out, "- changed {}: {}", link(&ch.id), md(&fields.join("; ")));
+        }
+        for m in &o.moved {
+            let _ = writeln!(out, "- moved {} from {} to {}", link(&m.id), md(&m.from), md(&m.to));
+        }
+        let _ = writeln!(out);
+    }
+    if !c.edges.added.is_empty() || !c.edges.removed.is_empty() {
+        let _ = writeln!(out, "**Edges**\n");
+        for (what, edges) in [("added", &c.edges.added), ("removed", &c.edges.removed)] {
+            for e in edges {
+                let _ = writeln!(out, "- {what}: {} {} {}", md(&e.from.to_string()), e.kind, md(&e.to.to_string()));
+            }
+        }
+        let _ = writeln!(out);
+    }
+    if !c.levels.is_empty() {
+        let _ = writeln!(out, "**Levels**\n");
+        for l in &c.levels {
+            let _ = writeln!(out, "- {}: {} → {}", md(&l.id.to_string()), level(l.before), level(l.after));
+        }
+        let _ = writeln!(out);
+    }
+    diagnostics_markdown(out, &c.diagnostics);
+    let r = &c.blast_radius;
+    if r.count > 0 {
+        let _ = writeln!(out, "**Blast radius:** {} changed, {} downstream\n", r.changed.len(), r.downstream.len());
+        for id in &r.changed {
+            let _ = writeln!(out, "- {}", link(id));
+        }
+        for id in &r.downstream {
+            let _ = writeln!(out, "- ↳ {}", md(&id.to_string()));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn diagnostics_markdown(out: &mut String, d: &DiagnosticChanges) {
+    for (what, list) in [("Diagnostics introduced", &d.introduced), ("Diagnostics resolved", &d.resolved)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "**{what}**\n");
+            for d in list {
+                let _ = writeln!(out, "- {}", md(&diagnostic_line(d)));
+            }
+            let _ = writeln!(out);
+        }
+    }
+}
+
+/// Text from the repository, escaped so that Markdown and the HTML GitHub allows in it show it
+/// as written.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A URL path segment, percent-encoded.
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_what_the_repository_wrote() {
+        assert_eq!(md("a|b <script> *x* [l](u)"), "a\\|b &lt;script&gt; \\*x\\* \\[l\\](u)");
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+    }
+}

@@ -1,0 +1,57 @@
+//! The two sides of a diff, read from git: `--base` and `--head` resolved as `fluxgraph diff`
+//! documents them, each revision's tree read into a snapshot (files the work tree holds with
+//! the same text are taken from it, already parsed). The edge where a diff touches the disk.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Side;
+use crate::load::git::{self, Revision, Revisions};
+use crate::snapshot::Snapshot;
+
+/// A base and a head, and what each is.
+pub struct Sides {
+    pub base: Snapshot,
+    pub head: Arc<Snapshot>,
+    pub base_side: Side,
+    pub head_side: Side,
+}
+
+/// Reads the sides of a diff of the repository at `root`. `base` defaults to the merge base of
+/// the head with the default branch, or to `HEAD` when the head is the work tree and it differs
+/// from `HEAD`; `head` to the work tree, which `work_tree` reads (or hands over, already read).
+pub fn read(
+    root: &Path,
+    base: Option<&str>,
+    head: Option<&str>,
+    entry: Option<&str>,
+    work_tree: impl FnOnce() -> Result<Arc<Snapshot>, String>,
+) -> Result<Sides, String> {
+    let revisions = Revisions::open(root)?;
+    let (head, head_revision) = match head {
+        Some(rev) => {
+            let revision = revisions.revision(rev)?;
+            (Arc::new(Snapshot::from_repository(revisions.read(&revision, None)?, entry)?), Some(revision))
+        }
+        None => (work_tree()?, None),
+    };
+    let (base_revision, base_tree) = match (base, &head_revision) {
+        (Some(rev), _) => (revisions.revision(rev)?, None),
+        (None, Some(head)) => (revisions.merge_base_with_default(Some(head))?, None),
+        (None, None) => {
+            // Uncommitted changes are what the work tree adds to HEAD.
+            let last = revisions.revision("HEAD")?;
+            let tree = revisions.tree(&last)?;
+            if git::same_files(&tree, &head.repository) { (revisions.merge_base_with_default(None)?, None) } else { (last, Some(tree)) }
+        }
+    };
+    // What the head parsed is not parsed again.
+    let base_repository = match base_tree {
+        Some(tree) => revisions.repository(tree, Some(&head.repository)),
+        None => revisions.read(&base_revision, Some(&head.repository))?,
+    };
+    let base = Snapshot::from_repository(base_repository, entry)?;
+    let side = |r: &Revision| Side { name: r.name.clone(), commit: Some(r.commit.clone()) };
+    let head_side = head_revision.as_ref().map_or_else(|| Side { name: "work tree".to_string(), commit: None }, side);
+    Ok(Sides { base, head, base_side: side(&base_revision), head_side })
+}
