@@ -662,7 +662,7 @@ impl<'a> Resolver<'a> {
                 }
             }
             if let Some(vars) = &vars {
-                if resource.manifest.any_string_contains('$') && !substitution_disabled(&resource.manifest) {
+                if resource.manifest.any_string_contains(b'$') && !substitution_disabled(&resource.manifest) {
                     let file = resource.file.clone();
                     Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
                         if s.contains('$') {
@@ -676,7 +676,7 @@ impl<'a> Resolver<'a> {
                     });
                 }
             }
-            if vars.is_none() && spec.post_build.is_none() && resource.manifest.any_string_contains('$') {
+            if vars.is_none() && spec.post_build.is_none() && resource.manifest.any_string_contains(b'$') {
                 literal_candidates.push(Arc::clone(&resource.manifest));
                 literal_files.push(resource.file.clone());
             }

@@ -157,12 +157,14 @@ impl Node {
         }
     }
 
-    /// Whether any string scalar or key contains `needle`.
-    pub fn any_string_contains(&self, needle: char) -> bool {
+    /// Whether any string scalar or key contains the ASCII byte `needle`. Every manifest of every
+    /// build is asked for `$`, so this is a byte search (memchr), not a `char` pattern.
+    pub fn any_string_contains(&self, needle: u8) -> bool {
+        debug_assert!(needle.is_ascii(), "a byte of a multi-byte character would match inside others");
         match &self.value {
-            Value::Str(s) => s.contains(needle),
+            Value::Str(s) => s.as_bytes().contains(&needle),
             Value::Seq(items) => items.iter().any(|n| n.any_string_contains(needle)),
-            Value::Map(entries) => entries.iter().any(|(k, v)| k.contains(needle) || v.any_string_contains(needle)),
+            Value::Map(entries) => entries.iter().any(|(k, v)| k.as_bytes().contains(&needle) || v.any_string_contains(needle)),
             _ => false,
         }
     }
