@@ -7,13 +7,12 @@
 //! `cargo bench --bench status` (no criterion: the latency is across threads and a socket).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use fluxgraph::model::{Kind, ObjectId};
-use fluxgraph::server::{AppState, Options, serve_on};
+use fluxgraph::server::{AppState, Options};
 use fluxgraph::snapshot::Snapshot;
 use fluxgraph::status::{self, Event};
 use fluxgraph::synthetic;
@@ -22,48 +21,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
+mod loopback;
+use loopback::{Server, scratch};
+
 const EVENTS: usize = 10_000;
 const LATENCY_SAMPLES: usize = 1_000;
-
-fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("a scratch folder")
-}
-
-/// Serves `state` on 127.0.0.1 in a thread with a two-worker runtime; stops when dropped.
-struct Server {
-    address: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(state: AppState) -> Server {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                serve_on(listener, state, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
-            });
-        });
-        Server { address, stop: Some(stop), thread: Some(thread) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.stop.take().map(|s| s.send(()));
-        let _ = self.thread.take().map(std::thread::JoinHandle::join);
-    }
-}
 
 /// The status an object has in event `n`: failing on odd events, Ready on even ones; the
 /// message carries `n` so that the page can tell which event a message is.
