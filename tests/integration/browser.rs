@@ -184,24 +184,12 @@ async fn overview_click_and_shared_link() {
     b.client.close().await.unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 #[tokio::test]
 #[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
 async fn editing_a_file_updates_the_open_page_in_place() {
     let repo = tempfile::tempdir().unwrap();
-    copy_dir(&example(), repo.path());
+    crate::util::copy_dir(&example(), repo.path());
     let (_server, url) = serve(repo.path());
     let b = browser().await;
     let c = &b.client;

@@ -26,7 +26,7 @@ impl Repo {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join(prefix);
         std::fs::create_dir_all(&root).unwrap();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), &root);
+        crate::util::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster"), &root);
         let repo = Repo { dir, root };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.commit("base");
@@ -130,18 +130,6 @@ impl Report {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 const RBD: &str = "Kustomization/flux-system/rook-ceph-rbd";
 const LINKDING: &str = "Kustomization/flux-system/linkding";

@@ -57,18 +57,6 @@ fn git_sync_symlink_swap_is_followed() {
 }
 
 /// Copies a folder's files into `to`, created.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// Status and body of one request to the app, as `fluxgraph serve` answers it.
 fn fetch(runtime: &tokio::runtime::Runtime, state: &AppState, uri: &str) -> (u16, String) {
@@ -88,7 +76,7 @@ fn root_deleted_and_created_again_is_followed() {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos/levels-chain");
     let temp = tempfile::tempdir().unwrap();
     let root = temp.path().join("R");
-    copy_dir(&source, &root);
+    crate::util::copy_dir(&source, &root);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let state = AppState::new(Options::default());
@@ -103,7 +91,7 @@ fn root_deleted_and_created_again_is_followed() {
     assert!(state.current().unwrap().failure.as_deref().is_some_and(|f| f.contains("gone")), "the failed refresh says why");
 
     // It comes back with one more Kustomization: followed again, ready again.
-    copy_dir(&source, &root);
+    crate::util::copy_dir(&source, &root);
     std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "extra")).unwrap();
     until(&state, "the folder back with its change", |s| fetch(&runtime, s, "/api/graph").1.contains("Kustomization/flux-system/extra"));
     until(&state, "/readyz to answer 200", |s| fetch(&runtime, s, "/readyz").0 == 200);
@@ -115,7 +103,7 @@ fn root_deleted_and_created_again_is_followed() {
 
     // Deleted and created again at once (within one debounce): the new folder is watched.
     std::fs::remove_dir_all(&root).unwrap();
-    copy_dir(&source, &root);
+    crate::util::copy_dir(&source, &root);
     std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "again")).unwrap();
     until(&state, "the folder replaced at once", |s| shows(s, "again"));
     std::fs::write(root.join("clusters/test/extra.yaml"), KS.replace("NAME", "last")).unwrap();
