@@ -5,6 +5,10 @@
 //! The objects are packed, as in a clone; `FLUXGRAPH_BENCH_LOOSE=1` leaves them loose, as
 //! right after a local commit. Run with `cargo bench --bench diff` (needs the `git` binary).
 
+// The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;

@@ -6,6 +6,10 @@
 //! CLI exits without freeing. `hostile/*` times inputs built to be slow. Run with
 //! `cargo bench --bench pipeline`.
 
+// The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};

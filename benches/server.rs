@@ -7,6 +7,10 @@
 //! are a floor. Run with `cargo bench --bench server` (no criterion: throughput under
 //! concurrency is not a per-iteration time).
 
+// The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,10 @@
 //! server runs in a runtime of its own with two workers (a small pod), as in `benches/server.rs`. Run with
 //! `cargo bench --bench status` (no criterion: the latency is across threads and a socket).
 
+// The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,6 +6,10 @@
 //! Run with `cargo bench --bench views`; a filter (`-- grouped`) also skips the two that are not
 //! criterion benchmarks unless it names them (`graphviz`, `change`).
 
+// The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
