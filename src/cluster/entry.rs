@@ -589,7 +589,7 @@ fn unapplied_entries(repo: &Repository, patches: &BTreeSet<String>, urls: &BTree
             }
         }
     }
-    let applied = kustomize::reachable_files(repo, shared_paths.iter().map(|(p, c)| (p.as_str(), c.clone())));
+    let applied = kustomize::reachable_files(repo, &shared_paths);
     let mut applied_by_self: BTreeMap<String, Vec<(&str, u32)>> = BTreeMap::new();
     for (who, path, components) in &self_applying {
         for f in kustomize::files(repo, path, &Overlay { components: components.clone(), ..Overlay::default() }) {
@@ -687,7 +687,7 @@ pub fn applied_by_hand(group: &Entry, group_cluster: &Cluster, needs: &BTreeSet<
 pub fn could_give(repo: &Repository, group: &Entry, needs: &BTreeSet<(String, String, String)>) -> bool {
     let wanted: BTreeSet<(&str, &str)> = needs.iter().map(|(k, _, n)| (k.as_str(), n.as_str())).collect();
     let paths: Vec<(String, Vec<String>)> = group.roots.iter().filter_map(sync_path).filter(|p| repo.is_dir(p)).map(|p| (p, Vec::new())).collect();
-    let mut files = kustomize::reachable_files(repo, paths.iter().map(|(p, c)| (p.as_str(), c.clone())));
+    let mut files = kustomize::reachable_files(repo, &paths);
     files.extend(group.roots.iter().chain(&group.applied).map(|r| r.file.to_string()));
     files.iter().filter_map(|f| repo.files.get(f)).flat_map(|f| f.documents.iter().flatten()).any(|d| {
         let (_, kind) = model::type_of(&d.root);

@@ -246,6 +246,13 @@ struct Pending {
     unresolved: bool,
 }
 
+/// The object a queued manifest is, in the namespace it lands in.
+fn read_pending(p: &Pending) -> Option<FluxObject> {
+    let manifest = &p.resource.manifest;
+    let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
+    model::read_object(manifest, &ns, &p.resource.file, p.resource.line)
+}
+
 /// Whether an object's build or templates are expanded once it is read.
 fn expands(object: &FluxObject) -> bool {
     matches!(object.spec, Spec::Kustomization(_) | Spec::ResourceSet(_))
@@ -382,9 +389,13 @@ impl<'a> Resolver<'a> {
         loop {
             // Level by level: read every object queued, then build every new Kustomization's
             // path at once (on every core; builds only read), then take their results in order.
+            // Manifests are read into objects on every core (reading is pure); the cluster
+            // takes them in queue order.
+            let pending: Vec<Pending> = self.queue.drain(..).collect();
+            let objects: Vec<Option<FluxObject>> = pending.par_iter().with_min_len(64).map(read_pending).collect();
             let mut to_expand = Vec::new();
-            while let Some(p) = self.queue.pop_front() {
-                to_expand.extend(self.visit(p));
+            for (p, object) in pending.into_iter().zip(objects) {
+                to_expand.extend(object.and_then(|o| self.visit(p, o)));
             }
             if to_expand.is_empty() {
                 // Kustomizations on an ExternalArtifact wait until every ArtifactGenerator of
@@ -414,12 +425,14 @@ impl<'a> Resolver<'a> {
         self.add_implied_sources();
         self.unsubstituted();
         let repo = self.repo;
-        self.cluster.unreadable = self
-            .cluster
+        // Few files are unreadable: look those up among the cluster's, not every file of it
+        // in the repository's.
+        self.cluster.unreadable = repo
             .files
-            .iter()
-            .filter(|f| repo.files.get(*f).and_then(|f| f.unreadable.as_ref()).is_some_and(|d| d.severity == Severity::Error))
-            .cloned()
+            .values()
+            .filter(|f| f.unreadable.as_ref().is_some_and(|d| d.severity == Severity::Error))
+            .filter(|f| self.cluster.files.contains(&f.path))
+            .map(|f| f.path.clone())
             .collect();
         for id in &self.implied {
             if let Some(o) = self.cluster.objects.get_mut(id) {
@@ -452,12 +465,9 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Reads one queued manifest; gives the id of a Kustomization or ResourceSet seen for
-    /// the first time, whose build or templates are then expanded.
-    fn visit(&mut self, p: Pending) -> Option<ObjectId> {
-        let manifest = &p.resource.manifest;
-        let ns = model::metadata_namespace(manifest).unwrap_or_else(|| p.default_namespace.clone());
-        let object = model::read_object(manifest, &ns, &p.resource.file, p.resource.line)?;
+    /// Takes one queued object into the cluster; gives the id of a Kustomization or
+    /// ResourceSet seen for the first time, whose build or templates are then expanded.
+    fn visit(&mut self, p: Pending, object: FluxObject) -> Option<ObjectId> {
         let id = object.id.clone();
         // The API server refuses a name Kubernetes cannot hold; such an object never exists,
         // and its text must not reach the graph's ids (DOT, Mermaid, URLs).
@@ -661,8 +671,11 @@ impl<'a> Resolver<'a> {
                     set_metadata(manifest, field, k, v);
                 }
             }
+            // Asked when the build substitutes, or for the unsubstituted-variable lint.
+            let asked = vars.is_some() || spec.post_build.is_none();
+            let has_dollar = asked && self.may_hold_dollar(&resource) && resource.manifest.any_string_contains(b'$');
             if let Some(vars) = &vars {
-                if resource.manifest.any_string_contains(b'$') && !substitution_disabled(&resource.manifest) {
+                if has_dollar && !substitution_disabled(&resource.manifest) {
                     let file = resource.file.clone();
                     Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
                         if s.contains('$') {
@@ -676,7 +689,7 @@ impl<'a> Resolver<'a> {
                     });
                 }
             }
-            if vars.is_none() && spec.post_build.is_none() && resource.manifest.any_string_contains(b'$') {
+            if vars.is_none() && spec.post_build.is_none() && has_dollar {
                 literal_candidates.push(Arc::clone(&resource.manifest));
                 literal_files.push(resource.file.clone());
             }
@@ -718,6 +731,17 @@ impl<'a> Resolver<'a> {
             None => Substitution::Literal(literal_variables(&literal_candidates, &literal_files)),
         };
         built.into_outcome(build.files, substitution)
+    }
+
+    /// Whether a built manifest may have a `$` in a string: a document no patch or transformer
+    /// changed answers from its text, searched once when it was read; any other is walked.
+    fn may_hold_dollar(&self, resource: &Resource) -> bool {
+        let file = self.repo.files.get(&*resource.file);
+        let document = file.and_then(|f| f.documents.iter().flatten().find(|d| d.line == resource.line));
+        match document {
+            Some(d) if Arc::ptr_eq(&d.root, &resource.manifest) => d.has_dollar,
+            _ => true,
+        }
     }
 
     /// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.
@@ -1060,6 +1084,57 @@ mod tests {
 
     fn node(text: &str) -> Node {
         (*parse_documents(text).remove(0).unwrap().root).clone()
+    }
+
+    /// A `${VAR}` that a patch brings into a document without one is substituted too: the
+    /// document's own text is only asked while the manifest is the document unchanged.
+    #[test]
+    fn a_variable_a_patch_adds_is_substituted() {
+        let root = r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  path: ./apps
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  postBuild:
+    substitute:
+      TEAM: blue
+  patches:
+    - target:
+        kind: Kustomization
+        name: child
+      patch: |
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: child
+        spec:
+          targetNamespace: ${TEAM}
+"#;
+        let child = r#"apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: child
+  namespace: flux-system
+spec:
+  path: ./apps/child
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"#;
+        let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+        let repo = Repository::from_files(
+            std::path::Path::new("/r"),
+            [("clusters/a/apps.yaml", root), ("apps/child.yaml", child), ("apps/child/cm.yaml", config_map)],
+        );
+        assert!(!repo.files["apps/child.yaml"].documents[0].as_ref().unwrap().has_dollar);
+        let resolution = resolve(&repo, Some("clusters/a/apps.yaml")).unwrap();
+        let child = &resolution.clusters[0].objects[&ObjectId::new(Kind::Kustomization, "flux-system", "child")];
+        assert_eq!(child.kustomization().unwrap().target_namespace.as_deref(), Some("blue"));
     }
 
     #[test]

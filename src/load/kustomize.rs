@@ -12,6 +12,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::patch::{Patch, Target};
 use super::yaml::{Node, Value};
 use super::{Repository, SourceFile};
@@ -77,21 +79,34 @@ pub fn files(repo: &Repository, dir: &str, overlay: &Overlay) -> BTreeSet<String
     build_with(repo, dir, overlay, false).files
 }
 
-/// Every file that the builds of all `paths` (each with its components) read, each folder
-/// followed once however many builds share it: the cheap way to learn what is applied at all.
-pub fn reachable_files<'p>(repo: &Repository, paths: impl IntoIterator<Item = (&'p str, Vec<String>)>) -> BTreeSet<String> {
-    let mut builder = Builder { repo, build: Build::default(), stack: Vec::new(), manifests: false, visited: Some(HashSet::new()) };
-    for (dir, components) in paths {
-        let overlay = Overlay { components, ..Overlay::default() };
-        match kustomization_file(repo, dir) {
-            Some(file) => drop(builder.kustomization(dir, file, Some(&overlay))),
-            None => {
-                let mut resources = builder.generated(dir);
-                builder.overlay_components(dir, &overlay, &mut resources);
+/// Every file that the builds of all `paths` (each folder with its components) read: the
+/// cheap way to learn what is applied at all. The paths are shared out among the cores, and
+/// within a share each folder is followed once however many builds hold it.
+pub fn reachable_files(repo: &Repository, paths: &[(String, Vec<String>)]) -> BTreeSet<String> {
+    let share = paths.len().div_ceil(rayon::current_num_threads()).max(1);
+    paths
+        .par_chunks(share)
+        .map(|share| {
+            let mut builder = Builder { repo, build: Build::default(), stack: Vec::new(), manifests: false, visited: Some(HashSet::new()) };
+            for (dir, components) in share {
+                let overlay = Overlay { components: components.clone(), ..Overlay::default() };
+                match kustomization_file(repo, dir) {
+                    Some(file) => drop(builder.kustomization(dir, file, Some(&overlay))),
+                    None => {
+                        let mut resources = builder.generated(dir);
+                        builder.overlay_components(dir, &overlay, &mut resources);
+                    }
+                }
             }
-        }
-    }
-    builder.build.files
+            builder.build.files
+        })
+        .reduce(BTreeSet::new, |mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
+            }
+            a.extend(b);
+            a
+        })
 }
 
 fn build_with(repo: &Repository, dir: &str, overlay: &Overlay, manifests: bool) -> Build {
@@ -742,6 +757,10 @@ pub fn join(dir: &str, rel: &str) -> String {
 /// Resolves `.` and `..` and drops empty parts; `None` when the path leaves the root.
 /// Absolute paths are taken as relative to the root, as Flux's `spec.path` is.
 pub fn normalize(path: &str) -> Option<String> {
+    // Most paths are written clean: one scan and one copy, no splitting and joining.
+    if !path.contains('\\') && path.split('/').all(|p| !p.is_empty() && p != "." && p != "..") {
+        return Some(path.to_string());
+    }
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split(['/', '\\']) {
         match part {
@@ -878,5 +897,11 @@ mod tests {
         assert_eq!(normalize("/abs/x").as_deref(), Some("abs/x"));
         assert_eq!(normalize("a/../../x"), None);
         assert_eq!(normalize("./").as_deref(), Some(""));
+        assert_eq!(normalize("").as_deref(), Some(""));
+        assert_eq!(normalize("apps/base/podinfo").as_deref(), Some("apps/base/podinfo"));
+        assert_eq!(normalize("apps/base/").as_deref(), Some("apps/base"));
+        assert_eq!(normalize("apps//base").as_deref(), Some("apps/base"));
+        assert_eq!(normalize("apps\\base").as_deref(), Some("apps/base"));
+        assert_eq!(normalize("apps/..").as_deref(), Some(""));
     }
 }

@@ -45,6 +45,9 @@ pub struct Document {
     pub line: u32,
     /// Shared, so that every build holding the document can use it without a copy.
     pub root: Arc<Node>,
+    /// Whether the document's text has a `$` anywhere (comments too): only then can it
+    /// hold a `${VAR}` for postBuild. Found with one byte search as the file is read.
+    pub has_dollar: bool,
 }
 
 /// Why a document could not be parsed, and where.
@@ -311,7 +314,7 @@ fn parse_events(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlEr
         })?;
         let line = span.start.line() as u32 + offset;
         if let Some(root) = builder.push(event, line)? {
-            return Ok(Some(Document { line: root.line, root: Arc::new(root) }));
+            return Ok(Some(Document { line: root.line, root: Arc::new(root), has_dollar: chunk.as_bytes().contains(&b'$') }));
         }
     }
     Ok(None)
