@@ -1,5 +1,6 @@
 //! Server-sent events: one `snapshot` event each time a new snapshot is swapped in (or a
-//! refresh fails), which open pages answer by fetching their own content again; and, with
+//! refresh fails), and one with the current version as a stream opens, which open pages
+//! answer by fetching their own content again when it is not theirs; and, with
 //! the live status on, one `status` event per change in the cluster, which pages apply in
 //! place (`live`). At most
 //! `Limits::max_subscribers` streams are open at once: each is a connection held for as long
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::state::AppState;
+use super::state::{AppState, Update};
 
 pub async fn stream(State(state): State<AppState>) -> Response {
     let Some(place) = state.subscriber() else {
@@ -24,7 +25,11 @@ pub async fn stream(State(state): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")], body).into_response();
     };
     let closing = state.closing();
-    let updates = BroadcastStream::new(state.subscribe()).filter_map(move |update| {
+    // Subscribed before the current snapshot is read, so nothing falls between: a page
+    // served while loading, or drawn just before a swap, learns the version it missed.
+    let receiver = state.subscribe();
+    let now = state.current().map(|c| Ok(Update { version: c.version, ok: c.failure.is_none(), message: c.failure.clone().unwrap_or_default() }));
+    let updates = tokio_stream::iter(now).chain(BroadcastStream::new(receiver)).filter_map(move |update| {
             // The place is given back when the stream is dropped.
             let _held = &place;
             // A reader that fell behind only needs the latest: lagged messages are skipped.

@@ -204,6 +204,28 @@ async fn not_ready_until_the_first_snapshot() {
     assert!(get(&state, "/").await.body.contains("The last refresh failed"));
 }
 
+/// A page served while the repository loads opens its event stream after the first snapshot
+/// may already be in: the stream starts with the current version, so the page still learns
+/// it (it waited for an event that had gone by before).
+#[tokio::test]
+async fn an_event_stream_opens_with_the_current_version() {
+    let state = AppState::new(Options::default());
+    let loading = get(&state, "/").await;
+    assert_eq!(loading.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(loading.body.contains(r#"data-version="0""#), "{}", loading.body);
+    state.publish(Snapshot::read(&repo("levels-chain"), None).unwrap(), None, None);
+    let response = app(state.clone()).oneshot(Request::builder().uri("/events").body(Body::empty()).unwrap()).await.unwrap();
+    let mut body = response.into_body();
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), http_body_util::BodyExt::frame(&mut body))
+        .await
+        .expect("an event at once, not after the next change")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("event: snapshot\n"), "{text}");
+    assert!(text.contains(r#""version":1"#) && text.contains(r#""ok":true"#), "{text}");
+}
+
 /// The Copy-link URL is the public URL's, or the address listened on; never the `Host` a
 /// request names (a page kept for everyone must not carry one client's header either).
 #[tokio::test]
