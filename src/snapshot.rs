@@ -55,6 +55,15 @@ impl Snapshot {
         Ok(Snapshot { repository, clusters, diagnostics: resolution.diagnostics })
     }
 
+    /// The cluster a request names, or the one pages open on when it names none; `None`
+    /// when there is no such cluster. Pages and the live status API choose alike.
+    pub fn cluster_index(&self, name: Option<&str>) -> Option<usize> {
+        match name {
+            None => (!self.clusters.is_empty()).then(|| self.main_cluster()),
+            Some(name) => self.clusters.iter().position(|c| c.cluster.name == name),
+        }
+    }
+
     pub fn cluster(&self, name: &str) -> Option<&ClusterView> {
         self.clusters.iter().find(|c| c.cluster.name == name)
     }
@@ -62,7 +71,7 @@ impl Snapshot {
     /// The cluster the pages open on when the URL names none: the one with the most
     /// Kustomizations (the first among equals).
     pub fn main_cluster(&self) -> usize {
-        let size = |c: &ClusterView| c.cluster.objects.keys().filter(|id| id.kind == crate::model::Kind::Kustomization).count();
+        let size = |c: &ClusterView| c.cluster.kustomization_count();
         self.clusters.iter().enumerate().max_by(|(i, a), (j, b)| size(a).cmp(&size(b)).then(j.cmp(i))).map_or(0, |(i, _)| i)
     }
 

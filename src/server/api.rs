@@ -116,11 +116,7 @@ async fn live_json(state: AppState, params: Params, headers: &HeaderMap, draw: i
     }
     let rendered = tokio::task::spawn_blocking(move || {
         let Some(current) = state.current() else { return not_ready() };
-        let index = match params.get("cluster") {
-            None => Some(0),
-            Some(name) => current.snapshot.clusters.iter().position(|c| &c.cluster.name == name),
-        };
-        match index.filter(|&i| i < current.snapshot.clusters.len()) {
+        match current.snapshot.cluster_index(params.get("cluster").map(String::as_str)) {
             Some(i) => Rendered::new(StatusCode::OK, "application/json", draw(&state, &current, i)),
             None => Rendered::new(StatusCode::NOT_FOUND, PLAIN, "no such cluster\n".into()),
         }

@@ -372,3 +372,22 @@ async fn in_the_cluster_the_flux_source_mode_shows_live_status() {
     let _ = child.wait();
     assert_eq!(roots(&report), [(ks("storage-health"), "HealthCheckFailed".to_string(), 12)]);
 }
+
+/// Without `?cluster`, the live status describes the cluster the pages open on (the largest),
+/// not the first one: here `staging`, which has one Kustomization more than `prod`.
+#[tokio::test]
+async fn the_live_status_describes_the_cluster_the_pages_show() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::util::copy_dir(&repo("two-clusters"), dir.path());
+    let extra = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: extra\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps/staging\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+    std::fs::write(dir.path().join("clusters/staging/extra.yaml"), extra).unwrap();
+    let snapshot = Snapshot::read(dir.path(), None).unwrap();
+    assert_eq!(snapshot.clusters[0].cluster.name, "prod");
+    assert_eq!(snapshot.clusters[snapshot.main_cluster()].cluster.name, "staging");
+    let state = AppState::new(Options::default());
+    state.publish(snapshot, None, None);
+    state.enable_status();
+    assert_eq!(status_json(&state).await["cluster"], "staging");
+    let (_, home) = get(&state, "/").await;
+    assert!(home.contains("staging"), "{home}");
+}
