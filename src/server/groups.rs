@@ -75,11 +75,13 @@ struct Summary {
     errors: usize,
     warnings: usize,
     cycle: bool,
+    /// A member waits behind a cycle without being on one.
+    blocked: bool,
     critical: bool,
 }
 
 fn summarise(drawing: &Drawing, members: &[usize], critical: &BTreeSet<usize>) -> Summary {
-    let mut s = Summary { count: members.len(), first: usize::MAX, last: 0, errors: 0, warnings: 0, cycle: false, critical: false };
+    let mut s = Summary { count: members.len(), first: usize::MAX, last: 0, errors: 0, warnings: 0, cycle: false, blocked: false, critical: false };
     for &m in members {
         let node = &drawing.nodes[m];
         s.first = s.first.min(node.layer);
@@ -88,7 +90,8 @@ fn summarise(drawing: &Drawing, members: &[usize], critical: &BTreeSet<usize>) -
             match mark {
                 Mark::Errors(n) => s.errors += n,
                 Mark::Warnings(n) => s.warnings += n,
-                Mark::Cycle | Mark::Blocked => s.cycle = true,
+                Mark::Cycle => s.cycle = true,
+                Mark::Blocked => s.blocked = true,
                 _ => {}
             }
         }
@@ -135,6 +138,8 @@ pub fn group(view: &ClusterView, drawing: Drawing, open: &BTreeSet<String>, href
         }
         if s.cycle {
             marks.push(Mark::Cycle);
+        } else if s.blocked {
+            marks.push(Mark::Blocked);
         }
         if s.errors > 0 {
             marks.push(Mark::Errors(s.errors));
