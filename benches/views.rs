@@ -50,7 +50,7 @@ fn overview_svg(c: &mut Criterion) {
             let bytes = render().len();
             eprintln!(
                 "overview of {} Kustomizations, {name}: {bytes} bytes of SVG, first render {:?}",
-                view.cluster.objects.keys().filter(|id| id.kind == fluxgraph::model::Kind::Kustomization).count(),
+                view.cluster.kustomization_count(),
                 started.elapsed()
             );
             group.bench_function(name, |b| b.iter(render));
@@ -83,7 +83,7 @@ fn grouped_overview(c: &mut Criterion) {
         let svg_bytes = html.find("<svg class=\"graph\"").and_then(|a| html[a..].find("</svg>\n").map(|b| b + 7)).unwrap_or(0);
         eprintln!(
             "grouped overview of {} Kustomizations: {} bytes of page ({svg_bytes} of SVG, {} boxes), first render {:?}",
-            view.cluster.objects.keys().filter(|id| id.kind == fluxgraph::model::Kind::Kustomization).count(),
+            view.cluster.kustomization_count(),
             html.len(),
             html.matches("<g class=\"node ").count(),
             started.elapsed()

@@ -348,6 +348,8 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
     }
     hidden_paths.extend(hidden_paths.clone().iter().filter_map(|p| p.canonicalize().ok()));
     hidden_paths.extend(std::env::current_dir().ok());
+    let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+    let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
     let options = crate::server::Options {
         public_url: args.public_url,
         repo_url: args.repo_url,
@@ -355,7 +357,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         allowed_hosts: args.allowed_hosts,
         hidden_paths,
         limits: crate::server::Limits::default(),
-        entry: args.entry.as_deref().map(|e| entry_relative(args.path.as_deref().unwrap_or(Path::new(".")), e)),
+        entry: entry.clone(),
     };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
@@ -374,8 +376,6 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
             tokio::spawn(crate::flux_source::follow(client.clone(), follow, state.clone()));
             watch_status(client, &state);
         } else {
-            let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-            let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
             _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
             if args.kube_status {
                 watch_status(crate::status_watch::client(args.context.as_deref()).await?, &state);

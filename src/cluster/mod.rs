@@ -74,7 +74,7 @@ pub struct Cluster {
     pub conflicting: BTreeMap<ObjectId, Vec<String>>,
     /// Kustomizations whose build holds their own manifest (flux-system does).
     pub self_applied: BTreeSet<ObjectId>,
-    /// Every file some build of this cluster read.
+    /// Every file some build of this cluster read: the union of `builds`, kept for lookups.
     pub files: BTreeSet<String>,
     /// The files each Kustomization's build read (what a change to a file reaches).
     pub builds: BTreeMap<ObjectId, BTreeSet<String>>,
@@ -88,6 +88,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// How many Kustomizations it holds: the measure of its size for the views.
+    pub fn kustomization_count(&self) -> usize {
+        self.objects.keys().filter(|id| id.kind == Kind::Kustomization).count()
+    }
+
     /// The `spec.artifacts[]` entry of the cluster's ArtifactGenerator that produces the
     /// ExternalArtifact `artifact`, if one does.
     pub fn artifact_spec(&self, artifact: &ObjectId) -> Option<&Node> {
@@ -388,9 +393,8 @@ impl<'a> Resolver<'a> {
     fn run(mut self) -> Cluster {
         loop {
             // Level by level: read every object queued, then build every new Kustomization's
-            // path at once (on every core; builds only read), then take their results in order.
-            // Manifests are read into objects on every core (reading is pure); the cluster
-            // takes them in queue order.
+            // path at once, then take their results in order. Reading and building only read,
+            // so both run on every core; the cluster takes what they give in queue order.
             let pending: Vec<Pending> = self.queue.drain(..).collect();
             let objects: Vec<Option<FluxObject>> = pending.par_iter().with_min_len(64).map(read_pending).collect();
             let mut to_expand = Vec::new();

@@ -102,6 +102,14 @@ pub struct FieldChange {
     pub after: Option<String>,
 }
 
+/// `field: before → after`, `(unset)` where there is no value.
+impl std::fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unset = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+        write!(f, "{}: {} → {}", self.field, unset(&self.before), unset(&self.after))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MovedObject {
     pub id: ObjectId,

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use super::{ClusterDiff, Compared, DiagnosticChanges, PathSummary, Report, Status};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Duration, ObjectId};
+use crate::server::views;
 
 /// The JSON document.
 pub fn json(report: &Report) -> String {
@@ -15,11 +16,11 @@ pub fn json(report: &Report) -> String {
     text
 }
 
-fn seconds(s: u64) -> String {
+pub(crate) fn seconds(s: u64) -> String {
     if s == 0 { "0s".to_string() } else { Duration::from_secs(s).to_string() }
 }
 
-fn signed_seconds(delta: i64) -> String {
+pub(crate) fn signed_seconds(delta: i64) -> String {
     match delta {
         0 => "±0s".to_string(),
         d if d > 0 => format!("+{}", seconds(d as u64)),
@@ -31,14 +32,14 @@ fn level(l: Option<u32>) -> String {
     l.map_or_else(|| "none (cycle)".to_string(), |l| l.to_string())
 }
 
-fn side(s: &super::Side) -> String {
+pub(crate) fn side(s: &super::Side) -> String {
     match &s.commit {
         Some(commit) => format!("{} ({})", s.name, &commit[..commit.len().min(7)]),
         None => s.name.clone(),
     }
 }
 
-fn path_line(p: &Option<PathSummary>) -> String {
+pub(crate) fn path_line(p: &Option<PathSummary>) -> String {
     match p {
         None => "(no cluster)".to_string(),
         Some(p) if p.nodes.is_empty() => "(empty)".to_string(),
@@ -56,7 +57,7 @@ fn hops(c: &Compared<PathSummary>) -> String {
     if c.before == c.after { one(&c.after) } else { format!("{} → {}", one(&c.before), one(&c.after)) }
 }
 
-fn diagnostic_line(d: &Diagnostic) -> String {
+pub(crate) fn diagnostic_line(d: &Diagnostic) -> String {
     let at = if d.file.is_empty() { String::new() } else if d.line > 0 { format!("{}:{}: ", d.file, d.line) } else { format!("{}: ", d.file) };
     format!("{}[{}] {at}{}", d.severity.as_str(), d.code, d.message)
 }
@@ -83,7 +84,7 @@ pub fn text(report: &Report) -> String {
         for ch in &o.changed {
             let _ = writeln!(out, "    ~ {}  {}", ch.id, at(&ch.file, ch.line));
             for f in &ch.fields {
-                let _ = writeln!(out, "        {}: {} → {}", f.field, f.before.as_deref().unwrap_or("(unset)"), f.after.as_deref().unwrap_or("(unset)"));
+                let _ = writeln!(out, "        {f}");
             }
         }
         for m in &o.moved {
@@ -154,9 +155,9 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
         let name = md(&id.to_string());
         match public_url {
             Some(base) => {
-                let mut url = format!("{}/k/{}/{}/{}", base.trim_end_matches('/'), id.kind, encode(&id.namespace), encode(&id.name));
+                let mut url = format!("{}{}", base.trim_end_matches('/'), views::object_path(id));
                 if several {
-                    let _ = write!(url, "?cluster={}", encode(cluster));
+                    let _ = write!(url, "?cluster={}", views::encode(cluster));
                 }
                 format!("[{name}]({url})")
             }
@@ -228,7 +229,7 @@ fn details_markdown(out: &mut String, c: &ClusterDiff, link: &dyn Fn(&ObjectId) 
             let fields: Vec<String> = ch
                 .fields
                 .iter()
-                .map(|f| format!("{}: {} → {}", f.field, f.before.as_deref().unwrap_or("(unset)"), f.after.as_deref().unwrap_or("(unset)")))
+                .map(ToString::to_string)
                 .collect();
             let _ = writeln!(out, "- changed {}: {}", link(&ch.id), md(&fields.join("; ")));
         }
@@ -299,19 +300,6 @@ fn md(text: &str) -> String {
     out
 }
 
-/// A URL path segment, percent-encoded.
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +307,7 @@ mod tests {
     #[test]
     fn markdown_escapes_what_the_repository_wrote() {
         assert_eq!(md("a|b <script> *x* [l](u)"), "a\\|b &lt;script&gt; \\*x\\* \\[l\\](u)");
-        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+        // Links to the server's views percent-encode what the repository wrote.
+        assert_eq!(views::encode("a b/c"), "a%20b%2Fc");
     }
 }

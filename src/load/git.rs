@@ -18,9 +18,6 @@ use crate::load::kustomize::{join, normalize};
 /// Branches taken as the default one, in this order, when `--base` is not given.
 const DEFAULT_BRANCHES: &[&str] = &["origin/HEAD", "origin/main", "origin/master", "main", "master"];
 
-/// Largest generator input read from a revision, as on disk.
-const MAX_INPUT_BYTES: u64 = 1024 * 1024;
-
 /// A revision's tree: each entry's mode and object, by path below the folder.
 type Listing = BTreeMap<String, (gix::object::tree::EntryMode, gix::ObjectId)>;
 
@@ -41,13 +38,6 @@ pub struct Revision {
     /// The commit's full hexadecimal id.
     pub commit: String,
     id: gix::ObjectId,
-}
-
-impl Revision {
-    /// The commit's id, abbreviated as git shows it.
-    pub fn short(&self) -> &str {
-        &self.commit[..self.commit.len().min(7)]
-    }
 }
 
 impl Revisions {
@@ -107,7 +97,7 @@ impl Revisions {
         let Tree { files, problems, listed } = tree;
         let read_input = |path: &str| {
             let (_, oid) = listed.get(path).filter(|(mode, _)| mode.is_blob())?;
-            if self.repo.find_header(*oid).ok()?.size() > MAX_INPUT_BYTES {
+            if self.repo.find_header(*oid).ok()?.size() > super::MAX_INPUT_BYTES {
                 return None;
             }
             String::from_utf8(self.repo.find_blob(*oid).ok()?.take_data()).ok()

@@ -275,7 +275,7 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
 }
 
 /// Largest generator input read; a bigger one is left out (its data is then unknown).
-const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+pub(super) const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 
 /// Reads the non-YAML files that kustomization files feed to `configMapGenerator` and
 /// `secretGenerator`, inside the root only, with `read` (the disk, or a revision's tree).
@@ -365,15 +365,21 @@ enum Found {
     Link(String, PathBuf),
 }
 
-/// A walk of `root` as Flux's artifact sees it: hidden files kept, git's rules off, Flux's
-/// default exclusions first, `.sourceignore` files honoured, links not followed (they are
-/// resolved afterwards, inside the root only).
-fn walk_builder(root: &Path) -> WalkBuilder {
+/// Flux's default exclusions as overrides rooted at `root`, for the walk of a folder and
+/// for a revision's tree alike.
+pub(super) fn default_exclusions(root: &Path) -> ignore::overrides::Override {
     let mut overrides = OverrideBuilder::new(root);
     for pattern in DEFAULT_EXCLUSIONS {
         overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
     }
-    let overrides = overrides.build().expect("default exclusions are valid globs");
+    overrides.build().expect("default exclusions are valid globs")
+}
+
+/// A walk of `root` as Flux's artifact sees it: hidden files kept, git's rules off, Flux's
+/// default exclusions first, `.sourceignore` files honoured, links not followed (they are
+/// resolved afterwards, inside the root only).
+fn walk_builder(root: &Path) -> WalkBuilder {
+    let overrides = default_exclusions(root);
     let mut builder = WalkBuilder::new(root);
     builder
         .hidden(false)

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use ignore::overrides::{Override, OverrideBuilder};
+use ignore::overrides::Override;
 use ignore::Match;
 use rayon::prelude::*;
 
-use super::{DEFAULT_EXCLUSIONS, Dir, MAX_FILE_BYTES, Repository, SourceFile, Spend, budget, decode, is_yaml_name, parent_dir, too_large, yaml};
+use super::{Dir, MAX_FILE_BYTES, Repository, SourceFile, Spend, budget, decode, is_yaml_name, parent_dir, too_large, yaml};
 use crate::diagnostic::Diagnostic;
 
 /// What Flux's artifact leaves out of a tree: the default exclusions, then the `.sourceignore`
@@ -30,11 +30,7 @@ pub struct Exclusions {
 impl Exclusions {
     /// Flux's default exclusions only; `root` is where the tree would lie on disk.
     pub fn new(root: &Path) -> Exclusions {
-        let mut overrides = OverrideBuilder::new(root);
-        for pattern in DEFAULT_EXCLUSIONS {
-            overrides.add(&format!("!{pattern}")).expect("default exclusions are valid globs");
-        }
-        let defaults = overrides.build().expect("default exclusions are valid globs");
+        let defaults = super::default_exclusions(root);
         Exclusions { root: root.to_path_buf(), defaults, ignores: BTreeMap::new(), folders: Default::default() }
     }
 

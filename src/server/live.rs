@@ -123,11 +123,6 @@ impl Live {
             let _ = self.updates.send(Arc::from(json));
         }
     }
-
-    /// The index of the snapshot's cluster the status is of.
-    pub fn matched(&self, snapshot: &Snapshot) -> Option<usize> {
-        status::matching_cluster(snapshot, &self.lock().store)
-    }
 }
 
 /// `/api/status`: every object of the view with its status, and what blocks it.

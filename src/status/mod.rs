@@ -10,7 +10,6 @@ pub mod report;
 pub mod store;
 pub mod timing;
 
-use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -263,19 +262,19 @@ impl Counts {
     }
 }
 
-/// The status of `id`, an object of the repository: the cluster's, or "not applied".
-pub fn of<'a>(store: &'a Store, id: &ObjectId, absent: &'a ObjectStatus) -> &'a ObjectStatus {
-    store.get(id).unwrap_or(absent)
-}
-
 /// The state of every node of the view's graph, by node index.
 pub fn states(view: &ClusterView, store: &Store) -> Vec<State> {
     view.graph.graph.node_indices().map(|n| store.get(view.graph.id(n)).map_or(State::NotApplied, |s| s.state)).collect()
 }
 
 pub fn counts(view: &ClusterView, store: &Store) -> Counts {
+    count(&states(view, store))
+}
+
+/// How many nodes are in each state.
+pub fn count(states: &[State]) -> Counts {
     let mut counts = Counts::default();
-    for s in states(view, store) {
+    for &s in states {
         counts.add(s);
     }
     counts
@@ -313,12 +312,6 @@ pub fn not_in_git<'a>(snapshot: &Snapshot, store: &'a Store) -> Vec<(&'a ObjectI
         .iter()
         .filter(|(id, s)| !s.generated && !generated_charts.contains(id) && !snapshot.clusters.iter().any(|v| v.cluster.objects.contains_key(id)))
         .collect()
-}
-
-/// Every status of a view, by id, for the API and the pages: the cluster's, "not applied"
-/// for what is absent.
-pub fn of_view(view: &ClusterView, store: &Store) -> BTreeMap<ObjectId, ObjectStatus> {
-    view.cluster.objects.keys().map(|id| (id.clone(), store.get(id).cloned().unwrap_or_else(ObjectStatus::not_applied))).collect()
 }
 
 #[cfg(test)]

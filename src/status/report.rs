@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
-use super::{Counts, ObjectStatus, State, Store, blockers, counts, not_in_git, states};
+use super::{Counts, ObjectStatus, Store, blockers, count, not_in_git, states};
 use crate::model::ObjectId;
 use crate::snapshot::{ClusterView, Snapshot};
 
@@ -78,7 +78,7 @@ pub fn build(snapshot: &Snapshot, view: &ClusterView, store: &Store) -> Report {
     Report {
         version: 1,
         cluster: view.cluster.name.clone(),
-        counts: counts(view, store),
+        counts: count(&states),
         blocked: found.any_blocked(&states),
         root_blockers,
         not_in_git,
@@ -102,8 +102,7 @@ impl Report {
             out.push_str("nothing is blocked\n");
         }
         for r in &self.root_blockers {
-            let state = if r.status.state == State::Ready { "ready" } else { r.status.state.label() };
-            let _ = writeln!(out, "\n{} is {} ({}): {}", r.id, state, r.status.reason, r.status.message);
+            let _ = writeln!(out, "\n{} is {} ({}): {}", r.id, r.status.state.label(), r.status.reason, r.status.message);
             let _ = writeln!(out, "  {} waiting behind it", r.waiting);
             for chain in &r.chains {
                 let names: Vec<String> = chain.iter().map(ToString::to_string).collect();

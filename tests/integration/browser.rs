@@ -5,6 +5,7 @@
 //! Screenshots of the pages land in `target/screenshots/` for a person to look at; they are
 //! not assertions.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,9 +36,15 @@ fn free_port() -> u16 {
 
 /// `fluxgraph serve <repo>` on a free port; returns the process and its URL.
 fn serve(repo: &Path) -> (Process, String) {
+    serve_with(repo, &[], &[("FLUXGRAPH_LOG", OsStr::new("warn"))])
+}
+
+/// `fluxgraph serve` on `repo` with more arguments and environment; the server and its URL.
+fn serve_with(repo: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
         .args(["serve", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("FLUXGRAPH_LOG", "warn")
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -471,18 +478,8 @@ async fn a_status_change_recolours_the_open_page() {
     crate::status::healthy(&fake);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = fake.kubeconfig(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
-        .args(["serve", crate::util::repo("live-status").to_str().unwrap(), "--listen", "127.0.0.1:0", "--kube-status", "--context", "fake"])
-        .env("FLUXGRAPH_LOG", "error")
-        .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("fluxgraph serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _server = Process(child);
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL it serves on").trim_end_matches('/').to_string();
+    let env = [("FLUXGRAPH_LOG", OsStr::new("error")), ("KUBECONFIG", kubeconfig.as_os_str())];
+    let (_server, url) = serve_with(&crate::util::repo("live-status"), &["--kube-status", "--context", "fake"], &env);
 
     let b = browser().await;
     let c = &b.client;

@@ -111,6 +111,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
     let a = &view.analysis;
     let near = page.params.get("near").map(String::as_str) == Some("1");
     let by_time: Vec<ObjectId> = a.weighted_path.steps.iter().map(|s| s.id.clone()).collect();
+    let same = by_time == a.critical_path.nodes;
     let dominant_step = a.weighted_path.steps.iter().max_by_key(|s| s.worst_case);
     let pre = &a.prerequisites;
     let wait_between = |before: &ObjectId, after: &ObjectId| {
@@ -168,8 +169,9 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
             })
             .collect(),
         hop_svg: path_drawing(page, &a.critical_path.nodes, near),
-        same: by_time == a.critical_path.nodes,
-        time_svg: path_drawing(page, &by_time, near),
+        same,
+        // Drawn only when it differs: the page shows one chain otherwise.
+        time_svg: if same { String::new() } else { path_drawing(page, &by_time, near) },
         timed,
         dominant,
         live_part: if page.state.live().enabled() { format!("{}/blocked/timing{}", page.base(), page.cluster_query()) } else { String::new() },

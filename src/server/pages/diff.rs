@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 
 use super::{Link, Page, whole_cluster_state};
 use crate::diff::{self, Edge, Report, Status};
+use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds};
 use crate::graph;
 use crate::model::ObjectId;
 use crate::render::svg;
@@ -87,43 +88,23 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         ("objects".to_string(), format!("+{} −{} ~{} moved {}", c.objects.added.len(), c.objects.removed.len(), c.objects.changed.len(), c.objects.moved.len())),
         ("edges".to_string(), format!("+{} −{}", c.edges.added.len(), c.edges.removed.len())),
         ("levels changed".to_string(), c.levels.len().to_string()),
-        ("cold start".to_string(), format!("{} → {} ({}{})", time(c.cold_start.before_seconds), time(c.cold_start.after_seconds), if c.cold_start.delta_seconds < 0 { "−" } else { "+" }, time(c.cold_start.delta_seconds.unsigned_abs()))),
+        ("cold start".to_string(), format!("{} → {} ({})", seconds(c.cold_start.before_seconds), seconds(c.cold_start.after_seconds), signed_seconds(c.cold_start.delta_seconds))),
         ("blast radius".to_string(), format!("{} ({} changed, {} downstream)", c.blast_radius.count, c.blast_radius.changed.len(), c.blast_radius.downstream.len())),
     ];
-    let path = |p: &Option<diff::PathSummary>| {
-        p.as_ref().map_or("(no cluster)".to_string(), |p| {
-            format!("{} hops, {} worst case: {}", p.hops, time(p.worst_case_seconds), p.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(" → "))
-        })
-    };
     let body = DiffPage {
         base: side(&report.base),
         head: side(&report.head),
         verdict: report.verdict.clone(),
         failed: report.errors_introduced > 0,
         counts,
-        path_before: path(&c.critical_path.before),
-        path_after: path(&c.critical_path.after),
+        path_before: path_line(&c.critical_path.before),
+        path_after: path_line(&c.critical_path.after),
         rows: rows(page, &report),
-        introduced: c.diagnostics.introduced.iter().map(diagnostic).collect(),
-        resolved: c.diagnostics.resolved.iter().map(diagnostic).collect(),
+        introduced: c.diagnostics.introduced.iter().map(diagnostic_line).collect(),
+        resolved: c.diagnostics.resolved.iter().map(diagnostic_line).collect(),
         svg,
     };
     (StatusCode::OK, (format!("diff {} → {}", side(&report.base), side(&report.head)), body.render().unwrap_or_default()))
-}
-
-fn time(seconds: u64) -> String {
-    if seconds == 0 { "0s".into() } else { crate::model::Duration::from_secs(seconds).to_string() }
-}
-
-fn side(s: &diff::Side) -> String {
-    match &s.commit {
-        Some(c) => format!("{} ({})", s.name, &c[..c.len().min(7)]),
-        None => s.name.clone(),
-    }
-}
-
-fn diagnostic(d: &crate::diagnostic::Diagnostic) -> String {
-    format!("{}[{}] {}", d.severity.as_str(), d.code, d.message)
 }
 
 fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
@@ -137,7 +118,7 @@ fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
         rows.push(Row { mark: "removed", name: r.id.to_string(), href: String::new(), note: format!("was {}:{}", r.file, r.line) });
     }
     for ch in &c.objects.changed {
-        let fields: Vec<String> = ch.fields.iter().map(|f| format!("{}: {} → {}", f.field, f.before.as_deref().unwrap_or("(unset)"), f.after.as_deref().unwrap_or("(unset)"))).collect();
+        let fields: Vec<String> = ch.fields.iter().map(ToString::to_string).collect();
         rows.push(Row { mark: "changed", name: ch.id.to_string(), href: href(&ch.id), note: fields.join("; ") });
     }
     for m in &c.objects.moved {

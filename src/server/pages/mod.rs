@@ -294,7 +294,7 @@ const LARGE: usize = 300;
 /// The view state of whole-cluster drawings: as asked, with the large-cluster default.
 fn whole_cluster_state(page: &Page<'_>) -> ViewState {
     let mut state = page.view_state.clone();
-    let kustomizations = page.view.cluster.objects.keys().filter(|id| id.kind == Kind::Kustomization).count();
+    let kustomizations = page.view.cluster.kustomization_count();
     if kustomizations > LARGE && !page.params.contains_key("edges") {
         state.edges.remove(&EdgeKind::Applies);
     }

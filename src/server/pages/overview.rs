@@ -10,7 +10,6 @@ use askama::Template;
 use super::levels::{LevelRow, level_rows};
 use super::{DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_toggles, kind_toggles, layout_toggles, stats, whole_cluster_state};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::Kind;
 use crate::render::svg;
 use crate::server::groups::{self, GROUP_ABOVE};
 use crate::server::views;
@@ -47,7 +46,7 @@ fn grouped(page: &Page<'_>) -> bool {
     match page.params.get("group").map(String::as_str) {
         Some("0") => false,
         Some("1") => true,
-        _ => page.view.cluster.objects.keys().filter(|id| id.kind == Kind::Kustomization).count() > GROUP_ABOVE,
+        _ => page.view.cluster.kustomization_count() > GROUP_ABOVE,
     }
 }
 
