@@ -32,7 +32,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, Resource, is_sops, join, normalize};
 use crate::load::patch::{Patch, Target};
 use crate::load::{Node, Repository, parent_dir};
-use crate::model::{self, Kind, ObjectId};
+use crate::model::{self, Kind, Manifest, ObjectId, ResourceId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -634,64 +634,59 @@ fn unapplied_entries(repo: &Repository, patches: &BTreeSet<String>, urls: &BTree
 
 /// What a cluster lacks that only something applied by hand could give it: sources that
 /// its objects read, and ConfigMaps and Secrets that its postBuilds substitute from.
-pub fn needs(cluster: &Cluster) -> BTreeSet<(String, String, String)> {
+pub fn needs(cluster: &Cluster) -> BTreeSet<ResourceId> {
     let mut out = BTreeSet::new();
     let provided = provides(cluster);
     for o in cluster.objects.values() {
         for (kind, r) in o.source_refs() {
             let id = r.resolve(kind, &o.id.namespace);
             if !cluster.objects.contains_key(&id) && kind != Kind::ExternalArtifact {
-                out.insert((kind.to_string(), id.namespace, id.name));
+                out.insert(ResourceId::of(&id));
             }
         }
         let Some(post_build) = o.kustomization().and_then(|k| k.post_build.as_ref()) else { continue };
         for from in &post_build.substitute_from {
-            let key = (from.kind.clone(), o.id.namespace.clone(), from.name.clone());
-            if !provided.contains(&key) {
-                out.insert(key);
+            let id = ResourceId::new("", from.kind.clone(), o.id.namespace.clone(), from.name.clone());
+            if !provided.contains(&id) {
+                out.insert(id);
             }
         }
     }
     out
 }
 
-/// What a cluster holds, as (kind, namespace, name): its Flux objects and every ConfigMap
-/// and Secret its builds apply.
-fn provides(cluster: &Cluster) -> BTreeSet<(String, String, String)> {
-    let objects = cluster.objects.keys().map(|id| (id.kind.to_string(), id.namespace.clone(), id.name.clone()));
+/// What a cluster holds: its Flux objects and every ConfigMap and Secret its builds apply.
+fn provides(cluster: &Cluster) -> BTreeSet<ResourceId> {
+    let objects = cluster.objects.keys().map(ResourceId::of);
     let applied = cluster.inventory.iter().flat_map(|(by, items)| {
         items.iter().filter(|a| a.kind == "ConfigMap" || a.kind == "Secret").map(move |a| {
-            (a.kind.clone(), a.namespace.clone().unwrap_or_else(|| by.namespace.clone()), a.name.clone())
+            let group = a.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+            ResourceId::new(group, a.kind.clone(), a.namespace.clone().unwrap_or_else(|| by.namespace.clone()), a.name.clone())
         })
     });
     objects.chain(applied).collect()
 }
 
 /// Whether `group` (Kustomizations nothing applies, reading an entry's own source) was
-/// applied by hand into that entry's cluster: it gives the cluster something it lacks (`needs`) — a source its objects read, or the ConfigMap its
-/// variables come from. A dead copy of an app (commented out of its parent) gives nothing
-/// the live cluster reads.
-pub fn applied_by_hand(group: &Entry, group_cluster: &Cluster, needs: &BTreeSet<(String, String, String)>) -> bool {
+/// applied by hand into that entry's cluster: it gives the cluster something it lacks
+/// (`needs`) — a source its objects read, or the ConfigMap its variables come from. A dead
+/// copy of an app (commented out of its parent) gives nothing the live cluster reads.
+pub fn applied_by_hand(group: &Entry, group_cluster: &Cluster, needs: &BTreeSet<ResourceId>) -> bool {
     let mut gives = provides(group_cluster);
-    for r in &group.applied {
-        let (_, kind) = model::type_of(&r.manifest);
-        let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| BOOTSTRAP_NAMESPACE.into());
-        gives.insert((kind.to_string(), ns, model::metadata_name(&r.manifest).unwrap_or_default()));
-    }
+    gives.extend(group.applied.iter().filter_map(|r| r.manifest.resource_id(BOOTSTRAP_NAMESPACE)));
     needs.iter().any(|n| gives.contains(n))
 }
 
 /// A cheap first look before resolving a group: whether any file its roots could apply
 /// holds an object of a kind and name the cluster needs (namespaces are left to resolution,
 /// kustomize may change them).
-pub fn could_give(repo: &Repository, group: &Entry, needs: &BTreeSet<(String, String, String)>) -> bool {
-    let wanted: BTreeSet<(&str, &str)> = needs.iter().map(|(k, _, n)| (k.as_str(), n.as_str())).collect();
+pub fn could_give(repo: &Repository, group: &Entry, needs: &BTreeSet<ResourceId>) -> bool {
+    let wanted: BTreeSet<(&str, &str)> = needs.iter().map(|id| (id.kind.as_str(), id.name.as_str())).collect();
     let paths: Vec<(String, Vec<String>)> = group.roots.iter().filter_map(sync_path).filter(|p| repo.is_dir(p)).map(|p| (p, Vec::new())).collect();
     let mut files = kustomize::reachable_files(repo, &paths);
     files.extend(group.roots.iter().chain(&group.applied).map(|r| r.file.to_string()));
     files.iter().filter_map(|f| repo.files.get(f)).flat_map(|f| f.documents.iter().flatten()).any(|d| {
-        let (_, kind) = model::type_of(&d.root);
-        model::metadata_name(&d.root).is_some_and(|n| wanted.contains(&(kind, n.as_str())))
+        d.root.name().is_some_and(|n| wanted.contains(&(d.root.kind(), n)))
     })
 }
 

@@ -296,11 +296,11 @@ impl<'a> Builder<'a> {
                     if let Some(existing) = existing {
                         let manifest = Arc::make_mut(&mut existing.manifest);
                         if behavior == "replace" {
-                            set_key(manifest, "data", Value::Map(Vec::new()));
+                            manifest.set("data", Value::Map(Vec::new()));
                         }
-                        let target = ensure_map(manifest, "data");
+                        let target = manifest.map_mut("data");
                         for (k, v) in data {
-                            set_key(target, &k, Value::Str(v));
+                            target.set(&k, Value::Str(v));
                         }
                         continue;
                     }
@@ -691,8 +691,7 @@ fn set_namespace(manifest: &mut Arc<Node>, namespace: &str) {
     if is_cluster_scoped(kind) || crate::model::metadata_namespace(manifest).as_deref() == Some(namespace) {
         return;
     }
-    let meta = ensure_map(Arc::make_mut(manifest), "metadata");
-    set_key(meta, "namespace", Value::Str(namespace.to_string()));
+    Arc::make_mut(manifest).map_mut("metadata").set("namespace", Value::Str(namespace.to_string()));
 }
 
 fn rename(manifest: &mut Arc<Node>, prefix: Option<&str>, suffix: Option<&str>) {
@@ -710,33 +709,7 @@ fn set_label(manifest: &mut Arc<Node>, key: &str, value: &str) {
     if manifest.at(&["metadata", "labels", key]).and_then(Node::as_str) == Some(value) {
         return;
     }
-    let meta = ensure_map(Arc::make_mut(manifest), "metadata");
-    let labels = ensure_map(meta, "labels");
-    set_key(labels, key, Value::Str(value.to_string()));
-}
-
-fn ensure_map<'n>(node: &'n mut Node, key: &str) -> &'n mut Node {
-    let line = node.line;
-    if !matches!(node.get(key).map(|n| &n.value), Some(Value::Map(_))) {
-        set_key(node, key, Value::Map(Vec::new()));
-    }
-    let child = node.get_mut(key).expect("just set");
-    if child.line == 0 {
-        child.line = line;
-    }
-    child
-}
-
-fn set_key(node: &mut Node, key: &str, value: Value) {
-    let line = node.line;
-    if let Value::Map(entries) = &mut node.value {
-        match entries.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => v.value = value,
-            None => entries.push((key.to_string(), Node::new(line, value))),
-        }
-    } else {
-        node.value = Value::Map(vec![(key.to_string(), Node::new(line, value))]);
-    }
+    Arc::make_mut(manifest).set_metadata("labels", key, value);
 }
 
 /// A document is SOPS-encrypted when it carries SOPS's metadata block.

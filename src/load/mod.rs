@@ -19,6 +19,7 @@
 //! (256 MiB), set with `--max-files` and `--max-repository-bytes` ([`set_budget`]). Beyond it
 //! the walk stops, the files beyond are left out, and one `repository-too-large` says so.
 
+pub mod edit;
 pub mod kustomize;
 pub mod patch;
 pub mod git;

@@ -102,6 +102,14 @@ impl Node {
         }
     }
 
+    /// A string or number scalar's text, borrowed.
+    pub fn scalar_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) | Value::Number(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn as_bool(&self) -> Option<bool> {
         match &self.value {
             Value::Bool(b) => Some(*b),

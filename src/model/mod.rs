@@ -359,26 +359,106 @@ impl FluxObject {
     }
 }
 
-/// The namespace and name written in a manifest's metadata.
-pub fn metadata_name(manifest: &Node) -> Option<String> {
-    manifest.at(&["metadata", "name"]).and_then(Node::scalar_text)
+/// Any Kubernetes object's identity, Flux kind or not (a ConfigMap, a Secret): API group,
+/// kind, namespace (empty when nothing gives one) and name. Kubernetes' own core kinds have
+/// the empty group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResourceId {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
 }
 
+impl ResourceId {
+    pub fn new(group: impl Into<String>, kind: impl Into<String>, namespace: impl Into<String>, name: impl Into<String>) -> ResourceId {
+        ResourceId { group: group.into(), kind: kind.into(), namespace: namespace.into(), name: name.into() }
+    }
+
+    /// The identity of a Flux object.
+    pub fn of(id: &ObjectId) -> ResourceId {
+        ResourceId::new(id.kind.group(), id.kind.as_str(), id.namespace.clone(), id.name.clone())
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.kind)?;
+        if !self.namespace.is_empty() {
+            write!(f, "/{}", self.namespace)?;
+        }
+        write!(f, "/{}", self.name)
+    }
+}
+
+/// What every Kubernetes manifest says of itself: its type and its metadata's namespace and
+/// name, read without copying.
+pub trait Manifest {
+    fn api_version(&self) -> &str;
+    fn kind(&self) -> &str;
+    /// `metadata.name` (a number written as a name is read as its text).
+    fn name(&self) -> Option<&str>;
+    /// `metadata.namespace`, when it is written and not empty.
+    fn namespace(&self) -> Option<&str>;
+
+    /// The API group: apiVersion before its `/`, empty for Kubernetes' core kinds.
+    fn group(&self) -> &str {
+        self.api_version().rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    /// The Flux kind, when it is one we graph.
+    fn flux_kind(&self) -> Option<Kind> {
+        Kind::of_manifest(self.api_version(), self.kind())
+    }
+
+    /// Its identity once it lands in `default_namespace` unless it names its own.
+    fn resource_id(&self, default_namespace: &str) -> Option<ResourceId> {
+        let namespace = self.namespace().unwrap_or(default_namespace);
+        Some(ResourceId::new(self.group(), self.kind(), namespace, self.name()?))
+    }
+
+    /// Its Flux identity, likewise, when it is a Flux object we graph.
+    fn object_id(&self, default_namespace: &str) -> Option<ObjectId> {
+        Some(ObjectId::new(self.flux_kind()?, self.namespace().unwrap_or(default_namespace), self.name()?))
+    }
+}
+
+impl Manifest for Node {
+    fn api_version(&self) -> &str {
+        self.get("apiVersion").and_then(Node::as_str).unwrap_or("")
+    }
+
+    fn kind(&self) -> &str {
+        self.get("kind").and_then(Node::as_str).unwrap_or("")
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.at(&["metadata", "name"]).and_then(Node::scalar_str)
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        self.at(&["metadata", "namespace"]).and_then(Node::scalar_str).filter(|s| !s.is_empty())
+    }
+}
+
+/// The name written in a manifest's metadata, owned.
+pub fn metadata_name(manifest: &Node) -> Option<String> {
+    manifest.name().map(str::to_string)
+}
+
+/// The namespace written in a manifest's metadata, owned; `None` when absent or empty.
 pub fn metadata_namespace(manifest: &Node) -> Option<String> {
-    manifest.at(&["metadata", "namespace"]).and_then(Node::scalar_text).filter(|s| !s.is_empty())
+    manifest.namespace().map(str::to_string)
 }
 
 /// apiVersion and kind of a manifest.
 pub fn type_of(manifest: &Node) -> (&str, &str) {
-    let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-    let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
-    (api, kind)
+    (manifest.api_version(), manifest.kind())
 }
 
 /// The Flux kind of a manifest, if it is one we graph.
 pub fn flux_kind(manifest: &Node) -> Option<Kind> {
-    let (api, kind) = type_of(manifest);
-    Kind::of_manifest(api, kind)
+    manifest.flux_kind()
 }
 
 /// Why Kubernetes would refuse this object's name or namespace, as its API server validates

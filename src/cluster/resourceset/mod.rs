@@ -350,12 +350,12 @@ fn generate(object: &FluxObject, sets: &[Value], diagnostics: &mut Vec<Diagnosti
             }
         }
     }
-    let common = common_metadata(&object.manifest);
+    let common = super::build::common_metadata(&object.manifest);
     for r in &mut out {
         if !common.is_empty() {
             let manifest = Arc::make_mut(&mut r.manifest);
             for (field, k, v) in &common {
-                super::set_metadata(manifest, field, k, v);
+                manifest.set_metadata(field, k, v);
             }
         }
     }
@@ -372,17 +372,6 @@ fn key(manifest: &Node) -> (String, String, String, String) {
 
 fn disabled(manifest: &Node) -> bool {
     manifest.at(&["metadata", "annotations", "fluxcd.controlplane.io/reconcile"]).and_then(Node::as_str) == Some("disabled")
-}
-
-/// `spec.commonMetadata`: labels and annotations set on every generated object.
-fn common_metadata(manifest: &Node) -> Vec<(&'static str, String, String)> {
-    let mut out = Vec::new();
-    for field in ["labels", "annotations"] {
-        for (k, v) in manifest.at(&["spec", "commonMetadata", field]).map(Node::entries).unwrap_or_default() {
-            out.push((field, k.clone(), v.scalar_text().unwrap_or_default()));
-        }
-    }
-    out
 }
 
 /// Every node of a generated object is shown at the template it came from.

@@ -1,0 +1,454 @@
+//! The build of one Flux Kustomization: its object and the cluster found so far → what it
+//! applies, as kustomize-controller builds it.
+//!
+//! In the controller's order: `spec.path` is found in the Kustomization's source (this
+//! repository, an ExternalArtifact mapped back into it, or elsewhere and not built); kustomize
+//! builds it with the Kustomization's own overlay (patches, components, targetNamespace,
+//! name prefix and suffix); postBuild substitutes its variables into every manifest; and
+//! `commonMetadata` is set on each (`SetCommonMetadata`, after substitution). The findings
+//! on the way are separate functions: a path that does not exist, SOPS files without
+//! decryption, variables that no postBuild defines. Reads only, so the resolver runs
+//! builds on every core.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::variables::{self, Scope, VariableIndex};
+use super::{Applied, Cluster, normalize_url, resourceset};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::load::kustomize::{self, Overlay, Resource, normalize};
+use crate::load::patch::{Patch, Target};
+use crate::load::substitute::Variables;
+use crate::load::{Node, Repository};
+use crate::model::{FluxObject, KustomizationSpec, Manifest, ObjectId, Kind, Spec};
+
+/// What a build may read of the cluster resolved so far.
+pub(super) struct Context<'a> {
+    pub repo: &'a Repository,
+    pub cluster: &'a Cluster,
+    /// Sources that are this repository, each with the folder their artifact's root is.
+    pub local_sources: &'a BTreeMap<ObjectId, String>,
+    /// This repository's URLs, normalised.
+    pub urls: &'a BTreeSet<String>,
+    /// The ConfigMaps and Secrets the cluster applies, as found so far.
+    pub applied: &'a VariableIndex,
+    /// Whether a Kustomization may be built while an optional substituteFrom source is
+    /// still missing (once nothing else moves).
+    pub optional_may_miss: bool,
+    /// Nothing else will move: build with what is known.
+    pub last_round: bool,
+}
+
+/// What a Kustomization's postBuild does with `${VAR}`.
+pub(super) enum Substitution {
+    Defines(Vec<String>),
+    Literal(Vec<(String, Arc<str>, u32)>),
+}
+
+/// What a build or a ResourceSet applies, sorted as the resolver needs it.
+#[derive(Default)]
+pub(super) struct Built {
+    pub children: Vec<(Resource, bool)>,
+    pub inventory: Vec<Applied>,
+    /// ConfigMaps and Secrets, for `substituteFrom`.
+    pub variables: Vec<Resource>,
+    /// ResourceSetInputProviders, for ResourceSets' `inputsFrom`.
+    pub providers: Vec<Resource>,
+}
+
+impl Built {
+    /// `unresolved`: the manifest holds a variable whose value is not known here.
+    pub fn add(&mut self, resource: Resource, unresolved: bool) {
+        self.inventory.push(applied(&resource));
+        let manifest = &resource.manifest;
+        if manifest.api_version() == "v1" && matches!(manifest.kind(), "ConfigMap" | "Secret") {
+            self.variables.push(resource.clone());
+        }
+        if resourceset::is_provider(manifest) {
+            self.providers.push(resource.clone());
+        }
+        if manifest.flux_kind().is_some() {
+            self.children.push((resource, unresolved));
+        }
+    }
+
+    pub fn into_outcome(self, files: BTreeSet<String>, substitution: Substitution) -> Outcome {
+        Outcome::Built { files, children: self.children, inventory: self.inventory, variables: self.variables, providers: self.providers, substitution }
+    }
+}
+
+/// Where a Kustomization's `spec.path` lies.
+enum Root {
+    /// In this repository: the folder, or `None` when the path climbs out of it.
+    Here(Option<String>),
+    /// In another repository or artifact, described.
+    Elsewhere(String),
+    /// In an ExternalArtifact whose ArtifactGenerator is not known yet.
+    NotYet,
+}
+
+pub(super) enum Outcome {
+    /// Its source is an ExternalArtifact whose generator is not known yet, or a
+    /// `substituteFrom` source the cluster has not applied yet: it waits for the rest.
+    Deferred,
+    External(String),
+    Failed,
+    Built {
+        files: BTreeSet<String>,
+        children: Vec<(Resource, bool)>,
+        inventory: Vec<Applied>,
+        variables: Vec<Resource>,
+        providers: Vec<Resource>,
+        /// With postBuild: the variables it defines. Without: the `${VAR}`s its build sends
+        /// to the cluster as they are, with where each is written.
+        substitution: Substitution,
+    },
+    /// Its path depends on a variable whose value is not known here.
+    Unresolved,
+}
+
+/// Builds one Kustomization: what it applies, and what is wrong with it.
+pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
+    let Some(spec) = object.kustomization() else { return Outcome::Failed };
+    let path = match locate(ctx, object, spec, diagnostics) {
+        Ok(path) => path,
+        Err(outcome) => return outcome,
+    };
+    // substituteFrom reads what the cluster applies; a source it has not applied yet may
+    // come from a Kustomization still to be built, so this one waits for the rest.
+    let mut missing = variables::Missing::default();
+    let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, Scope::Cluster(ctx.applied), diagnostics, &mut missing));
+    if !ctx.last_round && (missing.required || (missing.optional && !ctx.optional_may_miss)) {
+        return Outcome::Deferred;
+    }
+    let vars = vars.filter(|v| !v.is_empty());
+    let build = kustomize::build(ctx.repo, &path, &overlay(object, &path));
+    diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(&object.id)));
+    let common = common_metadata(&object.manifest);
+    let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
+    let mut literal: Vec<(Arc<Node>, Arc<str>)> = Vec::new();
+    let mut built = Built::default();
+    let sops = sops_without_decryption(object, &build.resources);
+    for mut resource in build.resources {
+        // Asked when the build substitutes, or for the unsubstituted-variable lint.
+        let asked = vars.is_some() || spec.post_build.is_none();
+        let has_dollar = asked && may_hold_dollar(ctx.repo, &resource) && resource.manifest.any_string_contains(b'$');
+        let mut unresolved = false;
+        if let Some(vars) = vars.as_ref().filter(|_| has_dollar) {
+            unresolved = substitute(&mut resource, vars, &mut undefined);
+        }
+        if spec.post_build.is_none() && has_dollar {
+            literal.push((Arc::clone(&resource.manifest), resource.file.clone()));
+        }
+        if !common.is_empty() {
+            let manifest = Arc::make_mut(&mut resource.manifest);
+            for (field, k, v) in &common {
+                manifest.set_metadata(field, k, v);
+            }
+        }
+        built.add(resource, unresolved);
+    }
+    diagnostics.extend(undefined_variables(&object.id, undefined));
+    diagnostics.extend(sops);
+    let substitution = match &vars {
+        Some(v) => Substitution::Defines(v.bindings.keys().cloned().collect()),
+        None if spec.post_build.is_some() => Substitution::Defines(Vec::new()),
+        None => Substitution::Literal(literal_variables(&literal)),
+    };
+    built.into_outcome(build.files, substitution)
+}
+
+/// The folder `spec.path` builds, or the outcome when it is not built here.
+fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diagnostics: &mut Vec<Diagnostic>) -> Result<String, Outcome> {
+    let id = &object.id;
+    let path_text = spec.path.as_ref().map_or("", |p| p.value.as_str());
+    let path_line = spec.path.as_ref().map_or(object.line, |p| p.line);
+    if path_text.contains("${") && ctx.cluster.unresolved.contains(id) {
+        diagnostics.push(
+            Diagnostic::info(
+                Code::UnresolvedVariable,
+                &object.file,
+                path_line,
+                format!("spec.path {path_text:?} depends on a variable whose value is not known here (a Secret, or a source outside the repository); what it applies is not shown"),
+            )
+            .on(id),
+        );
+        return Err(Outcome::Unresolved);
+    }
+    let path = match source_root(ctx, object, path_text) {
+        Root::Here(path) => path,
+        Root::Elsewhere(external) => {
+            diagnostics.push(
+                Diagnostic::info(Code::ExternalSource, &object.file, object.line, format!("{id} reads {external}; its path {path_text:?} is not resolved here")).on(id),
+            );
+            return Err(Outcome::External(external));
+        }
+        Root::NotYet => return Err(Outcome::Deferred),
+    };
+    let Some(path) = path else {
+        diagnostics.push(Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?} points outside the repository")).on(id));
+        return Err(Outcome::Failed);
+    };
+    if !ctx.repo.is_dir(&path) {
+        let what = if ctx.repo.is_file(&path) { "is a file, not a directory" } else { "does not exist" };
+        diagnostics.push(
+            Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?}: {path} {what}"))
+                .on(id)
+                .with_hint(closest_dir(ctx.repo, &path)),
+        );
+        return Err(Outcome::Failed);
+    }
+    Ok(path)
+}
+
+/// Substitutes `vars` into a manifest's strings, unless substitution is disabled on it;
+/// notes the variables it found undefined. Whether a value stayed unknown.
+fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> bool {
+    if substitution_disabled(&resource.manifest) {
+        return false;
+    }
+    let mut unresolved = false;
+    let file = resource.file.clone();
+    Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
+        if s.contains('$') {
+            let out = vars.substitute(s);
+            for name in out.undefined {
+                undefined.entry(name).or_insert_with(|| (file.clone(), line));
+            }
+            unresolved |= !out.unresolved.is_empty();
+            *s = out.text;
+        }
+    });
+    unresolved
+}
+
+/// `undefined-variable`: a `${VAR}` the postBuild does not define, which Flux replaces with
+/// an empty string.
+fn undefined_variables(id: &ObjectId, undefined: BTreeMap<String, (Arc<str>, u32)>) -> impl Iterator<Item = Diagnostic> + '_ {
+    undefined.into_iter().map(move |(name, (file, line))| {
+        Diagnostic::warning(
+            Code::UndefinedVariable,
+            file.to_string(),
+            line,
+            format!("${{{name}}} is not defined by {id}'s postBuild (substitute or substituteFrom); Flux replaces it with an empty string"),
+        )
+        .on(id)
+        .with_hint(format!("define {name} in a substituteFrom ConfigMap or Secret, or give a default: ${{{name}:=value}}"))
+    })
+}
+
+/// `sops-without-decryption`: one error per SOPS-encrypted file a Kustomization without
+/// `spec.decryption` applies.
+fn sops_without_decryption(object: &FluxObject, resources: &[Resource]) -> Vec<Diagnostic> {
+    if object.kustomization().is_some_and(|k| k.decryption.is_some()) {
+        return Vec::new();
+    }
+    let id = &object.id;
+    let mut files: BTreeMap<&Arc<str>, u32> = BTreeMap::new();
+    for r in resources.iter().filter(|r| r.sops) {
+        let line = files.entry(&r.file).or_insert(r.line);
+        *line = (*line).min(r.line);
+    }
+    files
+        .into_iter()
+        .map(|(file, line)| {
+            Diagnostic::error(
+                Code::SopsWithoutDecryption,
+                file.to_string(),
+                line,
+                format!("{file} is SOPS-encrypted but {id} has no spec.decryption; Flux would apply the encrypted values and the apply fails"),
+            )
+            .on(id)
+            .with_hint("add spec.decryption: {provider: sops, secretRef: {name: ...}}")
+        })
+        .collect()
+}
+
+/// Whether a built manifest may have a `$` in a string: a document no patch or transformer
+/// changed answers from its text, searched once when it was read; any other is walked.
+fn may_hold_dollar(repo: &Repository, resource: &Resource) -> bool {
+    let file = repo.files.get(&*resource.file);
+    let document = file.and_then(|f| f.documents.iter().flatten().find(|d| d.line == resource.line));
+    match document {
+        Some(d) if Arc::ptr_eq(&d.root, &resource.manifest) => d.has_dollar,
+        _ => true,
+    }
+}
+
+/// Where a Kustomization's path lies: in this repository, elsewhere, or not known yet.
+fn source_root(ctx: &Context<'_>, object: &FluxObject, path: &str) -> Root {
+    let Some((kind, reference)) = object.source_refs().into_iter().next() else {
+        return Root::Here(normalize(path));
+    };
+    let source = reference.resolve(kind, &object.id.namespace);
+    match kind {
+        Kind::GitRepository | Kind::OCIRepository | Kind::Bucket if local_root(ctx, &source).is_some() => {
+            let base = local_root(ctx, &source).unwrap_or_default();
+            Root::Here(normalize(path).map(|p| kustomize::join(&base, &p).trim_end_matches('/').to_string()))
+        }
+        Kind::ExternalArtifact => match artifact_path(ctx.cluster, &source, path) {
+            Some(mapped) => Root::Here(mapped),
+            None if ctx.last_round => Root::Elsewhere(format!("{source}, which no ArtifactGenerator of this cluster produces")),
+            None => Root::NotYet,
+        },
+        _ => Root::Elsewhere(describe_source(ctx.cluster, &source)),
+    }
+}
+
+/// The folder of this repository a source's artifact is rooted at, when the source is
+/// this repository: one the entry point names, or one whose URL is this repository's
+/// (a remote of the work tree, or the URL of another local source, say another branch).
+fn local_root(ctx: &Context<'_>, source: &ObjectId) -> Option<String> {
+    if let Some(base) = ctx.local_sources.get(source) {
+        return Some(base.clone());
+    }
+    let url = |id: &ObjectId| ctx.cluster.objects.get(id).and_then(source_url).map(|u| normalize_url(&u));
+    let u = url(source)?;
+    let same = ctx.local_sources.iter().find(|(l, _)| url(l).as_ref() == Some(&u)).map(|(_, b)| b.clone());
+    if ctx.urls.contains(&u) {
+        return Some(same.unwrap_or_default());
+    }
+    same
+}
+
+fn describe_source(cluster: &Cluster, source: &ObjectId) -> String {
+    match cluster.objects.get(source).and_then(source_url) {
+        Some(url) => format!("{source} ({url})"),
+        None => source.to_string(),
+    }
+}
+
+fn source_url(object: &FluxObject) -> Option<String> {
+    match &object.spec {
+        Spec::Source(s) => s.url.clone(),
+        _ => None,
+    }
+}
+
+/// Maps a path inside an ExternalArtifact back to this repository through the
+/// `copy` rules of the ArtifactGenerator that produces it.
+fn artifact_path(cluster: &Cluster, artifact: &ObjectId, path: &str) -> Option<Option<String>> {
+    let art = cluster.artifact_spec(artifact)?;
+    let Some(path) = normalize(path) else { return Some(None) };
+    let mut best: Option<(usize, String)> = None;
+    for copy in art.get("copy").map(Node::as_seq).unwrap_or_default() {
+        let from = copy.get("from").and_then(Node::as_str).unwrap_or("");
+        let to = copy.get("to").and_then(Node::as_str).unwrap_or("");
+        let Some(repo_dir) = from.split_once('/').map(|(_, rest)| rest.trim_end_matches("**").trim_end_matches('/')) else { continue };
+        let art_dir = to.strip_prefix("@artifact").unwrap_or(to).trim_matches('/');
+        let rest = if art_dir.is_empty() {
+            Some(path.as_str())
+        } else if path == art_dir {
+            Some("")
+        } else {
+            path.strip_prefix(&format!("{art_dir}/"))
+        };
+        if let Some(rest) = rest {
+            if best.as_ref().is_none_or(|(len, _)| art_dir.len() > *len) {
+                best = Some((art_dir.len(), kustomize::join(repo_dir, rest).trim_end_matches('/').to_string()));
+            }
+        }
+    }
+    Some(best.map(|(_, p)| p))
+}
+
+/// What the Kustomization adds to the kustomization file at its path.
+fn overlay(object: &FluxObject, path: &str) -> Overlay {
+    let spec = object.kustomization().expect("a Kustomization");
+    let patches = object
+        .manifest
+        .at(&["spec", "patches"])
+        .map(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let target = p.get("target").map(Target::read);
+            Patch::parse(p.get("patch")?.as_str()?, target).ok()
+        })
+        .collect();
+    Overlay {
+        namespace: spec.target_namespace.clone(),
+        patches,
+        components: spec.components.iter().filter_map(|c| normalize(&kustomize::join(path, c))).collect(),
+        name_prefix: spec.name_prefix.clone(),
+        name_suffix: spec.name_suffix.clone(),
+    }
+}
+
+/// A hint for a path that does not exist: the nearest existing folder above it.
+fn closest_dir(repo: &Repository, path: &str) -> String {
+    let mut dir = path;
+    while !dir.is_empty() && !repo.is_dir(dir) {
+        dir = crate::load::parent_dir(dir);
+    }
+    let shown = if dir.is_empty() { "the repository root".to_string() } else { format!("./{dir}") };
+    format!("the closest existing folder is {shown}; spec.path is relative to the source's root, not to this file")
+}
+
+/// `spec.commonMetadata` of a Flux Kustomization: labels and annotations it sets on
+/// everything it applies, over what the manifests say (kustomize-controller's
+/// `SetCommonMetadata`, after the build and substitution).
+pub(super) fn common_metadata(manifest: &Node) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    for field in ["labels", "annotations"] {
+        for (k, v) in manifest.at(&["spec", "commonMetadata", field]).map(Node::entries).unwrap_or_default() {
+            out.push((field, k.clone(), v.scalar_text().unwrap_or_default()));
+        }
+    }
+    out
+}
+
+/// Every `${NAME}` written in these manifests (not `$${NAME}`, which is an escape), with
+/// where it is written.
+fn literal_variables(manifests: &[(Arc<Node>, Arc<str>)]) -> Vec<(String, Arc<str>, u32)> {
+    let mut out = Vec::new();
+    for (manifest, file) in manifests {
+        manifest.visit_strings(&mut |s, line| {
+            let bytes = s.as_bytes();
+            let mut i = 0;
+            while let Some(at) = s[i..].find("${").map(|n| n + i) {
+                let escaped = at > 0 && bytes[at - 1] == b'$';
+                let name: String = s[at + 2..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if !escaped && !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.push((name, file.clone(), line));
+                }
+                i = at + 2;
+            }
+        });
+    }
+    out
+}
+
+/// The `kustomize.toolkit.fluxcd.io/substitute: disabled` label or annotation.
+fn substitution_disabled(manifest: &Node) -> bool {
+    const KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+    ["labels", "annotations"].iter().any(|k| manifest.at(&["metadata", k, KEY]).and_then(Node::as_str) == Some("disabled"))
+}
+
+/// A built manifest, summarised for the views.
+fn applied(resource: &Resource) -> Applied {
+    let manifest = &resource.manifest;
+    Applied {
+        api_version: manifest.api_version().to_string(),
+        kind: manifest.kind().to_string(),
+        namespace: manifest.namespace().map(str::to_string),
+        name: manifest.name().unwrap_or_default().to_string(),
+        file: resource.file.clone(),
+        line: resource.line,
+        sops: resource.sops,
+        hostnames: hostnames(manifest),
+    }
+}
+
+/// The host names a route or an ingress serves.
+fn hostnames(manifest: &Node) -> Vec<String> {
+    let spec = manifest.get("spec");
+    let routes = spec.and_then(|s| s.get("hostnames")).map(Node::as_seq).unwrap_or_default().iter().filter_map(Node::scalar_text);
+    let rules = spec
+        .and_then(|s| s.get("rules"))
+        .map(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get("host").and_then(Node::scalar_text));
+    routes.chain(rules).collect()
+}
