@@ -1,4 +1,4 @@
-//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
+//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph build`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
 //! snapshot, renders it, and turns the outcome into an exit status.
 
 use std::io::Write;
@@ -63,6 +63,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Print what Flux Kustomizations apply, as kustomize-controller builds them: the parent's
+    /// patches and postBuild already in, Secret values redacted. Exit 0 when every build
+    /// shown succeeds, 1 when one fails, 2 when the Kustomization or the path does not exist.
+    #[command(after_help = "Examples:\n  fluxgraph build . linkding\n  fluxgraph build ~/home-ops Kustomization/flux-system/cluster-apps --cluster main\n  fluxgraph build . --all --format json > builds.json\n\nIn YAML each object follows a `# from FILE:LINE` comment: the file and line of the document it was built from. Objects Flux leaves out of its apply (kustomize.toolkit.fluxcd.io/reconcile: disabled, kustomize.toolkit.fluxcd.io/ssa: Ignore) are not printed, nor the owner labels kustomize-controller adds when it applies.")]
+    Build(BuildArgs),
     /// Serve the interactive views; the page follows the files as they change.
     #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
@@ -118,6 +123,29 @@ pub struct ServeArgs {
     pub context: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
+}
+
+/// Which builds `build` prints, and how.
+#[derive(clap::Args, Debug)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["id", "all"]))]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub input: Input,
+    /// The Kustomization: `Kustomization/NAMESPACE/NAME`, or its name when only one has it.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    /// Every Kustomization built from this repository, in every cluster (or --cluster's).
+    #[arg(long)]
+    pub all: bool,
+    /// Output format: YAML documents, or JSON (the shape fluxsim.py --builds prints).
+    #[arg(long, value_enum, default_value_t = BuildFormat::Yaml)]
+    pub format: BuildFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildFormat {
+    Yaml,
+    Json,
 }
 
 /// What `diff` compares and how it reports.
@@ -215,6 +243,7 @@ const COULD_NOT_RUN: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
+        Command::Build(args) => args.input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
         Command::Diff(args) => args.budget.apply(),
     }
@@ -224,6 +253,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Blocked { input, context, format } => blocked(&input, context.as_deref(), format),
         Command::Serve(args) => serve(args),
         Command::Diff(args) => diff(&args),
+        Command::Build(args) => build(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -290,6 +320,64 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
     print(&text)?;
     std::mem::forget(snapshot);
     Ok(CLEAN)
+}
+
+fn build(args: &BuildArgs) -> Result<u8, String> {
+    use render::build::Selected;
+    let snapshot = load(&args.input)?;
+    let views = selected(&snapshot, args.input.cluster.as_deref())?;
+    let mut chosen: Vec<Selected<'_>> = Vec::new();
+    for view in &views {
+        let cluster = &view.cluster;
+        for (id, build) in &cluster.builds {
+            let wanted = match args.id.as_deref() {
+                None => true,
+                Some(given) => id.to_string() == given || id.name == given,
+            };
+            if wanted {
+                chosen.push(Selected { cluster: &cluster.name, kustomization: &cluster.objects[id], build });
+            }
+        }
+    }
+    if let Some(given) = args.id.as_deref() {
+        let ids: std::collections::BTreeSet<String> = chosen.iter().map(|s| s.kustomization.id.to_string()).collect();
+        if ids.len() > 1 {
+            return Err(format!("{given} names several Kustomizations ({}); give the whole id", ids.into_iter().collect::<Vec<_>>().join(", ")));
+        }
+        if chosen.is_empty() {
+            return Err(no_such_build(&views, given));
+        }
+    }
+    let text = match args.format {
+        BuildFormat::Yaml => render::build::yaml(&chosen),
+        BuildFormat::Json => render::build::json(&chosen),
+    };
+    print(&text)?;
+    let failed = chosen.iter().any(|s| s.build.error.is_some());
+    std::mem::forget(snapshot);
+    Ok(if failed { ERRORS } else { CLEAN })
+}
+
+/// Why `build` has nothing to show for `given`: no such Kustomization (with the nearest
+/// names), or one whose files are not in this repository.
+fn no_such_build(views: &[&ClusterView], given: &str) -> String {
+    let known = views.iter().flat_map(|v| v.cluster.objects.values()).filter(|o| o.id.kind == crate::model::Kind::Kustomization);
+    if let Some(o) = known.clone().find(|o| o.id.to_string() == given || o.id.name == given) {
+        return match views.iter().find_map(|v| v.cluster.external.get(&o.id)) {
+            Some(source) => format!("{} reads {source}, another repository or artifact: its build is not made here", o.id),
+            None => format!("{} is not built here: its path depends on a value not known from the repository", o.id),
+        };
+    }
+    let mut near: Vec<(f64, String)> = known
+        .map(|o| (strsim::jaro_winkler(&o.id.name, given.rsplit('/').next().unwrap_or(given)), o.id.to_string()))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    near.dedup_by(|a, b| a.1 == b.1);
+    match near.first() {
+        Some(_) => format!("no Kustomization {given}; did you mean {}?", near.iter().take(3).map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(", ")),
+        None => format!("no Kustomization {given} in this repository"),
+    }
 }
 
 fn diff(args: &DiffArgs) -> Result<u8, String> {

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::variables::{self, Scope, VariableIndex};
-use super::{Applied, Cluster, normalize_url, resourceset};
-use crate::diagnostic::{Code, Diagnostic};
+use super::{Applied, Cluster, KustomizationBuild, normalize_url, resourceset};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::{self, Overlay, Resource, normalize};
 use crate::load::patch::{Patch, Target};
 use crate::load::substitute::Variables;
@@ -48,6 +48,10 @@ pub(super) enum Substitution {
 /// What a build or a ResourceSet applies, sorted as the resolver needs it.
 #[derive(Default)]
 pub(super) struct Built {
+    /// Everything it applies.
+    pub objects: Vec<Resource>,
+    /// The Flux objects among them, each with whether its manifest holds a variable whose
+    /// value is not known here.
     pub children: Vec<(Resource, bool)>,
     pub inventory: Vec<Applied>,
     /// ConfigMaps and Secrets, for `substituteFrom`.
@@ -68,12 +72,20 @@ impl Built {
             self.providers.push(resource.clone());
         }
         if manifest.flux_kind().is_some() {
-            self.children.push((resource, unresolved));
+            self.children.push((resource.clone(), unresolved));
         }
+        self.objects.push(resource);
     }
 
-    pub fn into_outcome(self, files: BTreeSet<String>, substitution: Substitution) -> Outcome {
-        Outcome::Built { files, children: self.children, inventory: self.inventory, variables: self.variables, providers: self.providers, substitution }
+    pub fn into_outcome(self, files: BTreeSet<String>, substitution: Substitution, error: Option<Diagnostic>) -> Outcome {
+        Outcome::Built {
+            build: KustomizationBuild { files, objects: self.objects, error },
+            children: self.children,
+            inventory: self.inventory,
+            variables: self.variables,
+            providers: self.providers,
+            substitution,
+        }
     }
 }
 
@@ -92,9 +104,10 @@ pub(super) enum Outcome {
     /// `substituteFrom` source the cluster has not applied yet: it waits for the rest.
     Deferred,
     External(String),
-    Failed,
+    /// The build fails, for the reason given: nothing is applied.
+    Failed(Diagnostic),
     Built {
-        files: BTreeSet<String>,
+        build: KustomizationBuild,
         children: Vec<(Resource, bool)>,
         inventory: Vec<Applied>,
         variables: Vec<Resource>,
@@ -109,7 +122,7 @@ pub(super) enum Outcome {
 
 /// Builds one Kustomization: what it applies, and what is wrong with it.
 pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
-    let Some(spec) = object.kustomization() else { return Outcome::Failed };
+    let Some(spec) = object.kustomization() else { return Outcome::Unresolved };
     let path = match locate(ctx, object, spec, diagnostics) {
         Ok(path) => path,
         Err(outcome) => return outcome,
@@ -123,6 +136,7 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     }
     let vars = vars.filter(|v| !v.is_empty());
     let build = kustomize::build(ctx.repo, &path, &overlay(object, &path));
+    let error = build.diagnostics.iter().find(|d| d.severity == Severity::Error).map(|d| d.clone().on(&object.id));
     diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(&object.id)));
     let common = common_metadata(&object.manifest);
     let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
@@ -155,7 +169,7 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         None if spec.post_build.is_some() => Substitution::Defines(Vec::new()),
         None => Substitution::Literal(literal_variables(&literal)),
     };
-    built.into_outcome(build.files, substitution)
+    built.into_outcome(build.files, substitution, error)
 }
 
 /// The folder `spec.path` builds, or the outcome when it is not built here.
@@ -186,17 +200,17 @@ fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diag
         Root::NotYet => return Err(Outcome::Deferred),
     };
     let Some(path) = path else {
-        diagnostics.push(Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?} points outside the repository")).on(id));
-        return Err(Outcome::Failed);
+        let error = Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?} points outside the repository")).on(id);
+        diagnostics.push(error.clone());
+        return Err(Outcome::Failed(error));
     };
     if !ctx.repo.is_dir(&path) {
         let what = if ctx.repo.is_file(&path) { "is a file, not a directory" } else { "does not exist" };
-        diagnostics.push(
-            Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?}: {path} {what}"))
-                .on(id)
-                .with_hint(closest_dir(ctx.repo, &path)),
-        );
-        return Err(Outcome::Failed);
+        let error = Diagnostic::error(Code::PathNotFound, &object.file, path_line, format!("spec.path {path_text:?}: {path} {what}"))
+            .on(id)
+            .with_hint(closest_dir(ctx.repo, &path));
+        diagnostics.push(error.clone());
+        return Err(Outcome::Failed(error));
     }
     Ok(path)
 }

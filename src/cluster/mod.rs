@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::load::kustomize::Resource;
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, Kind, ObjectId};
 pub use entry::Entry;
@@ -64,8 +65,9 @@ pub struct Cluster {
     pub self_applied: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read: the union of `builds`, kept for lookups.
     pub files: BTreeSet<String>,
-    /// The files each Kustomization's build read (what a change to a file reaches).
-    pub builds: BTreeMap<ObjectId, BTreeSet<String>>,
+    /// What each Kustomization built (of this repository): the files it read, what it
+    /// applies, and why the build fails when it does.
+    pub builds: BTreeMap<ObjectId, KustomizationBuild>,
     /// Objects whose manifest still holds a variable whose value is not known here (from a
     /// Secret, or a source outside the repository): what they name may be right in the
     /// cluster, so nothing it names is blamed.
@@ -90,6 +92,18 @@ impl Cluster {
             .flat_map(|o| o.manifest.at(&["spec", "artifacts"]).map(Node::as_seq).unwrap_or_default())
             .find(|a| a.get("name").and_then(Node::as_str) == Some(&artifact.name))
     }
+}
+
+/// What one Kustomization's build gave, as kustomize-controller builds it.
+#[derive(Debug, Clone, Default)]
+pub struct KustomizationBuild {
+    /// Every file the build read: a change to one of them changes what it applies.
+    pub files: BTreeSet<String>,
+    /// What it applies, in kustomize's order: after its overlay, postBuild substitution and
+    /// commonMetadata, each with the file and line of the document it came from.
+    pub objects: Vec<Resource>,
+    /// Why the controller would fail the build, when it would (then it applies nothing).
+    pub error: Option<Diagnostic>,
 }
 
 /// All clusters of a repository, and what belongs to none of them.

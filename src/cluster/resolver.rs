@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::build::{self, Built, Context, Outcome, Substitution};
 use super::entry::Entry;
 use super::variables::VariableIndex;
-use super::{BOOTSTRAP_NAMESPACE, Cluster, differences, normalize_url, resourceset};
+use super::{BOOTSTRAP_NAMESPACE, Cluster, KustomizationBuild, differences, normalize_url, resourceset};
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::Resource;
 use crate::load::{Node, Repository};
@@ -268,10 +268,16 @@ impl<'a> Resolver<'a> {
             Outcome::External(source) => {
                 self.cluster.external.insert(e.id, source);
             }
-            Outcome::Failed | Outcome::Unresolved => {}
-            Outcome::Built { files, children, inventory, variables, providers, substitution } => {
-                self.cluster.files.extend(files.iter().cloned());
-                self.cluster.builds.insert(e.id.clone(), files);
+            Outcome::Unresolved => {}
+            Outcome::Failed(error) => {
+                self.cluster.builds.insert(e.id, KustomizationBuild { error: Some(error), ..KustomizationBuild::default() });
+            }
+            Outcome::Built { build, children, inventory, variables, providers, substitution } => {
+                self.cluster.files.extend(build.files.iter().cloned());
+                // What a ResourceSet generates is no kustomize build.
+                if e.id.kind == Kind::Kustomization {
+                    self.cluster.builds.insert(e.id.clone(), build);
+                }
                 match substitution {
                     Substitution::Defines(names) => self.defined.extend(names),
                     Substitution::Literal(uses) => self.literal.extend(uses.into_iter().map(|(n, f, l)| (e.id.clone(), n, f, l))),
@@ -333,7 +339,7 @@ impl<'a> Resolver<'a> {
         for resource in objects {
             built.add(resource, unresolved);
         }
-        built.into_outcome(BTreeSet::new(), Substitution::Defines(Vec::new()))
+        built.into_outcome(BTreeSet::new(), Substitution::Defines(Vec::new()), None)
     }
 
     /// `flux bootstrap` creates the flux-system GitRepository; when the repository does not

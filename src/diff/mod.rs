@@ -440,8 +440,8 @@ fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, base: 
     let known = |id: &ObjectId| base.is_some_and(|v| v.graph.node(id).is_some()) || head.is_some_and(|v| v.graph.node(id).is_some());
     seeds.extend(errors.filter_map(|d| d.object.clone()).filter(known));
     for view in base.into_iter().chain(head) {
-        for (id, files) in &view.cluster.builds {
-            if files.iter().any(|f| touched.contains(f.as_str())) {
+        for (id, build) in &view.cluster.builds {
+            if build.files.iter().any(|f| touched.contains(f.as_str())) {
                 seeds.insert(id.clone());
             }
         }

@@ -233,6 +233,39 @@ impl Node {
     }
 }
 
+/// A node written back out (YAML or JSON) as the value it is: maps keep their order, numbers
+/// are numbers (an integer as one, anything else as a float, text that is neither as text).
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match &self.value {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => match (n.parse::<i64>(), n.parse::<u64>(), n.parse::<f64>()) {
+                (Ok(i), _, _) => serializer.serialize_i64(i),
+                (_, Ok(u), _) => serializer.serialize_u64(u),
+                (_, _, Ok(f)) if f.is_finite() => serializer.serialize_f64(f),
+                _ => serializer.serialize_str(n),
+            },
+            Value::Str(s) => serializer.serialize_str(s),
+            Value::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 impl fmt::Display for YamlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

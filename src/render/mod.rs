@@ -1,6 +1,8 @@
 //! Render: a [`Snapshot`](crate::snapshot::Snapshot) → text for people and machines:
-//! the JSON contract, Graphviz DOT, Mermaid, and compiler-style diagnostics.
+//! the JSON contract, Graphviz DOT, Mermaid, compiler-style diagnostics, and what each
+//! Kustomization builds.
 
+pub mod build;
 pub mod dot;
 pub mod json;
 pub mod mermaid;

@@ -2,6 +2,7 @@
 //! checked against its JSON output (the contract of DESIGN.md, "Machine-readable output").
 
 mod browser;
+mod build;
 mod corpus;
 mod diff;
 mod entries;
