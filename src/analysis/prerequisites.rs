@@ -1,6 +1,7 @@
 //! The prerequisite graph: X → P when X cannot reconcile before P. Flux reconciles X
 //! after every `dependsOn` target is Ready and after the Kustomization that applies X
-//! has applied it, so the prerequisites of X are its dependsOn targets plus its parents.
+//! has applied it, so the prerequisites of X are its dependsOn targets plus its parents —
+//! except for what was applied at the start, which a later re-apply does not hold back.
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::NodeIndex;
@@ -33,8 +34,11 @@ impl Prerequisites {
             let (a, b) = graph.graph.edge_endpoints(e)?;
             match graph.graph[e] {
                 EdgeKind::DependsOn => Some((a.index(), b.index(), Wait::DependsOn)),
-                // A Kustomization applying its own manifest does not wait on itself.
-                EdgeKind::Applies if a == b => None,
+                // A Kustomization applying its own manifest does not wait on itself, and
+                // what was applied at the start (bootstrap, the operator, by hand) exists
+                // before any Kustomization re-applies it (kustomize-controller's
+                // checkDependencies asks only that a dependency exist and be Ready).
+                EdgeKind::Applies if a == b || graph.applied_at_start(b) => None,
                 // `applies` runs parent → child; the child waits on the parent.
                 EdgeKind::Applies => Some((b.index(), a.index(), Wait::Parent)),
                 EdgeKind::Source => None,

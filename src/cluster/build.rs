@@ -300,7 +300,7 @@ fn source_root(ctx: &Context<'_>, object: &FluxObject, path: &str) -> Root {
             let base = local_root(ctx, &source).unwrap_or_default();
             Root::Here(normalize(path).map(|p| kustomize::join(&base, &p).trim_end_matches('/').to_string()))
         }
-        Kind::ExternalArtifact => match artifact_path(ctx.cluster, &source, path) {
+        Kind::ExternalArtifact => match artifact_path(ctx, &source, path) {
             Some(mapped) => Root::Here(mapped),
             None if ctx.last_round => Root::Elsewhere(format!("{source}, which no ArtifactGenerator of this cluster produces")),
             None => Root::NotYet,
@@ -340,15 +340,21 @@ fn source_url(object: &FluxObject) -> Option<String> {
 }
 
 /// Maps a path inside an ExternalArtifact back to this repository through the
-/// `copy` rules of the ArtifactGenerator that produces it.
-fn artifact_path(cluster: &Cluster, artifact: &ObjectId, path: &str) -> Option<Option<String>> {
-    let art = cluster.artifact_spec(artifact)?;
+/// `copy` rules of the ArtifactGenerator that produces it. A rule copies from
+/// `@<alias>/<glob>`, relative to the root of the source the generator names `<alias>`
+/// (source-watcher's `CopyOperation.From`): that source's artifact may itself be a folder of
+/// this repository (an OCI artifact pushed from `./kubernetes`), and one that is not this
+/// repository maps nothing here.
+fn artifact_path(ctx: &Context<'_>, artifact: &ObjectId, path: &str) -> Option<Option<String>> {
+    let (generator, art) = ctx.cluster.artifact_generator(artifact)?;
     let Some(path) = normalize(path) else { return Some(None) };
     let mut best: Option<(usize, String)> = None;
     for copy in art.get("copy").map(Node::as_seq).unwrap_or_default() {
         let from = copy.get("from").and_then(Node::as_str).unwrap_or("");
         let to = copy.get("to").and_then(Node::as_str).unwrap_or("");
-        let Some(repo_dir) = from.split_once('/').map(|(_, rest)| rest.trim_end_matches("**").trim_end_matches('/')) else { continue };
+        let Some((alias, rest)) = from.split_once('/') else { continue };
+        let Some(base) = alias_root(ctx, generator, alias.trim_start_matches('@')) else { continue };
+        let repo_dir = kustomize::join(&base, rest.trim_end_matches("**").trim_end_matches('/'));
         let art_dir = to.strip_prefix("@artifact").unwrap_or(to).trim_matches('/');
         let rest = if art_dir.is_empty() {
             Some(path.as_str())
@@ -359,11 +365,26 @@ fn artifact_path(cluster: &Cluster, artifact: &ObjectId, path: &str) -> Option<O
         };
         if let Some(rest) = rest {
             if best.as_ref().is_none_or(|(len, _)| art_dir.len() > *len) {
-                best = Some((art_dir.len(), kustomize::join(repo_dir, rest).trim_end_matches('/').to_string()));
+                best = Some((art_dir.len(), kustomize::join(repo_dir.trim_end_matches('/'), rest).trim_end_matches('/').to_string()));
             }
         }
     }
     Some(best.map(|(_, p)| p))
+}
+
+/// The folder of this repository an ArtifactGenerator's source `alias` is rooted at: the
+/// source named in `spec.sources` with that alias, when it is this repository. A generator
+/// that names no sources reads this repository from its root.
+fn alias_root(ctx: &Context<'_>, generator: &FluxObject, alias: &str) -> Option<String> {
+    let sources = generator.manifest.at(&["spec", "sources"]).map(Node::as_seq).unwrap_or_default();
+    if sources.is_empty() {
+        return Some(String::new());
+    }
+    let source = sources.iter().find(|s| s.get("alias").and_then(Node::scalar_str) == Some(alias))?;
+    let kind = source.get("kind").and_then(Node::as_str).and_then(Kind::parse).unwrap_or(Kind::GitRepository);
+    let name = source.get("name").and_then(Node::scalar_str)?;
+    let namespace = source.get("namespace").and_then(Node::scalar_str).unwrap_or(&generator.id.namespace);
+    local_root(ctx, &ObjectId::new(kind, namespace, name))
 }
 
 /// What the Kustomization adds to the kustomization file at its path.

@@ -10,6 +10,7 @@
 //! clusters are two objects: each cluster is resolved on its own.
 
 mod build;
+pub mod discovery;
 pub mod entry;
 mod resolver;
 pub mod resourceset;
@@ -21,8 +22,10 @@ use std::sync::Arc;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::Resource;
 use crate::load::{Node, Repository};
-use crate::model::{self, FluxObject, Kind, ObjectId};
+use crate::model::{self, FluxObject, Kind, Manifest, ObjectId};
+use discovery::{Candidate, Catalog, Facts, Verdict, hand_applied};
 pub use entry::Entry;
+use entry::EntryKind;
 use resolver::resolve_cluster;
 
 /// Namespace of objects that nothing gives one: what `flux bootstrap` applies lands in
@@ -63,6 +66,9 @@ pub struct Cluster {
     pub conflicting: BTreeMap<ObjectId, Vec<String>>,
     /// Kustomizations whose build holds their own manifest (flux-system does).
     pub self_applied: BTreeSet<ObjectId>,
+    /// The objects applied at the start, by bootstrap, the operator or by hand: they exist
+    /// before any Kustomization of the cluster re-applies them, so they wait for none.
+    pub roots: BTreeSet<ObjectId>,
     /// Every file some build of this cluster read: the union of `builds`, kept for lookups.
     pub files: BTreeSet<String>,
     /// What each Kustomization built (of this repository): the files it read, what it
@@ -86,11 +92,17 @@ impl Cluster {
     /// The `spec.artifacts[]` entry of the cluster's ArtifactGenerator that produces the
     /// ExternalArtifact `artifact`, if one does.
     pub fn artifact_spec(&self, artifact: &ObjectId) -> Option<&Node> {
+        self.artifact_generator(artifact).map(|(_, spec)| spec)
+    }
+
+    /// The ArtifactGenerator that produces the ExternalArtifact `artifact`, with the
+    /// `spec.artifacts[]` entry that does.
+    pub fn artifact_generator(&self, artifact: &ObjectId) -> Option<(&FluxObject, &Node)> {
         self.objects
             .values()
             .filter(|o| o.id.kind == Kind::ArtifactGenerator && o.id.namespace == artifact.namespace)
-            .flat_map(|o| o.manifest.at(&["spec", "artifacts"]).map(Node::as_seq).unwrap_or_default())
-            .find(|a| a.get("name").and_then(Node::as_str) == Some(&artifact.name))
+            .flat_map(|o| o.manifest.at(&["spec", "artifacts"]).map(Node::as_seq).unwrap_or_default().iter().map(move |a| (o, a)))
+            .find(|(_, a)| a.get("name").and_then(Node::as_str) == Some(&artifact.name))
     }
 }
 
@@ -117,18 +129,17 @@ pub struct Resolution {
 /// Finds the entry points (or takes `entry`, a file or folder relative to the root) and
 /// resolves each into a cluster.
 pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
-    // Files kustomization files use as patches: their documents are not resources.
-    let patches = entry::patch_files(repo);
+    let catalog = Catalog::new(repo);
     let mut diagnostics = Vec::new();
     // Files that only a dead entry point reaches: its dead-entry finding speaks for them.
     let mut dead = BTreeSet::new();
     let (entries, mut clusters) = match entry {
         Some(path) => {
-            let entry = entry::given(repo, path)?;
+            let entry = entry::given(repo, &Facts::gather(&catalog), path)?;
             let cluster = resolve_cluster(repo, &entry);
             (vec![entry], vec![cluster])
         }
-        None => discover_and_resolve(repo, &patches, &mut diagnostics, &mut dead),
+        None => choose(&catalog, &mut diagnostics, &mut dead),
     };
     dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
     entry::name_uniquely(&mut clusters);
@@ -140,44 +151,43 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
             "no cluster found: no flux bootstrap gotk-sync.yaml, no Flux Operator FluxInstance (or flux-instance HelmRelease) with a sync path that exists, and no Flux Kustomization that nothing applies and whose path is in this repository",
         ).with_hint("name the entry point with --entry FILE_OR_FOLDER"));
     }
-    diagnostics.extend(outside_diagnostics(repo, &clusters, &entries, &patches, &dead));
+    diagnostics.extend(outside_diagnostics(&catalog, &clusters, &entries, &dead));
     diagnostics.sort();
     diagnostics.dedup();
     Ok(Resolution { clusters, diagnostics })
 }
 
-/// Finds the live entry points and resolves them; falls back to the Kustomizations nothing
-/// applies when there is none.
-fn discover_and_resolve(
-    repo: &Repository,
-    patches: &BTreeSet<String>,
-    diagnostics: &mut Vec<Diagnostic>,
-    dead: &mut BTreeSet<String>,
-) -> (Vec<Entry>, Vec<Cluster>) {
-    let found = entry::discover(repo, patches);
-    diagnostics.extend(found.diagnostics);
-    let mut entries = found.entries;
-    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
-    // A flux-instance HelmRelease nothing applies, and an entry whose cluster reconciles
-    // nothing of this repository, are left over when another entry point is live.
-    let unreferenced: Vec<bool> = entries.iter().map(|e| entry::unreferenced_release(e, repo, &clusters)).collect();
-    let empty: Vec<bool> = entries.iter().zip(&clusters).map(|(e, c)| entry::reconciles_nothing(e, c)).collect();
-    let live: Vec<bool> = (0..entries.len()).map(|i| !unreferenced[i] && !empty[i]).collect();
-    if live.iter().any(|l| *l) {
-        for i in (0..entries.len()).filter(|&i| !live[i]) {
-            let why = if unreferenced[i] {
-                "it is a HelmRelease that no Kustomization applies, so helm-controller never creates its instance"
-            } else {
-                "its cluster reconciles nothing of this repository beyond Flux itself, beside entry points whose clusters do"
-            };
-            diagnostics.push(entry::dead_entry(&entries[i], why));
-            dead.extend(clusters[i].files.iter().cloned());
+/// Chooses the reading of the repository Flux must be running: the live bootstrap and
+/// operator entry points, each resolved, less those left over beside live ones (a
+/// flux-instance release nothing applies, a cluster that reconciles nothing of the
+/// repository); with none, the groups of Kustomizations applied by hand; with some, the
+/// groups a live cluster needs joined to it.
+fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut BTreeSet<String>) -> (Vec<Entry>, Vec<Cluster>) {
+    let repo = catalog.repo;
+    let found = discovery::discover(catalog);
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for c in found.candidates {
+        match c.diagnostic() {
+            Some(d) => diagnostics.push(d),
+            None => candidates.push(c),
         }
-        let mut flags = live.iter();
-        clusters.retain(|_| *flags.next().expect("one flag per cluster"));
-        let mut flags = live.iter();
-        entries.retain(|_| *flags.next().expect("one flag per entry"));
     }
+    let mut clusters: Vec<Cluster> = candidates.iter().map(|c| resolve_cluster(repo, &c.entry)).collect();
+    let verdicts: Vec<Verdict> = candidates.iter().zip(&clusters).map(|(c, cluster)| judge(c, cluster, repo, &clusters)).collect();
+    if verdicts.iter().any(|v| *v == Verdict::Live) {
+        let mut kept = Vec::new();
+        for ((mut c, cluster), verdict) in candidates.into_iter().zip(clusters).zip(verdicts) {
+            if let Verdict::Dead(why) = &verdict {
+                diagnostics.push(discovery::dead_entry(&c.entry, why));
+                dead.extend(cluster.files.iter().cloned());
+                continue;
+            }
+            c.verdict = verdict;
+            kept.push((c, cluster));
+        }
+        (candidates, clusters) = kept.into_iter().unzip();
+    }
+    let mut entries: Vec<Entry> = candidates.into_iter().map(|c| c.entry).collect();
     // Kustomizations that nothing readable applies may be applied from a file that cannot be
     // read: guessing roots from them would invent clusters out of its absence.
     // (A file that failed to read is an error; a FIFO or a device in its place is a warning
@@ -198,30 +208,23 @@ fn discover_and_resolve(
         return (Vec::new(), Vec::new());
     }
     if entries.is_empty() {
-        entries = found.unapplied;
-        clusters = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
-        let keep = entry::real_entries(&entries, &clusters);
-        let mut flags = keep.iter();
-        clusters.retain(|_| *flags.next().expect("one flag per cluster"));
-        let mut flags = keep.iter();
-        entries.retain(|_| *flags.next().expect("one flag per entry"));
-        return (entries, clusters);
+        return hand_applied_clusters(catalog, found.hand_applied);
     }
     // Kustomizations nothing applies that a live cluster needs were applied by hand into it.
     let mut joined = BTreeSet::new();
     for i in 0..entries.len() {
-        let needs = entry::needs(&clusters[i]);
+        let needs = hand_applied::needs(&clusters[i]);
         if needs.is_empty() {
             continue;
         }
         let mut changed = false;
-        for (g, group) in found.unapplied.iter().enumerate() {
-            if joined.contains(&g) || !entry::shares_source(&entries[i], group) || !entry::could_give(repo, group, &needs) {
+        for (g, group) in found.hand_applied.iter().enumerate() {
+            if joined.contains(&g) || !hand_applied::shares_source(&entries[i], group) || !hand_applied::could_give(repo, group, &needs) {
                 continue;
             }
             let group_cluster = resolve_cluster(repo, group);
-            if entry::applied_by_hand(group, &group_cluster, &needs) {
-                entry::adjoin(&mut entries[i], group);
+            if hand_applied::applied_by_hand(group, &group_cluster, &needs) {
+                hand_applied::adjoin(&mut entries[i], group);
                 joined.insert(g);
                 changed = true;
             }
@@ -231,6 +234,60 @@ fn discover_and_resolve(
         }
     }
     (entries, clusters)
+}
+
+/// A live candidate's verdict once its cluster is known: left over beside the others when
+/// it is a flux-instance release (or ResourceSet) that nothing applies, or when its cluster
+/// reconciles nothing of this repository beyond Flux itself.
+fn judge(candidate: &Candidate, cluster: &Cluster, repo: &Repository, clusters: &[Cluster]) -> Verdict {
+    let entry = &candidate.entry;
+    let unreferenced = entry.kind == EntryKind::FluxInstance
+        && repo.files.get(&entry.path).is_some_and(|f| f.documents.iter().flatten().any(|d| matches!(d.root.flux_kind(), Some(Kind::HelmRelease | Kind::ResourceSet))))
+        && !clusters.iter().any(|c| c.files.contains(&entry.path));
+    if unreferenced {
+        return Verdict::Dead("it is a HelmRelease (or a ResourceSet) that no Kustomization applies, so no controller ever creates its instance".into());
+    }
+    let roots: BTreeSet<ObjectId> = entry.roots.iter().filter_map(|r| r.manifest.object_id(BOOTSTRAP_NAMESPACE)).collect();
+    let reconciles = cluster.objects.values().any(|o| {
+        !roots.contains(&o.id) && !cluster.external.contains_key(&o.id) && matches!(o.id.kind, Kind::Kustomization | Kind::HelmRelease)
+    });
+    if !reconciles {
+        return Verdict::Dead("its cluster reconciles nothing of this repository beyond Flux itself, beside entry points whose clusters do".into());
+    }
+    Verdict::Live
+}
+
+/// With no bootstrap or operator entry live, the groups of Kustomizations applied by hand
+/// are the clusters: each with its artifacts rooted where a hand-made flux-system/ says, and
+/// read as bootstrap's folder when that alone gives it what it needs; those inside a larger
+/// group's build, or reaching nothing beside groups that do, are dropped.
+fn hand_applied_clusters(catalog: &Catalog<'_>, mut groups: Vec<Entry>) -> (Vec<Entry>, Vec<Cluster>) {
+    let repo = catalog.repo;
+    let mut clusters = Vec::with_capacity(groups.len());
+    for group in &mut groups {
+        hand_applied::root_parent_artifact(repo, group);
+        let mut cluster = resolve_cluster(repo, group);
+        if group.notes.iter().any(|n| n.code == Code::ArtifactRoot) && hand_applied::root_cluster_artifacts(repo, group, &cluster) {
+            cluster = resolve_cluster(repo, group);
+        }
+        // Read by hand, the group may lack what it reads; read as bootstrap's folder, the
+        // whole folder is synced. The reading in which less is missing is the one Flux runs.
+        let needs = hand_applied::needs(&cluster);
+        if let Some(bootstrapped) = hand_applied::with_bootstrap_root(catalog, group).filter(|_| !needs.is_empty()) {
+            let other = resolve_cluster(repo, &bootstrapped);
+            if hand_applied::needs(&other).len() < needs.len() {
+                *group = bootstrapped;
+                cluster = other;
+            }
+        }
+        clusters.push(cluster);
+    }
+    let keep = hand_applied::real_groups(&groups, &clusters);
+    let mut flags = keep.iter();
+    clusters.retain(|_| *flags.next().expect("one flag per cluster"));
+    let mut flags = keep.iter();
+    groups.retain(|_| *flags.next().expect("one flag per entry"));
+    (groups, clusters)
 }
 
 /// The fields in which two definitions of one object differ, compared as the API server
@@ -297,10 +354,14 @@ pub(crate) fn normalize_url(url: &str) -> String {
 }
 
 /// Findings that belong to no cluster: files no build reads that are broken, and Flux
-/// objects that no entry point reaches.
-fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry], patch_files: &BTreeSet<String>, dead: &BTreeSet<String>) -> Vec<Diagnostic> {
+/// objects that no entry point reaches. Those are said once per folder when a whole folder
+/// is out of reach (an archive, an app commented out of its parent's kustomization.yaml):
+/// one finding for the folder, not one per object.
+fn outside_diagnostics(catalog: &Catalog<'_>, clusters: &[Cluster], entries: &[Entry], dead: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let repo = catalog.repo;
     let in_some_build = |file: &str| clusters.iter().any(|c| c.files.contains(file)) || dead.contains(file);
     let mut out: Vec<Diagnostic> = repo.diagnostics.clone();
+    let mut unreached: Vec<(&str, u32, ObjectId)> = Vec::new();
     for file in repo.files.values() {
         if in_some_build(&file.path) {
             continue;
@@ -314,27 +375,74 @@ fn outside_diagnostics(repo: &Repository, clusters: &[Cluster], entries: &[Entry
                     e.line,
                     format!("{}: {} (no Kustomization applies this file, so Flux never reads it)", file.path, e.message),
                 )),
-                Ok(doc) if !clusters.is_empty() && !patch_files.contains(&file.path) => {
-                    let Some(kind) = model::flux_kind(&doc.root) else { continue };
-                    let Some(name) = model::metadata_name(&doc.root) else { continue };
+                Ok(doc) if !clusters.is_empty() && !catalog.patches.contains(&file.path) => {
+                    let Some(kind) = doc.root.flux_kind() else { continue };
+                    let Some(name) = doc.root.name() else { continue };
                     if name.contains("${") || entries.iter().any(|e| e.roots.iter().any(|r| *r.file == file.path && r.line == doc.line)) {
                         continue;
                     }
                     // No Kustomization applies it, so nothing supplies a namespace the file does not give.
-                    let id = ObjectId::new(kind, model::metadata_namespace(&doc.root).unwrap_or_default(), name);
+                    unreached.push((&file.path, doc.line, ObjectId::new(kind, doc.root.namespace().unwrap_or_default(), name)));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    // Folders some build reads from, with every folder above them.
+    let mut reached_dirs: BTreeSet<&str> = BTreeSet::new();
+    for file in clusters.iter().flat_map(|c| c.files.iter()) {
+        let mut dir = crate::load::parent_dir(file);
+        while reached_dirs.insert(dir) && !dir.is_empty() {
+            dir = crate::load::parent_dir(dir);
+        }
+    }
+    let mut by_folder: BTreeMap<Option<&str>, Vec<(&str, u32, ObjectId)>> = BTreeMap::new();
+    for item in unreached {
+        by_folder.entry(unreached_folder(item.0, &reached_dirs)).or_default().push(item);
+    }
+    for (folder, items) in by_folder {
+        match folder {
+            Some(folder) if items.len() > 1 => {
+                let (file, line, _) = items[0];
+                let mut ids: Vec<String> = items.iter().map(|(.., id)| id.to_string()).collect();
+                ids.sort();
+                let shown = if ids.len() > 3 { format!("{}, and {} more", ids[..3].join(", "), ids.len() - 3) } else { ids.join(", ") };
+                out.push(
+                    Diagnostic::warning(
+                        Code::NotApplied,
+                        file,
+                        line,
+                        format!("./{folder}/ holds {} Flux objects that no Kustomization of any cluster applies ({shown}), so Flux never reconciles them", items.len()),
+                    )
+                    .with_hint("a folder out of reach is an archive, or commented out of its parent's kustomization.yaml: list it there, or delete it"),
+                );
+            }
+            _ => {
+                for (file, line, id) in items {
                     out.push(
-                        Diagnostic::warning(Code::NotApplied, &file.path, doc.line, format!("{id} is not applied by any Kustomization of any cluster, so Flux never reconciles it"))
+                        Diagnostic::warning(Code::NotApplied, file, line, format!("{id} is not applied by any Kustomization of any cluster, so Flux never reconciles it"))
                             .on(&id)
                             .with_hint("list its file in the kustomization.yaml of its folder, or delete it"),
                     );
                 }
-                Ok(_) => {}
             }
         }
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// The top-most folder above `file` from which no build reads anything, if its own folder
+/// is one.
+fn unreached_folder<'a>(file: &'a str, reached: &BTreeSet<&str>) -> Option<&'a str> {
+    let mut dir = crate::load::parent_dir(file);
+    let mut top = None;
+    while !dir.is_empty() && !reached.contains(dir) {
+        top = Some(dir);
+        dir = crate::load::parent_dir(dir);
+    }
+    top
 }
 
 #[cfg(test)]

@@ -215,6 +215,9 @@ impl<'a> Resolver<'a> {
         if p.unresolved {
             self.cluster.unresolved.insert(id.clone());
         }
+        if p.parent.is_none() {
+            self.cluster.roots.insert(id.clone());
+        }
         // What the repository writes for an object that bootstrap or the operator creates
         // takes its place (the same object, applied from git too).
         if self.implied.contains(&id) && self.cluster.objects.contains_key(&id) && !p.resource.file.is_empty() && p.parent.is_none() {

@@ -46,6 +46,9 @@ impl fmt::Display for EdgeKind {
 pub struct Graph {
     pub graph: DiGraph<ObjectId, EdgeKind>,
     index: HashMap<ObjectId, NodeIndex>,
+    /// By node index: applied at the start (a root of the entry point), so a Kustomization
+    /// that re-applies it later is not waited for.
+    applied_at_start: Vec<bool>,
 }
 
 impl Graph {
@@ -55,6 +58,11 @@ impl Graph {
 
     pub fn id(&self, node: NodeIndex) -> &ObjectId {
         &self.graph[node]
+    }
+
+    /// Whether the node was applied at the start, by bootstrap, the operator or by hand.
+    pub fn applied_at_start(&self, node: NodeIndex) -> bool {
+        self.applied_at_start.get(node.index()).copied().unwrap_or(false)
     }
 
     pub fn len(&self) -> usize {
@@ -105,6 +113,7 @@ pub fn build(cluster: &Cluster) -> Graph {
     for id in cluster.objects.keys() {
         let n = g.graph.add_node(id.clone());
         g.index.insert(id.clone(), n);
+        g.applied_at_start.push(cluster.roots.contains(id));
     }
     for (id, parents) in &cluster.parents {
         let Some(child) = g.node(id) else { continue };

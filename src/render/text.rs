@@ -191,8 +191,10 @@ mod tests {
         let report = report(&snapshot, &views, true);
         assert!(report.contains("cluster a: 3 Kustomizations, 0 HelmReleases, 1 source; 3 levels; 0 cycles;"), "{report}");
         assert!(!report.contains("= cluster"), "{report}");
-        // web's missing dependency, and what only cluster b applies, outside this one.
-        assert_eq!(last_line(&report), "1 error, 5 warnings, 0 info");
+        // web's missing dependency; what only cluster b applies, outside this one, said once for
+        // its folder; and the orphan.
+        assert!(report.contains("./clusters/b/ holds 4 Flux objects"), "{report}");
+        assert_eq!(last_line(&report), "1 error, 2 warnings, 0 info");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod browser;
 mod build;
 mod corpus;
+mod discovery;
 mod diff;
 mod entries;
 mod example;
