@@ -49,7 +49,9 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(levels))
         .route("/levels", get(level_list))
         .route("/k/{kind}/{namespace}/{name}", get(object))
+        .route("/k/{kind}/{namespace}/{name}/applies", get(applies))
         .route("/component/{*path}", get(component))
+        .route("/source/{*path}", get(source))
         .route("/critical-path", get(critical_path))
         .route("/cycles", get(cycles))
         .route("/diagnostics", get(diagnostics))
@@ -259,6 +261,23 @@ async fn object_status(
     .await
 }
 
+/// What a Kustomization applies (`/k/{kind}/{namespace}/{name}/applies`), with one object's
+/// YAML when `?object=` names one it applies.
+async fn applies(
+    State(state): State<AppState>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+    Query(params): Query<Params>,
+    uri: OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    page(state, params, uri, &headers, Section::Other, move |p| {
+        // The id is only ever looked up among the snapshot's builds.
+        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace, name)).filter(|id| p.view.cluster.builds.contains_key(id))?;
+        pages::applies(p, &id)
+    })
+    .await
+}
+
 fn page_cluster_query(params: &Params) -> String {
     params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", views::encode(c)))
 }
@@ -305,6 +324,12 @@ async fn object(
 async fn component(State(state): State<AppState>, Path(path): Path<String>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
     let path = path.trim_matches('/').to_string();
     page(state, params, uri, &headers, Section::Other, move |p| pages::component(p, &path)).await
+}
+
+/// A file of the repository as the snapshot holds it, redacted (`/source/{path}`).
+async fn source(State(state): State<AppState>, Path(path): Path<String>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+    let path = path.trim_matches('/').to_string();
+    page(state, params, uri, &headers, Section::Other, move |p| pages::source(p, &path)).await
 }
 
 async fn critical_path(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {

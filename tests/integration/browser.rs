@@ -192,6 +192,49 @@ async fn overview_click_and_shared_link() {
 }
 
 
+/// A Kustomization's page shows what it applies, grouped by kind; one click opens an object's YAML
+/// (Secret values redacted), its origin opens the file at that line, and the section's link shows the
+/// same section to whoever opens it.
+#[tokio::test]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
+async fn what_a_kustomization_applies_is_one_click_from_its_page() {
+    let (_server, url) = serve(&example());
+    let b = browser_for(Screen::Desktop).await;
+    let c = &b.client;
+    c.goto(&format!("{url}/k/Kustomization/flux-system/linkding")).await.unwrap();
+    let kinds: Vec<String> = {
+        let mut out = Vec::new();
+        for e in c.find_all(Locator::Css("section.applies details.applied-kind > summary")).await.unwrap() {
+            out.push(e.text().await.unwrap());
+        }
+        out
+    };
+    assert!(kinds.iter().any(|k| k.starts_with("HelmRelease")) && kinds.iter().any(|k| k.starts_with("Secret")), "{kinds:?}");
+    screenshot(c, "applies-section").await;
+    // The Secret's YAML, one click away: keys, no values.
+    let secret_row = c.find(Locator::XPath("//section[@id='applies']//tr[td[2][contains(., 'linkding-postgres-credentials')]]//a[@class='yaml-link']")).await.unwrap();
+    secret_row.click().await.unwrap();
+    let yaml = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("section#yaml pre.yaml")).await.unwrap().text().await.unwrap();
+    assert!(yaml.contains("password: <redacted>"), "{yaml}");
+    assert!(!yaml.contains("ENC[") && !yaml.contains("AGE ENCRYPTED"), "SOPS material shown: {yaml}");
+    assert!(c.current_url().await.unwrap().as_str().contains("/applies?object=Secret%2Fhome%2Flinkding-postgres-credentials"));
+    screenshot(c, "applies-yaml").await;
+    // Its origin opens the file at the line.
+    let origin = c.find(Locator::XPath("//section[@id='applies']//tr[td[2][contains(., 'linkding-postgres-config')]]/td[3]/a")).await.unwrap();
+    origin.click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("pre.source span#L2")).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().contains("/source/kubernetes/rpi-cluster/apps/home/linkding/app/postgres-config.yaml"));
+    // The section's own link, opened in another browser, shows the same groups.
+    c.goto(&format!("{url}/k/Kustomization/flux-system/linkding")).await.unwrap();
+    let share = c.find(Locator::Css("section.applies a.share")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let other = browser().await;
+    other.client.goto(&format!("{url}{share}")).await.unwrap();
+    let count = other.client.find_all(Locator::Css("section.applies details.applied-kind")).await.unwrap().len();
+    assert_eq!(count, kinds.len(), "the shared section shows other groups");
+    other.client.close().await.unwrap();
+    b.client.close().await.unwrap();
+}
+
 #[tokio::test]
 #[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
 async fn editing_a_file_updates_the_open_page_in_place() {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use axum::http::StatusCode;
 use fluxgraph::server::Options;
 use regex::Regex;
 
@@ -188,4 +189,29 @@ async fn several_clusters_open_on_the_largest() {
     assert!(page.contains(r#"<a href="/?cluster=main" class="current" aria-current="page">main</a>"#), "the switcher marks another cluster");
     assert!(page.contains("<b>133</b> Kustomizations"), "the page shows another cluster");
     assert!(get(&state, "/?cluster=edge").await.body.contains(r#"class="current" aria-current="page">edge</a>"#));
+}
+
+/// A Kustomization's page says what it applies, grouped by kind, each object with the file and line it
+/// came from (a link), and its YAML one click away; the section is a page of its own, to share.
+#[tokio::test]
+async fn an_object_page_says_what_its_kustomization_applies() {
+    let state = example();
+    let page = get(&state, "/k/Kustomization/flux-system/linkding").await.body;
+    assert!(page.contains(r#"<section id="applies" class="applies">"#), "no section");
+    assert!(page.contains("<summary>HelmRelease <small>1</small></summary>"), "grouped by kind");
+    assert!(page.contains(r#"href="/source/kubernetes/rpi-cluster/apps/home/linkding/app/release.yaml#L2""#), "the origin is a link");
+    let share = Regex::new(r#"<a class="share" href="([^"]*)""#).unwrap().captures(&page).unwrap()[1].to_string();
+    assert_eq!(share, "/k/Kustomization/flux-system/linkding/applies");
+    let alone = get(&state, &share).await;
+    assert_eq!(alone.status, StatusCode::OK);
+    let yaml_href = Regex::new(r#"<a class="yaml-link" href="([^"]*HelmRelease[^"]*)""#).unwrap().captures(&alone.body).unwrap()[1].replace("&amp;", "&");
+    let with_yaml = get(&state, &yaml_href).await.body;
+    assert!(with_yaml.contains(r#"<section id="yaml">"#) && with_yaml.contains("chart: app-template"), "{with_yaml}");
+    // A source file opens at its line; one the snapshot does not hold is not found.
+    let source = get(&state, "/source/kubernetes/rpi-cluster/apps/home/linkding/app/release.yaml").await;
+    assert_eq!(source.status, StatusCode::OK);
+    assert!(source.body.contains(r#"id="L2""#));
+    assert_eq!(get(&state, "/source/nowhere.yaml").await.status, StatusCode::NOT_FOUND);
+    // Something that is not a Kustomization built here has no such page.
+    assert_eq!(get(&state, "/k/HelmRelease/home/linkding/applies").await.status, StatusCode::NOT_FOUND);
 }

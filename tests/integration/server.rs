@@ -133,6 +133,13 @@ async fn hostile_paths_never_read_outside_the_repository() {
         "/assets/%2Fetc%2Fpasswd",
         "//etc/passwd",
         "/k/Kustomization/flux-system/..",
+        "/source/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/source/../../../../etc/passwd",
+        "/source//etc/passwd",
+        "/source/%2Fetc%2Fpasswd",
+        "/source/Cargo.toml",
+        "/source/kubernetes/../../Cargo.toml",
+        "/k/Kustomization/flux-system/linkding/applies/..%2F..%2F..%2Fetc%2Fpasswd",
     ] {
         let reply = get(&state, uri).await;
         assert!(reply.status.is_client_error(), "{uri}: {}", reply.status);
@@ -152,6 +159,14 @@ async fn no_secret_value_appears_in_any_response() {
         let id = node["id"].as_str().unwrap();
         uris.push(format!("/k/{id}?depth=all"));
     }
+    // What each Kustomization applies, each object's YAML, and every file of the repository.
+    for (id, objects) in [("apps", ["Secret/vault/vault-admin", "Secret/flux-system/cluster-secrets", "ConfigMap/vault/vault-env"])] {
+        uris.push(format!("/k/Kustomization/flux-system/{id}/applies"));
+        uris.extend(objects.iter().map(|o| format!("/k/Kustomization/flux-system/{id}/applies?object={}", o.replace('/', "%2F"))));
+    }
+    for file in ["apps/vault/plain-secret.yaml", "apps/vault/cluster-secrets.sops.yaml", "apps/vault/release.yaml", "apps/vault/configmap.yaml"] {
+        uris.push(format!("/source/{file}"));
+    }
     let mut seen_object_page = false;
     for uri in &uris {
         let reply = get(&state, uri).await;
@@ -159,7 +174,7 @@ async fn no_secret_value_appears_in_any_response() {
         for marker in ["MARKER", "UExBSU5URVhULU1BUktFUi1CQVNFNjQ="] {
             assert!(!reply.body.contains(marker), "{uri} shows a secret value ({marker})");
         }
-        if uri.starts_with("/k/Kustomization/flux-system/apps") {
+        if uri.starts_with("/k/Kustomization/flux-system/apps?") {
             // The source view is there, redacted: keys shown, values not.
             assert!(reply.body.contains("decryption"), "{uri}");
             seen_object_page = true;

@@ -22,6 +22,7 @@ use crate::layout::Direction;
 use crate::model::{Duration, Kind, ObjectId};
 use crate::snapshot::ClusterView;
 
+mod applies;
 pub mod blocked;
 mod component;
 mod critical_path;
@@ -33,13 +34,14 @@ mod object;
 mod overview;
 mod search;
 
+pub use applies::applies;
 pub use component::component;
 pub use critical_path::critical_path;
 pub use cycles::cycles;
 pub use diagnostics::diagnostics;
 pub use diff::diff;
 pub use levels::levels;
-pub use object::object;
+pub use object::{object, source};
 pub use overview::overview;
 pub use search::{search, search_page};
 
@@ -86,6 +88,17 @@ impl Page<'_> {
         match &self.state.options().repo_url {
             Some(forge) if !file.is_empty() => format!("{}/{}#L{line}", forge.trim_end_matches('/'), file),
             _ => String::new(),
+        }
+    }
+
+    /// A file:line link that always leads somewhere: the forge when one is given, else the
+    /// file as the snapshot holds it.
+    fn line_href(&self, file: &str, line: u32) -> String {
+        match self.file_href(file, line) {
+            href if href.is_empty() && self.current.snapshot.repository.files.contains_key(file) => {
+                format!("{}/source/{}{}#L{line}", self.base(), file.split('/').map(encode).collect::<Vec<_>>().join("/"), self.cluster_query())
+            }
+            href => href,
         }
     }
 }

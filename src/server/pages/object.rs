@@ -65,6 +65,8 @@ struct ObjectPage {
     kind_toggles: Vec<Toggle>,
     svg: String,
     applies: Vec<AppliedRow>,
+    /// A Kustomization's build, for the "What it applies" section.
+    applies_section: Option<super::applies::AppliesSection>,
     source: Vec<Line>,
     /// Where its live status is fetched from, when the live status is on.
     live_part: String,
@@ -122,6 +124,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
             },
         })
         .collect();
+    let applies_section = super::applies::section(page, id, None);
     let applies = view
         .cluster
         .inventory
@@ -170,6 +173,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
         kind_toggles: kind_toggles(page),
         svg: svg::render(&drawing),
         applies,
+        applies_section,
         source: source_lines(page, object.file.as_str(), object.line),
     };
     (format!("{} ({})", id.name, id.kind), body.render().unwrap_or_default())
@@ -188,4 +192,21 @@ fn source_lines(page: &Page<'_>, file: &str, line: u32) -> Vec<Line> {
     (begin..=end.min(lines.len()))
         .map(|n| Line { number: n, parts: pieces(&lines[n - 1]), mark: n == line as usize })
         .collect()
+}
+
+#[derive(Template)]
+#[template(path = "source.html")]
+struct SourcePage {
+    file: String,
+    lines: Vec<Line>,
+}
+
+/// A whole file of the repository (`/source/{path}`), redacted, each line an anchor: where a
+/// file:line links when no forge URL is given. Only files the snapshot holds are shown; the
+/// path in the URL is looked up among them, never opened.
+pub fn source(page: &Page<'_>, file: &str) -> Option<(String, String)> {
+    let source = page.current.snapshot.repository.files.get(file)?;
+    let lines = redact::redact(source).iter().enumerate().map(|(i, l)| Line { number: i + 1, parts: pieces(l), mark: false }).collect();
+    let body = SourcePage { file: file.to_string(), lines };
+    Some((file.rsplit('/').next().unwrap_or(file).to_string(), body.render().unwrap_or_default()))
 }
