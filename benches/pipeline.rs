@@ -3,8 +3,11 @@
 //! and 10,000 components (about 1,300 and 13,400 Kustomizations with as many HelmReleases,
 //! 4,200 and 42,000 files). Freeing each result is left out of the timings
 //! (`iter_with_large_drop`): the server frees old snapshots off the request path and the
-//! CLI exits without freeing. `hostile/*` times inputs built to be slow. Run with
-//! `cargo bench --bench pipeline`.
+//! CLI exits without freeing. `hostile/*` times inputs built to be slow. `build-all` is
+//! `fluxgraph build --all --format json` (the snapshot and every build written out) beside
+//! `check` (the snapshot and the text report); `per-build/*` sets one build of ours against one
+//! of real kustomize through `../shared/tools/fluxsim.py`, on a corpus repository, when
+//! `../shared` and python3 are there. Run with `cargo bench --bench pipeline`.
 
 // The allocator the shipped binary uses (src/main.rs), so that the figures are its figures.
 #[global_allocator]
@@ -13,7 +16,46 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fluxgraph::{analysis, cluster, graph, load, snapshot::Snapshot, synthetic};
+use fluxgraph::{analysis, cluster, graph, load, render, snapshot::Snapshot, synthetic};
+
+/// `fluxgraph build --all --format json`: every Kustomization built from the repository.
+fn all_builds(snapshot: &Snapshot) -> String {
+    let selected: Vec<render::build::Selected<'_>> = snapshot
+        .clusters
+        .iter()
+        .flat_map(|v| v.cluster.builds.iter().map(move |(id, build)| render::build::Selected { cluster: &v.cluster.name, kustomization: &v.cluster.objects[id], build }))
+        .collect();
+    render::build::json(&selected)
+}
+
+/// One build of ours against one of real kustomize (fluxsim runs it in-process through
+/// ctypes) on a real repository of the corpus: both whole runs, divided by their builds.
+fn per_build(c: &mut Criterion) {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let repo = shared.join("corpus/onedr0p__home-ops");
+    let fluxsim = shared.join("tools/fluxsim.py");
+    if !repo.is_dir() || !fluxsim.is_file() {
+        eprintln!("per-build: ../shared is absent, skipped");
+        return;
+    }
+    let builds = Snapshot::read(&repo, None).expect("snapshot").clusters.iter().map(|v| v.cluster.builds.len()).sum::<usize>();
+    let mut group = c.benchmark_group("per-build");
+    group.sample_size(10);
+    group.bench_function(format!("fluxgraph-{builds}-builds"), |b| b.iter_with_large_drop(|| {
+        let snapshot = Snapshot::read(&repo, None).expect("snapshot");
+        let json = all_builds(&snapshot);
+        (snapshot, json)
+    }));
+    let run = || std::process::Command::new("python3").arg(&fluxsim).arg(&repo).arg("--builds").output();
+    match run() {
+        Ok(out) if out.status.success() => {
+            let theirs = serde_json::from_slice::<serde_json::Value>(&out.stdout).map_or(0, |d| d["builds"].as_array().map_or(0, Vec::len));
+            group.bench_function(format!("fluxsim-{theirs}-builds"), |b| b.iter(|| run().expect("fluxsim")));
+        }
+        _ => eprintln!("per-build: fluxsim did not run (python3, PyYAML, pykustomize), skipped"),
+    }
+    group.finish();
+}
 
 /// A memory-backed folder when there is one, so that the disk does not blur the figures.
 fn scratch() -> tempfile::TempDir {
@@ -33,6 +75,18 @@ fn pipeline(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("{components}-components"));
         group.sample_size(10);
         group.bench_function("snapshot", |b| b.iter_with_large_drop(|| Snapshot::read(dir.path(), None).expect("snapshot")));
+        group.bench_function("check", |b| {
+            b.iter_with_large_drop(|| {
+                let snapshot = Snapshot::read(dir.path(), None).expect("snapshot");
+                let report = render::text::report(&snapshot, &snapshot.clusters.iter().collect::<Vec<_>>(), true);
+                (snapshot, report)
+            })
+        });
+        group.bench_function("build-all", |b| b.iter_with_large_drop(|| {
+            let snapshot = Snapshot::read(dir.path(), None).expect("snapshot");
+            let json = all_builds(&snapshot);
+            (snapshot, json)
+        }));
         group.bench_function("load", |b| b.iter_with_large_drop(|| load::read_repository(dir.path()).expect("load")));
         let repo = load::read_repository(dir.path()).expect("load");
         group.bench_function("resolve", |b| b.iter_with_large_drop(|| cluster::resolve(&repo, None).expect("resolve")));
@@ -78,5 +132,5 @@ fn hostile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline, hostile);
+criterion_group!(benches, pipeline, hostile, per_build);
 criterion_main!(benches);
