@@ -2,10 +2,12 @@
 //! the change does to the graph, cluster by cluster: objects added, removed, changed (in the
 //! fields the graph depends on) and moved; edges added and removed; levels, the critical path
 //! and the cold-start estimate before and after; diagnostics introduced and resolved; and the
-//! blast radius, what the change may reconcile anew. Pure: [`sides`] reads the two
+//! blast radius, what the change may reconcile anew; and what it changes in the cluster itself,
+//! the built manifests each Kustomization applies and the versions that move ([`builds`]). Pure: [`sides`] reads the two
 //! snapshots from git (at the edge, for the CLI and the server). [`render`] writes the report as text or Markdown; the
 //! report itself serialises as the JSON document.
 
+pub mod builds;
 pub mod render;
 pub mod sides;
 
@@ -67,6 +69,10 @@ pub struct ClusterDiff {
     pub cold_start: ColdStartChange,
     pub diagnostics: DiagnosticChanges,
     pub blast_radius: BlastRadius,
+    /// What each Kustomization applies differently: built objects added, removed, changed.
+    pub builds: Vec<builds::BuildChanges>,
+    /// Chart versions, source refs and images that move.
+    pub versions: Vec<builds::VersionChange>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -192,6 +198,12 @@ impl ClusterDiff {
             && self.diagnostics.introduced.is_empty()
             && self.diagnostics.resolved.is_empty()
             && self.blast_radius.count == 0
+            && self.builds.is_empty()
+    }
+
+    /// How many built objects the change adds, removes or modifies in the cluster.
+    pub fn built_objects_changed(&self) -> usize {
+        self.builds.iter().map(|b| b.added.len() + b.removed.len() + b.changed.len()).sum()
     }
 }
 
@@ -242,7 +254,11 @@ pub fn verdict(report: &Report) -> String {
     let edges = count(|c| c.edges.added.len() + c.edges.removed.len());
     let radius = count(|c| c.blast_radius.count);
     let resolved = count(|c| c.diagnostics.resolved.len()) + report.diagnostics.resolved.len();
-    let mut parts = vec![format!("no new errors; {objects} object{} and {edges} edge{} changed", plural(objects), plural(edges))];
+    let built = count(ClusterDiff::built_objects_changed);
+    let mut parts = vec![format!("no new errors; {objects} object{} and {edges} edge{} of the graph changed", plural(objects), plural(edges))];
+    if built > 0 {
+        parts.push(format!("{built} applied object{} change{}", plural(built), if built == 1 { "s" } else { "" }));
+    }
     parts.push(format!("{radius} object{} in the blast radius", plural(radius)));
     if resolved > 0 {
         parts.push(format!("{resolved} finding{} resolved", plural(resolved)));
@@ -323,7 +339,10 @@ fn compare_cluster(name: &str, base: Option<&ClusterView>, head: Option<&Cluster
     let cold_start = ColdStartChange { before_seconds: cold(base), after_seconds: cold(head), delta_seconds: cold(head) as i64 - cold(base) as i64 };
     let no_diagnostics = Vec::new();
     let diagnostics = diagnostic_changes(base.map_or(&no_diagnostics, |v| &v.analysis.diagnostics), head.map_or(&no_diagnostics, |v| &v.analysis.diagnostics));
-    let blast_radius = blast_radius(&objects, &diagnostics, base, head, touched);
+    let built = builds::compare(base, head);
+    let versions = builds::versions(base, head);
+    let rebuilt: BTreeSet<ObjectId> = built.iter().map(|b| b.kustomization.clone()).collect();
+    let blast_radius = blast_radius(&objects, &diagnostics, &rebuilt, base, head, touched);
     let status = match (base, head) {
         (None, _) => Status::Added,
         (_, None) => Status::Removed,
@@ -339,6 +358,8 @@ fn compare_cluster(name: &str, base: Option<&ClusterView>, head: Option<&Cluster
         cold_start,
         diagnostics,
         blast_radius,
+        builds: built,
+        versions,
     };
     if diff.status == Status::Unchanged && !diff.is_empty() {
         diff.status = Status::Changed;
@@ -433,9 +454,11 @@ fn diagnostic_changes(before: &[Diagnostic], after: &[Diagnostic]) -> Diagnostic
 /// The objects the change touches: added, removed, changed, given or relieved of an error (a
 /// HelmRelease whose HelmRepository was deleted), or whose build holds a changed file that is
 /// more than Flux objects (those count as the objects' own change); then what is downstream.
-fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, base: Option<&ClusterView>, head: Option<&ClusterView>, touched: &BTreeSet<&str>) -> BlastRadius {
+fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, rebuilt: &BTreeSet<ObjectId>, base: Option<&ClusterView>, head: Option<&ClusterView>, touched: &BTreeSet<&str>) -> BlastRadius {
     let mut seeds: BTreeSet<ObjectId> = objects.added.iter().chain(&objects.removed).map(|o| o.id.clone()).collect();
     seeds.extend(objects.changed.iter().map(|o| o.id.clone()));
+    // A Kustomization whose built objects change applies something new.
+    seeds.extend(rebuilt.iter().cloned());
     let errors = diagnostics.introduced.iter().chain(&diagnostics.resolved).filter(|d| d.severity == Severity::Error);
     let known = |id: &ObjectId| base.is_some_and(|v| v.graph.node(id).is_some()) || head.is_some_and(|v| v.graph.node(id).is_some());
     seeds.extend(errors.filter_map(|d| d.object.clone()).filter(known));
@@ -523,8 +546,9 @@ mod tests {
         assert!(c.levels.iter().any(|l| l.id == id("a") && l.before == Some(1) && l.after.is_none()));
         assert!(c.diagnostics.introduced.iter().any(|d| d.code == Code::DependencyCycle));
         assert!(report.errors_introduced >= 1 && report.verdict.starts_with("introduces"), "{}", report.verdict);
-        // The ks file holds only a Flux object: root is not hit for holding it, a is, and b waits on a.
-        assert_eq!(c.blast_radius.changed, [id("a")]);
+        // a changed; root applies a's new manifest (its build changed), and b waits on a.
+        assert_eq!(c.blast_radius.changed, [id("a"), id("root")]);
+        assert_eq!(c.builds.iter().map(|b| b.kustomization.clone()).collect::<Vec<_>>(), [id("root")]);
         assert_eq!(c.blast_radius.downstream, [id("b")]);
     }
 

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::builds::{BuildChanges, VersionChange, VersionKind};
 use super::{ClusterDiff, Compared, DiagnosticChanges, PathSummary, Report, Status};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Duration, ObjectId};
@@ -90,6 +91,7 @@ pub fn text(report: &Report) -> String {
         for m in &o.moved {
             let _ = writeln!(out, "    > {}  moved from {} to {}", m.id, m.from, m.to);
         }
+        builds_text(&mut out, c);
         let _ = writeln!(out, "  edges: {} added, {} removed", c.edges.added.len(), c.edges.removed.len());
         for (mark, edges) in [("+", &c.edges.added), ("-", &c.edges.removed)] {
             for e in edges {
@@ -123,6 +125,60 @@ pub fn text(report: &Report) -> String {
     out
 }
 
+/// What the change does in the cluster: the versions that move, then each Kustomization's
+/// built objects added, removed and changed, field by field.
+fn builds_text(out: &mut String, c: &ClusterDiff) {
+    if !c.versions.is_empty() {
+        let _ = writeln!(out, "  versions: {} changed", c.versions.len());
+        for v in &c.versions {
+            let _ = writeln!(out, "    {}", version_line(v));
+        }
+    }
+    if c.builds.is_empty() {
+        return;
+    }
+    let n = c.built_objects_changed();
+    let _ = writeln!(out, "  built objects: {n} change{} in the cluster, applied by {} Kustomization{}", if n == 1 { "s" } else { "" }, c.builds.len(), if c.builds.len() == 1 { "" } else { "s" });
+    for b in &c.builds {
+        let _ = writeln!(out, "    {} ({})", b.kustomization, build_status(b));
+        for a in &b.added {
+            let _ = writeln!(out, "      + {}  {}", a.id, at(&a.file, a.line));
+        }
+        for r in &b.removed {
+            let _ = writeln!(out, "      - {}  {}", r.id, at(&r.file, r.line));
+        }
+        for ch in &b.changed {
+            let _ = writeln!(out, "      ~ {}  {}", ch.id, at(&ch.file, ch.line));
+            for f in &ch.fields {
+                let _ = writeln!(out, "          {f}");
+            }
+            if ch.more > 0 {
+                let _ = writeln!(out, "          … and {} more field{}", ch.more, if ch.more == 1 { "" } else { "s" });
+            }
+        }
+    }
+}
+
+/// `chart podinfo: 6.5.0 → 6.6.0 (HelmRelease/podinfo/podinfo)`, marked when major.
+pub(crate) fn version_line(v: &VersionChange) -> String {
+    let kind = match v.kind {
+        VersionKind::Chart => "chart",
+        VersionKind::Image => "image",
+        VersionKind::Ref => "ref",
+    };
+    let major = if v.major { " (major)" } else { "" };
+    format!("{kind} {}: {} → {}{major}  ({}, {})", v.name, v.before, v.after, v.object, v.path)
+}
+
+/// Whether a Kustomization's build is new, gone, or changed.
+fn build_status(b: &BuildChanges) -> &'static str {
+    match b.status {
+        Status::Added => "new build",
+        Status::Removed => "no longer built",
+        _ => "build changed",
+    }
+}
+
 fn diagnostics_text(out: &mut String, indent: &str, d: &DiagnosticChanges) {
     for (what, list) in [("introduced", &d.introduced), ("resolved", &d.resolved)] {
         if !list.is_empty() {
@@ -147,8 +203,16 @@ fn status(s: Status) -> &'static str {
     }
 }
 
+/// GitHub refuses a comment longer than this many characters.
+const COMMENT_LIMIT: usize = 65_536;
+/// Kept free for the note that says what was left out.
+const NOTE_ROOM: usize = 1_024;
+/// Rows of the versions table at most, and built objects listed per Kustomization at most.
+const MAX_ROWS: usize = 100;
+
 /// Markdown, for a pull-request comment. `public_url` is the fluxgraph server's address: each
-/// changed object then links to its view there.
+/// changed object then links to its view there. The comment stays under GitHub's limit: the
+/// details that do not fit are left out, counted, and linked to the `/diff` page.
 pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
     let several = report.clusters.len() > 1;
     let link = |id: &ObjectId, cluster: &str| -> String {
@@ -168,14 +232,14 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
     let mark = if report.errors_introduced > 0 { "❌" } else { "✅" };
     let _ = writeln!(out, "### fluxgraph: {mark} {}\n", md(&report.verdict));
     let _ = writeln!(out, "`{}` → `{}`, {} changed file{}\n", side(&report.base).replace('`', "'"), side(&report.head).replace('`', "'"), report.changed_files.len(), if report.changed_files.len() == 1 { "" } else { "s" });
-    let _ = writeln!(out, "| cluster | objects (+ − ~ moved) | edges (+ −) | levels changed | critical path | cold start | errors introduced | blast radius |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "| cluster | objects (+ − ~ moved) | edges (+ −) | levels changed | critical path | cold start | errors introduced | built objects changed | blast radius |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for c in &report.clusters {
         let o = &c.objects;
         let errors = c.diagnostics.introduced.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
         let _ = writeln!(
             out,
-            "| {} ({}) | +{} −{} ~{} ↔{} | +{} −{} | {} | {} | {} → {} ({}) | {} | {} |",
+            "| {} ({}) | +{} −{} ~{} ↔{} | +{} −{} | {} | {} | {} → {} ({}) | {} | {} | {} |",
             md(&c.name),
             status(c.status),
             o.added.len(),
@@ -190,28 +254,132 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
             seconds(c.cold_start.after_seconds),
             signed_seconds(c.cold_start.delta_seconds),
             errors,
+            c.built_objects_changed(),
             c.blast_radius.count,
         );
     }
+    let versions: Vec<(&ClusterDiff, &VersionChange)> = report.clusters.iter().flat_map(|c| c.versions.iter().map(move |v| (c, v))).collect();
+    if !versions.is_empty() {
+        let _ = writeln!(out, "\n**Versions**\n");
+        let _ = writeln!(out, "| | kind | name | before | after | in |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for (c, v) in versions.iter().take(MAX_ROWS) {
+            let kind = match v.kind {
+                VersionKind::Chart => "chart",
+                VersionKind::Image => "image",
+                VersionKind::Ref => "ref",
+            };
+            let place = match &v.link {
+                Some(id) if id.to_string() == v.object => link(id, &c.name),
+                Some(id) => format!("{} (applied by {})", md(&v.object), link(id, &c.name)),
+                None => md(&v.object),
+            };
+            let _ = writeln!(out, "| {} | {kind} | {} | {} | {} | {place} |", if v.major { "⚠️ major" } else { "" }, md(&v.name), md(&v.before), md(&v.after));
+        }
+        if versions.len() > MAX_ROWS {
+            let _ = writeln!(out, "\n… and {} more versions", versions.len() - MAX_ROWS);
+        }
+    }
+    // The details, one block at a time, as long as they fit.
+    let mut blocks: Vec<String> = Vec::new();
     for c in report.clusters.iter().filter(|c| !c.is_empty()) {
-        let _ = writeln!(out);
+        let mut block = String::new();
+        let _ = writeln!(block);
         if several {
-            let _ = writeln!(out, "#### {}\n", md(&c.name));
+            let _ = writeln!(block, "#### {}\n", md(&c.name));
         }
-        let _ = writeln!(out, "**Critical path before:** {}  ", md(&path_line(&c.critical_path.before)));
-        let _ = writeln!(out, "**Critical path after:** {}\n", md(&path_line(&c.critical_path.after)));
+        let _ = writeln!(block, "**Critical path before:** {}  ", md(&path_line(&c.critical_path.before)));
+        let _ = writeln!(block, "**Critical path after:** {}\n", md(&path_line(&c.critical_path.after)));
         for d in c.diagnostics.introduced.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error) {
-            let _ = writeln!(out, "- ❌ {}", md(&diagnostic_line(d)));
+            let _ = writeln!(block, "- ❌ {}", md(&diagnostic_line(d)));
         }
-        let _ = writeln!(out, "\n<details><summary>Details of {}</summary>\n", md(&c.name));
-        details_markdown(&mut out, c, &|id| link(id, &c.name));
-        let _ = writeln!(out, "</details>");
+        let _ = writeln!(block, "\n<details><summary>Details of {}</summary>\n", md(&c.name));
+        details_markdown(&mut block, c, &|id| link(id, &c.name));
+        let _ = writeln!(block, "</details>");
+        blocks.push(block);
+        for b in &c.builds {
+            blocks.push(build_markdown(b, &|id| link(id, &c.name)));
+        }
     }
     if !report.diagnostics.introduced.is_empty() || !report.diagnostics.resolved.is_empty() {
-        let _ = writeln!(out, "\n<details><summary>Outside every cluster</summary>\n");
-        diagnostics_markdown(&mut out, &report.diagnostics);
-        let _ = writeln!(out, "</details>");
+        let mut block = String::new();
+        let _ = writeln!(block, "\n<details><summary>Outside every cluster</summary>\n");
+        diagnostics_markdown(&mut block, &report.diagnostics);
+        let _ = writeln!(block, "</details>");
+        blocks.push(block);
     }
+    let mut left_out = 0;
+    for block in blocks {
+        if out.len() + block.len() + NOTE_ROOM > COMMENT_LIMIT {
+            left_out += 1;
+            continue;
+        }
+        out.push_str(&block);
+    }
+    if left_out > 0 {
+        let page = public_url.map(|base| {
+            let mut url = format!("{}/diff", base.trim_end_matches('/'));
+            if let Some(commit) = &report.base.commit {
+                let _ = write!(url, "?base={commit}");
+                if let Some(head) = &report.head.commit {
+                    let _ = write!(url, "&head={head}");
+                }
+            }
+            url
+        });
+        let _ = writeln!(
+            out,
+            "\n_{left_out} more section{} left out to stay under GitHub's comment limit{}._",
+            if left_out == 1 { "" } else { "s" },
+            page.map_or_else(|| ": run `fluxgraph diff` for the whole report".to_string(), |url| format!(": see [the whole diff]({url})")),
+        );
+    }
+    out
+}
+
+/// One Kustomization's built objects added, removed and changed, folded.
+fn build_markdown(b: &BuildChanges, link: &dyn Fn(&ObjectId) -> String) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n<details><summary>{}: {} (+{} −{} ~{})</summary>\n",
+        md(&b.kustomization.to_string()),
+        build_status(b),
+        b.added.len(),
+        b.removed.len(),
+        b.changed.len()
+    );
+    let _ = writeln!(out, "What {} applies:\n", link(&b.kustomization));
+    let mut rows = 0;
+    for a in &b.added {
+        rows += 1;
+        if rows <= MAX_ROWS {
+            let _ = writeln!(out, "- added `{}` from {}", a.id.replace('`', "'"), md(&at(&a.file, a.line)));
+        }
+    }
+    for r in &b.removed {
+        rows += 1;
+        if rows <= MAX_ROWS {
+            let _ = writeln!(out, "- removed `{}` (was from {})", r.id.replace('`', "'"), md(&at(&r.file, r.line)));
+        }
+    }
+    for ch in &b.changed {
+        rows += 1;
+        if rows > MAX_ROWS {
+            continue;
+        }
+        let _ = writeln!(out, "- changed `{}` from {}", ch.id.replace('`', "'"), md(&at(&ch.file, ch.line)));
+        for f in &ch.fields {
+            let _ = writeln!(out, "  - {}", md(&f.to_string()));
+        }
+        if ch.more > 0 {
+            let _ = writeln!(out, "  - … and {} more", ch.more);
+        }
+    }
+    if rows > MAX_ROWS {
+        let _ = writeln!(out, "- … and {} more objects", rows - MAX_ROWS);
+    }
+    let _ = writeln!(out, "\n</details>");
     out
 }
 
@@ -303,6 +471,30 @@ fn md(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hundreds of Kustomizations whose builds change: the comment stays under GitHub's limit,
+    /// says how many sections it left out, and links to the whole diff.
+    #[test]
+    fn a_large_change_stays_under_the_comment_limit() {
+        use crate::load::Repository;
+        use crate::snapshot::Snapshot;
+        let ks = |i: usize| format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app-{i}\n  namespace: flux-system\nspec:\n  path: ./apps/{i}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n");
+        let cm = |i: usize, v: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-{i}\n  namespace: default\ndata:\n  value: {}\n", v.repeat(40));
+        let side = |v: &str| {
+            let mut files: Vec<(String, String)> = (0..400).flat_map(|i| [(format!("clusters/main/app-{i}.yaml"), ks(i)), (format!("apps/{i}/cm.yaml"), cm(i, v))]).collect();
+            files.push(("clusters/main/flux-system/gotk-sync.yaml".into(), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  path: ./clusters/main\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n".into()));
+            Snapshot::from_repository(Repository::from_files(std::path::Path::new("/r"), files.iter().map(|(p, t)| (p.as_str(), t.as_str()))), None).unwrap()
+        };
+        let (base, head) = (side("old "), side("new "));
+        let sides = (super::super::Side { name: "main".into(), commit: Some("a".repeat(40)) }, super::super::Side { name: "pr".into(), commit: Some("b".repeat(40)) });
+        let report = super::super::compare(&base, &head, sides, None).unwrap();
+        assert_eq!(report.clusters[0].builds.len(), 400);
+        let text = markdown(&report, Some("https://fluxgraph.example.com"));
+        assert!(text.chars().count() <= COMMENT_LIMIT, "{} characters", text.chars().count());
+        let note = text.lines().last().unwrap();
+        assert!(note.contains("sections left out to stay under GitHub's comment limit"), "{note}");
+        assert!(note.contains(&format!("https://fluxgraph.example.com/diff?base={}&head={}", "a".repeat(40), "b".repeat(40))), "{note}");
+    }
 
     #[test]
     fn markdown_escapes_what_the_repository_wrote() {

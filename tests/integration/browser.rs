@@ -510,6 +510,41 @@ async fn the_diff_page_shows_the_marks_and_its_link_reproduces_it() {
     b.client.close().await.unwrap();
 }
 
+/// A dependency bump on the diff page: the HelmRelease whose chart moves is marked changed on the
+/// graph, the versions list marks the major bump, and what each Kustomization applies differently
+/// opens field by field.
+#[tokio::test]
+#[cfg_attr(not(all(has_chromium, has_git)), ignore = "needs /usr/bin/chromium, chromedriver and git on PATH (apt-get install chromium chromium-driver git)")]
+async fn the_diff_page_shows_what_a_version_bump_changes_in_the_cluster() {
+    let repo = crate::diff::Repo::new();
+    crate::diff::bump_versions(&repo);
+    let (_server, url) = serve(&repo.root);
+    let b = browser_for(Screen::Desktop).await;
+    let c = &b.client;
+    c.goto(&format!("{url}/diff?base=main")).await.unwrap();
+    let changed = {
+        let mut ids = Vec::new();
+        for e in c.find_all(Locator::Css("svg.graph g.node.changed")).await.unwrap() {
+            ids.push(e.attr("data-id").await.unwrap().unwrap_or_default());
+        }
+        ids
+    };
+    for id in ["HelmRelease/home/linkding", "Kustomization/flux-system/linkding"] {
+        assert!(changed.contains(&id.to_string()), "{id} is not marked: {changed:?}");
+    }
+    let versions = c.find(Locator::Css("ul.diff-versions")).await.unwrap().text().await.unwrap();
+    assert!(versions.contains("chart app-template: 3.6.1 → 4.0.0 (major)"), "{versions}");
+    assert_eq!(c.find_all(Locator::Css("ul.diff-versions .pill.diff-major")).await.unwrap().len(), 1, "one major bump, marked");
+    assert!(versions.contains("image ghcr.io/fluxgraph/fluxgraph: 0.1.0 → 0.2.0"), "{versions}");
+    let build = c.find(Locator::XPath("//details[@class='diff-build'][summary[contains(., 'Kustomization/flux-system/linkding')]]")).await.unwrap();
+    // Open it as a reader does, by its count (the name is a link to the Kustomization's page).
+    build.find(Locator::Css("summary small")).await.unwrap().click().await.unwrap();
+    let fields = build.text().await.unwrap();
+    assert!(fields.contains("spec.values.controllers.linkding.containers.app.image.tag: 1.36.0 → 1.37.0"), "{fields}");
+    screenshot(c, "diff-versions").await;
+    b.client.close().await.unwrap();
+}
+
 /// `serve --kube-status` against the fake Kubernetes API: a status change colours the open
 /// page's box without a reload (the reader's zoom kept), the header counts follow, `/blocked`
 /// names the root blocker, and the page says when the status is stale.

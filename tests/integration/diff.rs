@@ -293,6 +293,105 @@ fn a_bad_path_or_revision_cannot_run() {
     assert!(stderr.contains("no cluster \"nope\""), "{stderr}");
 }
 
+/// A dependency bump, as most pull requests are: the linkding chart (a major version), the image in
+/// its values, and the image of a plain Deployment. Every format says what changes in the cluster,
+/// field by field, and lists the versions that move, the major one marked.
+pub(crate) fn bump_versions(repo: &Repo) {
+    repo.branch(|r| {
+        r.edit("apps/home/linkding/app/release.yaml", |t| t.replace("version: 3.6.1", "version: 4.0.0").replace("tag: 1.36.0", "tag: 1.37.0"));
+        r.edit("apps/tools/fluxgraph/app/deployment.yaml", |t| t.replace("ghcr.io/fluxgraph/fluxgraph:0.1.0", "ghcr.io/fluxgraph/fluxgraph:0.2.0"));
+    });
+}
+
+fn builds_of<'a>(r: &'a Report, kustomization: &str) -> &'a Value {
+    r.cluster()["builds"].as_array().unwrap().iter().find(|b| b["kustomization"] == kustomization).unwrap_or_else(|| panic!("no build change of {kustomization}: {}", r.cluster()["builds"]))
+}
+
+fn changed_fields(build: &Value, object: &str) -> Vec<String> {
+    let changed = build["changed"].as_array().unwrap().iter().find(|c| c["id"] == object).unwrap_or_else(|| panic!("{object} not changed in {build}"));
+    changed["fields"].as_array().unwrap().iter().map(|f| format!("{}: {} → {}", f["path"].as_str().unwrap(), f["before"], f["after"])).collect()
+}
+
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn a_dependency_bump_says_what_changes_in_the_cluster() {
+    let repo = Repo::new();
+    bump_versions(&repo);
+    let r = repo.diff(&["--base", "main"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let linkding = changed_fields(builds_of(&r, LINKDING), "HelmRelease/home/linkding");
+    assert!(linkding.contains(&r#"spec.chart.spec.version: "3.6.1" → "4.0.0""#.to_string()), "{linkding:?}");
+    assert!(linkding.contains(&r#"spec.values.controllers.linkding.containers.app.image.tag: "1.36.0" → "1.37.0""#.to_string()), "{linkding:?}");
+    let deployment = changed_fields(builds_of(&r, "Kustomization/flux-system/fluxgraph"), "Deployment/tools/fluxgraph");
+    assert_eq!(deployment, [r#"spec.template.spec.containers[fluxgraph].image: "ghcr.io/fluxgraph/fluxgraph:0.1.0" → "ghcr.io/fluxgraph/fluxgraph:0.2.0""#]);
+    let versions: Vec<(String, String, String, bool)> = r.cluster()["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap().to_string(), v["before"].as_str().unwrap().to_string(), v["after"].as_str().unwrap().to_string(), v["major"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("app-template".to_string(), "3.6.1".to_string(), "4.0.0".to_string(), true),
+            ("docker.io/sissbruecker/linkding".to_string(), "1.36.0".to_string(), "1.37.0".to_string(), false),
+            ("ghcr.io/fluxgraph/fluxgraph".to_string(), "0.1.0".to_string(), "0.2.0".to_string(), false),
+        ]
+    );
+    // What the graph knows stays as it was; the blast radius counts what is applied anew.
+    assert!(r.ids("/objects/changed").is_empty(), "{:?}", r.ids("/objects/changed"));
+    for id in [LINKDING, "Kustomization/flux-system/fluxgraph"] {
+        assert!(r.ids("/blast_radius/changed").contains(&id.to_string()), "{id}");
+    }
+    assert!(r.json["verdict"].as_str().unwrap().contains("0 objects and 0 edges of the graph changed, 2 applied objects change"), "{}", r.json["verdict"]);
+    r.all_say("app-template");
+    r.all_say("1.37.0");
+    assert!(r.text.contains("chart app-template: 3.6.1 → 4.0.0 (major)"), "{}", r.text);
+    assert!(r.markdown.contains("**Versions**") && r.markdown.contains("| ⚠️ major | chart | app-template | 3.6.1 | 4.0.0 |"), "{}", r.markdown);
+    assert!(r.markdown.contains("<details><summary>Kustomization/flux-system/linkding: build changed (+0 −0 ~1)</summary>"), "{}", r.markdown);
+}
+
+/// A kustomization.yaml patch changes what a Kustomization applies without touching the object's
+/// own file: the built object changes, field by field.
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn a_patch_that_changes_a_built_object_is_shown_where_it_lands() {
+    let repo = Repo::new();
+    repo.branch(|r| {
+        r.edit("apps/tools/fluxgraph/app/kustomization.yaml", |t| {
+            t + "patches:\n  - target:\n      kind: Deployment\n      name: fluxgraph\n    patch: |\n      - op: replace\n        path: /spec/replicas\n        value: 2\n"
+        })
+    });
+    let r = repo.diff(&["--base", "main"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let deployment = changed_fields(builds_of(&r, "Kustomization/flux-system/fluxgraph"), "Deployment/tools/fluxgraph");
+    assert_eq!(deployment, [r#"spec.replicas: "1" → "2""#]);
+    r.all_say("spec.replicas");
+    assert!(r.json["changed_files"].as_array().unwrap().iter().all(|f| !f.as_str().unwrap().ends_with("deployment.yaml")));
+}
+
+/// A Secret that changes says which keys changed, never a value, before or after, in any format.
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn a_changed_secret_says_which_keys_changed_and_no_value() {
+    let repo = Repo::new();
+    let old_value = "ENC[AES256_GCM,data:/WLFWd+WOIT+ptGSsPswple5pEzNknjK++QaK6Ig6zA=";
+    let new_value = "ENC[AES256_GCM,data:NEWSECRETVALUEMARKER000000000000000000000=";
+    repo.branch(|r| r.edit("apps/datastore/cloudnative-pg/clusters/credentials-linkding.sops.yaml", |t| t.replace(old_value, new_value)));
+    let r = repo.diff(&["--base", "main"]);
+    assert_eq!(r.code, 0, "{}", r.text);
+    let build = builds_of(&r, "Kustomization/flux-system/cloudnative-pg-clusters");
+    let change = build["changed"].as_array().unwrap().iter().find(|c| c["id"] == "Secret/datastore/linkding-postgres-credentials").expect("the Secret changed");
+    let fields = change["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!((fields[0]["path"].as_str(), fields[0]["hidden"].as_bool()), (Some("stringData.password"), Some(true)));
+    assert!(fields[0]["before"].is_null() && fields[0]["after"].is_null());
+    for output in [&r.text, &r.markdown, &r.json.to_string()] {
+        assert!(!output.contains("NEWSECRETVALUEMARKER") && !output.contains("/WLFWd+WOIT"), "a secret value is shown:\n{output}");
+    }
+    r.all_say("stringData.password");
+}
+
 /// `GET uri` on the app serving `root`, its folder hidden as `serve` hides it: status and body.
 async fn get(root: &Path, uri: &str) -> (axum::http::StatusCode, String) {
     use axum::body::{Body, to_bytes};

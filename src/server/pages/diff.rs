@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 
 use super::{Link, Page, whole_cluster_state};
 use crate::diff::{self, Edge, Report, Status};
-use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds};
+use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds, version_line};
 use crate::graph;
 use crate::model::ObjectId;
 use crate::render::svg;
@@ -42,6 +42,10 @@ struct DiffPage {
     rows: Vec<Row>,
     introduced: Vec<String>,
     resolved: Vec<String>,
+    /// Versions that move, each with its object's link.
+    versions: Vec<Row>,
+    /// Each Kustomization whose built objects change, and those changes.
+    builds: Vec<(Row, Vec<Row>)>,
     svg: String,
 }
 
@@ -89,6 +93,7 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         ("edges".to_string(), format!("+{} −{}", c.edges.added.len(), c.edges.removed.len())),
         ("levels changed".to_string(), c.levels.len().to_string()),
         ("cold start".to_string(), format!("{} → {} ({})", seconds(c.cold_start.before_seconds), seconds(c.cold_start.after_seconds), signed_seconds(c.cold_start.delta_seconds))),
+        ("built objects changed".to_string(), c.built_objects_changed().to_string()),
         ("blast radius".to_string(), format!("{} ({} changed, {} downstream)", c.blast_radius.count, c.blast_radius.changed.len(), c.blast_radius.downstream.len())),
     ];
     let body = DiffPage {
@@ -102,6 +107,8 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         rows: rows(page, &report),
         introduced: c.diagnostics.introduced.iter().map(diagnostic_line).collect(),
         resolved: c.diagnostics.resolved.iter().map(diagnostic_line).collect(),
+        versions: versions(page, c),
+        builds: builds(page, c),
         svg,
     };
     (StatusCode::OK, (format!("diff {} → {}", side(&report.base), side(&report.head)), body.render().unwrap_or_default()))
@@ -125,6 +132,38 @@ fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
         rows.push(Row { mark: "changed", name: m.id.to_string(), href: href(&m.id), note: format!("moved from {} to {}", m.from, m.to) });
     }
     rows
+}
+
+/// The versions that move: a chart, an image, a source's ref, major bumps marked.
+fn versions(page: &Page<'_>, c: &diff::ClusterDiff) -> Vec<Row> {
+    let href = |id: &Option<ObjectId>| id.as_ref().filter(|id| page.view.cluster.objects.contains_key(id)).map_or(String::new(), |id| page.href(id));
+    c.versions
+        .iter()
+        .map(|v| Row { mark: if v.major { "major" } else { "changed" }, name: version_line(v), href: href(&v.link), note: String::new() })
+        .collect()
+}
+
+/// Each Kustomization whose built objects change, with each object added, removed or
+/// changed (field by field; a Secret says which keys, never their values).
+fn builds(page: &Page<'_>, c: &diff::ClusterDiff) -> Vec<(Row, Vec<Row>)> {
+    let href = |id: &ObjectId| if page.view.cluster.objects.contains_key(id) { page.href(id) } else { String::new() };
+    c.builds
+        .iter()
+        .map(|b| {
+            let head = Row { mark: "changed", name: b.kustomization.to_string(), href: href(&b.kustomization), note: format!("+{} −{} ~{}", b.added.len(), b.removed.len(), b.changed.len()) };
+            let mut rows = Vec::new();
+            rows.extend(b.added.iter().map(|o| Row { mark: "added", name: o.id.clone(), href: String::new(), note: format!("{}:{}", o.file, o.line) }));
+            rows.extend(b.removed.iter().map(|o| Row { mark: "removed", name: o.id.clone(), href: String::new(), note: format!("was {}:{}", o.file, o.line) }));
+            rows.extend(b.changed.iter().map(|o| {
+                let mut fields: Vec<String> = o.fields.iter().map(ToString::to_string).collect();
+                if o.more > 0 {
+                    fields.push(format!("… and {} more", o.more));
+                }
+                Row { mark: "changed", name: o.id.clone(), href: String::new(), note: fields.join("; ") }
+            }));
+            (head, rows)
+        })
+        .collect()
 }
 
 /// The head's cluster with the objects and edges the change removed put back, each removed
@@ -166,6 +205,14 @@ fn marked(page: &Page<'_>, view: &ClusterView, c: &diff::ClusterDiff) -> svg::Dr
     let mut marks: BTreeMap<String, &'static str> = BTreeMap::new();
     for ch in &c.objects.changed {
         marks.insert(ch.id.to_string(), "changed");
+    }
+    // What the cluster receives differently: the Kustomization whose build changed, and each
+    // Flux object it applies whose manifest changed (a chart bumped, values edited).
+    for b in &c.builds {
+        marks.insert(b.kustomization.to_string(), "changed");
+        for o in &b.changed {
+            marks.insert(o.id.clone(), "changed");
+        }
     }
     for m in &c.objects.moved {
         marks.insert(m.id.to_string(), "changed");
