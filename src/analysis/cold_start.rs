@@ -66,3 +66,47 @@ pub fn estimate(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Durati
     }
     ColdStart { total, unlimited, never: levels.iter().filter(|l| l.is_none()).count() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::levels;
+    use crate::analysis::prerequisites::Wait;
+    use crate::model::ObjectId;
+
+    const MIN: u64 = 60_000;
+
+    /// Kinds of the nodes, edges (waiting, waited on), each worst case in minutes, and the
+    /// estimate expected with four workers per controller, and how many never get Ready.
+    struct Case {
+        name: &'static str,
+        kinds: &'static [Kind],
+        edges: &'static [(usize, usize)],
+        minutes: &'static [u64],
+        total_minutes: u64,
+        never: usize,
+    }
+
+    #[test]
+    fn a_cold_start_with_four_workers_per_controller() {
+        use Kind::{HelmRelease as H, Kustomization as K};
+        let cases = [
+            Case { name: "four at once fit the workers", kinds: &[K; 4], edges: &[], minutes: &[10; 4], total_minutes: 10, never: 0 },
+            Case { name: "a fifth waits for a worker", kinds: &[K; 5], edges: &[], minutes: &[10; 5], total_minutes: 20, never: 0 },
+            Case { name: "each controller has its own workers", kinds: &[K, K, K, K, H, H, H, H], edges: &[], minutes: &[10; 8], total_minutes: 10, never: 0 },
+            Case { name: "a cycle never gets Ready, the rest does", kinds: &[K; 3], edges: &[(0, 1), (1, 0)], minutes: &[10; 3], total_minutes: 10, never: 2 },
+        ];
+        for case in cases {
+            let n = case.kinds.len();
+            let ids: Vec<ObjectId> = case.kinds.iter().enumerate().map(|(i, k)| ObjectId::new(*k, "flux-system", format!("o{i}"))).collect();
+            let graph = Graph::of_ids(&ids);
+            let pre = Prerequisites::from_edges(n, case.edges.iter().map(|&(x, p)| (x, p, Wait::DependsOn)));
+            let levels = levels::compute(&pre);
+            let weights: Vec<Duration> = case.minutes.iter().map(|m| Duration(m * MIN)).collect();
+            let estimate = estimate(&pre, &levels, &weights, &graph, Duration(7));
+            assert_eq!(estimate.total, Duration(case.total_minutes * MIN), "{}", case.name);
+            assert_eq!(estimate.never, case.never, "{}", case.name);
+            assert_eq!(estimate.unlimited, Duration(7), "{}: the unlimited figure is passed through", case.name);
+        }
+    }
+}

@@ -140,3 +140,87 @@ pub fn by_time(pre: &Prerequisites, levels: &[Option<Level>], weights: &[Duratio
     let total = steps.last().map_or(Duration::ZERO, |s| s.ready);
     WeightedPath { steps, total }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::levels;
+    use crate::model::Kind;
+
+    const MIN: u64 = 60_000;
+
+    fn ids(n: usize) -> Vec<ObjectId> {
+        (0..n).map(|i| ObjectId::new(Kind::Kustomization, "flux-system", format!("k{i}"))).collect()
+    }
+
+    /// Prerequisite edges (waiting, waited on, why), each node's worst case in minutes, and
+    /// the two paths expected (node numbers, root first) with the weighted path's total.
+    struct Case {
+        name: &'static str,
+        edges: &'static [(usize, usize, Wait)],
+        minutes: &'static [u64],
+        by_hops: &'static [usize],
+        by_time: &'static [usize],
+        total_ms: u64,
+    }
+
+    #[test]
+    fn the_longest_chains_by_hops_and_by_time() {
+        use Wait::{DependsOn as D, Parent as P};
+        let cases = [
+            Case { name: "one object", edges: &[], minutes: &[5], by_hops: &[0], by_time: &[0], total_ms: 5 * MIN },
+            Case {
+                name: "each dependsOn hop waits for Ready and a 30 s requeue",
+                edges: &[(1, 0, D), (2, 1, D)],
+                minutes: &[5, 5, 5],
+                by_hops: &[0, 1, 2],
+                by_time: &[0, 1, 2],
+                total_ms: 15 * MIN + 2 * REQUEUE_DEPENDENCY.0,
+            },
+            Case {
+                name: "a child starts when its parent starts, not when it is Ready",
+                edges: &[(1, 0, P)],
+                minutes: &[10, 5],
+                by_hops: &[0, 1],
+                by_time: &[0],
+                total_ms: 10 * MIN,
+            },
+            Case {
+                name: "fewer hops can take longer",
+                // k0 <- k1 <- k2 <- k3 (1 min each) against k4 (60 min) <- k5 (1 min).
+                edges: &[(1, 0, D), (2, 1, D), (3, 2, D), (5, 4, D)],
+                minutes: &[1, 1, 1, 1, 60, 1],
+                by_hops: &[0, 1, 2, 3],
+                by_time: &[4, 5],
+                total_ms: 61 * MIN + REQUEUE_DEPENDENCY.0,
+            },
+        ];
+        for case in cases {
+            let n = case.minutes.len();
+            let graph = Graph::of_ids(&ids(n));
+            let pre = Prerequisites::from_edges(n, case.edges.iter().copied());
+            let levels = levels::compute(&pre);
+            let weights: Vec<Duration> = case.minutes.iter().map(|m| Duration(m * MIN)).collect();
+            let times = timeline(&pre, &levels, &weights);
+            let name = |i: &usize| format!("k{i}");
+            let hops: Vec<String> = by_hops(&pre, &levels, &times, &graph).nodes.iter().map(|id| id.name.clone()).collect();
+            assert_eq!(hops, case.by_hops.iter().map(name).collect::<Vec<_>>(), "{}: by hops", case.name);
+            let weighted = by_time(&pre, &levels, &weights, &times, &graph);
+            let time: Vec<String> = weighted.steps.iter().map(|s| s.id.name.clone()).collect();
+            assert_eq!(time, case.by_time.iter().map(name).collect::<Vec<_>>(), "{}: by time", case.name);
+            assert_eq!(weighted.total, Duration(case.total_ms), "{}: total", case.name);
+        }
+    }
+
+    #[test]
+    fn what_is_on_a_cycle_is_on_no_path() {
+        let graph = Graph::of_ids(&ids(3));
+        let pre = Prerequisites::from_edges(3, [(0, 1, Wait::DependsOn), (1, 0, Wait::DependsOn), (2, 0, Wait::DependsOn)]);
+        let levels = levels::compute(&pre);
+        let weights = vec![Duration(MIN); 3];
+        let times = timeline(&pre, &levels, &weights);
+        assert!(times.iter().all(Option::is_none));
+        assert!(by_hops(&pre, &levels, &times, &graph).nodes.is_empty());
+        assert_eq!(by_time(&pre, &levels, &weights, &times, &graph), WeightedPath::default());
+    }
+}

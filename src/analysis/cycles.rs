@@ -86,3 +86,61 @@ fn suggest_cut(edges: &[(usize, usize, Wait)], pre: &Prerequisites, in_scc: &dyn
         .map(|e| (e.0, e.1))
         .expect("a cycle has at least one edge")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+
+    fn ids(n: usize) -> Vec<ObjectId> {
+        (0..n).map(|i| ObjectId::new(Kind::Kustomization, "flux-system", format!("{}", (b'a' + i as u8) as char))).collect()
+    }
+
+    /// Nodes, prerequisite edges (waiting, waited on, why), the cycles' members in loop order,
+    /// and the edge suggested for cutting in each.
+    struct Case {
+        name: &'static str,
+        nodes: usize,
+        edges: &'static [(usize, usize, Wait)],
+        cycles: &'static [(&'static [&'static str], (&'static str, &'static str))],
+    }
+
+    #[test]
+    fn cycles_are_found_read_in_loop_order_and_cut_at_a_depends_on() {
+        use Wait::{DependsOn as D, Parent as P};
+        let cases = [
+            Case { name: "a chain has none", nodes: 3, edges: &[(1, 0, D), (2, 1, D)], cycles: &[] },
+            Case { name: "a Kustomization that dependsOn itself", nodes: 1, edges: &[(0, 0, D)], cycles: &[(&["a"], ("a", "a"))] },
+            Case { name: "two that wait on each other", nodes: 2, edges: &[(0, 1, D), (1, 0, D)], cycles: &[(&["a", "b"], ("a", "b"))] },
+            Case { name: "a loop of three reads a -> b -> c", nodes: 3, edges: &[(0, 1, D), (1, 2, D), (2, 0, D)], cycles: &[(&["a", "b", "c"], ("a", "b"))] },
+            Case { name: "a parent that dependsOn its child is cut at the dependsOn", nodes: 2, edges: &[(1, 0, P), (0, 1, D)], cycles: &[(&["a", "b"], ("a", "b"))] },
+            Case {
+                name: "the cut leaves the fewest waiting outside",
+                nodes: 4,
+                // a <-> b; c and d wait on a, nothing on b: cut b's dependsOn on a.
+                edges: &[(0, 1, D), (1, 0, D), (2, 0, D), (3, 0, D)],
+                cycles: &[(&["a", "b"], ("b", "a"))],
+            },
+            Case {
+                name: "two separate cycles, in id order",
+                nodes: 4,
+                edges: &[(0, 1, D), (1, 0, D), (2, 3, D), (3, 2, D)],
+                cycles: &[(&["a", "b"], ("a", "b")), (&["c", "d"], ("c", "d"))],
+            },
+        ];
+        for case in cases {
+            let graph = Graph::of_ids(&ids(case.nodes));
+            let pre = Prerequisites::from_edges(case.nodes, case.edges.iter().copied());
+            let found: Vec<(Vec<String>, (String, String))> = find(&pre, &graph)
+                .into_iter()
+                .map(|c| (c.members.iter().map(|m| m.name.clone()).collect(), (c.cut.0.name.clone(), c.cut.1.name.clone())))
+                .collect();
+            let expected: Vec<(Vec<String>, (String, String))> = case
+                .cycles
+                .iter()
+                .map(|(members, cut)| (members.iter().map(|m| m.to_string()).collect(), (cut.0.to_string(), cut.1.to_string())))
+                .collect();
+            assert_eq!(found, expected, "{}", case.name);
+        }
+    }
+}

@@ -247,3 +247,75 @@ fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Ve
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::diagnostic::Severity;
+    use crate::load::Repository;
+    use crate::snapshot::Snapshot;
+
+    /// A Kustomization of the test cluster: its name, path, extra spec lines.
+    fn ks(name: &str, path: &str, spec: &str) -> String {
+        format!("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: {path}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n{spec}")
+    }
+
+    const SYNC: &str = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  url: https://example.com/fleet\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  path: ./clusters/test\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+
+    /// The lints of the one cluster of a repository holding `clusters/test/ks.yaml` (and the
+    /// other files given), as (code, severity, object).
+    fn lints(ks_file: &str, others: &[(&str, &str)]) -> Vec<(String, Severity, String)> {
+        let mut files = vec![("clusters/test/flux-system/gotk-sync.yaml", SYNC), ("clusters/test/ks.yaml", ks_file), ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: default\n")];
+        files.extend_from_slice(others);
+        let snapshot = Snapshot::from_repository(Repository::from_files(Path::new("/r"), files), None).expect("a snapshot");
+        let view = &snapshot.clusters[0];
+        let mut out: Vec<(String, Severity, String)> = super::run(&view.cluster, &view.graph, &view.analysis.prerequisites, &view.analysis.cycles)
+            .into_iter()
+            .map(|d| (d.code.to_string(), d.severity, d.object.map(|o| o.name).unwrap_or_default()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn each_lint_on_the_smallest_repository_that_shows_it() {
+        use Severity::{Error, Info, Warning};
+        let wait = "  wait: true\n";
+        let cases: Vec<(&str, String, Vec<(&str, Severity, &str)>)> = vec![
+            ("nothing to say", ks("a", "./apps", wait) + &ks("b", "./apps", &format!("{wait}  dependsOn:\n    - name: a\n")), vec![]),
+            ("a cycle", ks("a", "./apps", &format!("{wait}  dependsOn:\n    - name: b\n")) + &ks("b", "./apps", &format!("{wait}  dependsOn:\n    - name: a\n")), vec![("dependency-cycle", Error, "a")]),
+            ("a dependsOn that finds nothing", ks("a", "./apps", "  dependsOn:\n    - name: nowhere\n"), vec![("missing-dependency", Error, "a")]),
+            ("a suspended dependency", ks("a", "./apps", &format!("{wait}  suspend: true\n")) + &ks("b", "./apps", "  dependsOn:\n    - name: a\n"), vec![("suspended-dependency", Warning, "b")]),
+            ("a dependency Ready before its objects", ks("a", "./apps", "") + &ks("b", "./apps", "  dependsOn:\n    - name: a\n"), vec![("false-ready-dependency", Warning, "b")]),
+            (
+                "a dependency another one implies",
+                ks("a", "./apps", wait) + &ks("b", "./apps", &format!("{wait}  dependsOn:\n    - name: a\n")) + &ks("c", "./apps", &format!("{wait}  dependsOn:\n    - name: a\n    - name: b\n")),
+                vec![("redundant-dependency", Info, "c")],
+            ),
+            ("a source that does not exist", ks("a", "./apps", wait).replace("    name: flux-system\n", "    name: elsewhere\n"), vec![("source-not-found", Error, "a")]),
+        ];
+        for (name, file, expected) in cases {
+            let expected: Vec<(String, Severity, String)> = expected.into_iter().map(|(c, s, o)| (c.to_string(), s, o.to_string())).collect();
+            assert_eq!(lints(&file, &[]), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_object_two_kustomizations_apply_is_a_warning_that_says_whether_they_agree() {
+        let owners = ks("a", "./shared", "  wait: true\n") + &ks("b", "./shared", "  wait: true\n");
+        let child = ks("child", "./apps", "  wait: true\n");
+        let same = lints(&owners, &[("shared/ks.yaml", &child)]);
+        assert_eq!(same, [("multiple-owners".to_string(), Severity::Warning, "child".to_string())]);
+        let two = ks("a", "./one", "  wait: true\n") + &ks("b", "./two", "  wait: true\n");
+        let other = child.replace("interval: 10m", "interval: 1h");
+        let files = [("one/ks.yaml", child.as_str()), ("two/ks.yaml", other.as_str())];
+        let repo = Repository::from_files(Path::new("/r"), [("clusters/test/flux-system/gotk-sync.yaml", SYNC), ("clusters/test/ks.yaml", two.as_str()), ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")].into_iter().chain(files));
+        let snapshot = Snapshot::from_repository(repo, None).expect("a snapshot");
+        let view = &snapshot.clusters[0];
+        let found = super::run(&view.cluster, &view.graph, &view.analysis.prerequisites, &view.analysis.cycles);
+        let owners: Vec<&str> = found.iter().filter(|d| d.code.to_string() == "multiple-owners").map(|d| d.message.as_str()).collect();
+        assert_eq!(owners.len(), 1, "{owners:?}");
+        assert!(owners[0].contains("with different definitions") && owners[0].contains("spec.interval"), "{}", owners[0]);
+    }
+}

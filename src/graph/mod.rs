@@ -88,6 +88,21 @@ impl Graph {
     }
 }
 
+#[cfg(test)]
+impl Graph {
+    /// A graph of these objects without edges, for the analyses' tests, whose prerequisites
+    /// are given as edges of their own.
+    pub(crate) fn of_ids(ids: &[ObjectId]) -> Graph {
+        let mut g = Graph::default();
+        for id in ids {
+            let n = g.graph.add_node(id.clone());
+            g.index.insert(id.clone(), n);
+            g.applied_at_start.push(false);
+        }
+        g
+    }
+}
+
 /// The kind a `dependsOn` entry points at: Kustomizations wait for Kustomizations,
 /// HelmReleases for HelmReleases (Flux has no other kind of dependency).
 pub fn depends_on_kind(object: &FluxObject) -> Kind {
