@@ -213,6 +213,8 @@ const ERRORS: u8 = 1;
 const COULD_NOT_RUN: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Fails only when the pool is already running (a test calling twice): it keeps its stacks.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(crate::snapshot::THREAD_STACK).build_global();
     match &cli.command {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
@@ -360,7 +362,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         entry: entry.clone(),
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the server runs.
         let mut _watching = None;
