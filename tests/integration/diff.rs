@@ -453,3 +453,45 @@ fn tree_entries_git_fsck_rejects_refuse_the_revision() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("tree at apps holds an entry named \"../ks.yaml\""), "{stderr}");
 }
+
+/// An unknown parameter (`&x=N`) made each request a new cache entry that redid the whole diff,
+/// and nothing capped how many diffs waited (60 at once held ordinary pages for 28 s). The page
+/// is named by its canonical view state, and diffs beyond one per core and a short queue get
+/// 503 with `Retry-After` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+async fn diffs_are_admitted_through_a_bounded_queue_and_named_by_their_view_state() {
+    use axum::body::{Body, to_bytes};
+    use fluxgraph::server::{AppState, Options, app};
+    use tower::ServiceExt;
+    let repo = Repo::new();
+    rename_rbd_and_slow_linkding(&repo);
+    let root = repo.root.canonicalize().unwrap();
+    let state = AppState::new(Options { hidden_paths: vec![root.clone()], ..Options::default() });
+    state.publish(fluxgraph::snapshot::Snapshot::read(&root, None).expect("snapshot"), None, None);
+    let get = |uri: String| {
+        let app = app(state.clone());
+        async move {
+            let response = app.oneshot(axum::http::Request::builder().uri(uri).body(Body::empty()).unwrap()).await.unwrap();
+            let retry = response.headers().get("retry-after").is_some();
+            let status = response.status().as_u16();
+            let body = to_bytes(response.into_body(), 64 << 20).await.unwrap();
+            (status, retry, body.len())
+        }
+    };
+    for n in 0..8 {
+        let (status, _, _) = get(format!("/diff?base=main&x={n}&depth={n}")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(state.pages().usage().0, 1, "one page, whatever the noise in its URL");
+    // Distinct diffs at once (each spelling of main is another revision name).
+    let spellings: Vec<String> = (1..40).map(|n| format!("main{}", "^0".repeat(n))).collect();
+    let answers = futures_util::future::join_all(spellings.iter().map(|base| get(format!("/diff?base={base}")))).await;
+    let refused: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(!refused.is_empty(), "{} diffs at once, none refused", answers.len());
+    assert!(refused.iter().all(|a| a.1), "a refusal says when to come back");
+    assert!(answers.iter().all(|a| a.0 == 200 || a.0 == 503), "{answers:?}");
+    // Once they are done, a refused diff is drawn when asked again.
+    let (status, _, _) = get(format!("/diff?base={}", spellings.last().unwrap())).await;
+    assert_eq!(status, 200);
+}
