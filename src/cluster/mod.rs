@@ -120,13 +120,15 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
     let mut diagnostics = Vec::new();
     // Files that only a dead entry point reaches: its dead-entry finding speaks for them.
     let mut dead = BTreeSet::new();
+    // What every ResourceSet of the repository may render, in bytes and time.
+    let rendering = resourceset::Budget::new(resourceset::Limits::default());
     let (entries, mut clusters) = match entry {
         Some(path) => {
             let entry = entry::given(repo, path)?;
-            let cluster = resolve_cluster(repo, &entry);
+            let cluster = resolve_cluster(repo, &entry, &rendering);
             (vec![entry], vec![cluster])
         }
-        None => discover_and_resolve(repo, &patches, &mut diagnostics, &mut dead),
+        None => discover_and_resolve(repo, &patches, &rendering, &mut diagnostics, &mut dead),
     };
     dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
     entry::name_uniquely(&mut clusters);
@@ -149,13 +151,14 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
 fn discover_and_resolve(
     repo: &Repository,
     patches: &BTreeSet<String>,
+    rendering: &resourceset::Budget,
     diagnostics: &mut Vec<Diagnostic>,
     dead: &mut BTreeSet<String>,
 ) -> (Vec<Entry>, Vec<Cluster>) {
     let found = entry::discover(repo, patches);
     diagnostics.extend(found.diagnostics);
     let mut entries = found.entries;
-    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
+    let mut clusters: Vec<Cluster> = entries.iter().map(|e| resolve_cluster(repo, e, rendering)).collect();
     // A flux-instance HelmRelease nothing applies, and an entry whose cluster reconciles
     // nothing of this repository, are left over when another entry point is live.
     let unreferenced: Vec<bool> = entries.iter().map(|e| entry::unreferenced_release(e, repo, &clusters)).collect();
@@ -197,7 +200,7 @@ fn discover_and_resolve(
     }
     if entries.is_empty() {
         entries = found.unapplied;
-        clusters = entries.iter().map(|e| resolve_cluster(repo, e)).collect();
+        clusters = entries.iter().map(|e| resolve_cluster(repo, e, rendering)).collect();
         let keep = entry::real_entries(&entries, &clusters);
         let mut flags = keep.iter();
         clusters.retain(|_| *flags.next().expect("one flag per cluster"));
@@ -217,7 +220,7 @@ fn discover_and_resolve(
             if joined.contains(&g) || !entry::shares_source(&entries[i], group) || !entry::could_give(repo, group, &needs) {
                 continue;
             }
-            let group_cluster = resolve_cluster(repo, group);
+            let group_cluster = resolve_cluster(repo, group, rendering);
             if entry::applied_by_hand(group, &group_cluster, &needs) {
                 entry::adjoin(&mut entries[i], group);
                 joined.insert(g);
@@ -225,15 +228,15 @@ fn discover_and_resolve(
             }
         }
         if changed {
-            clusters[i] = resolve_cluster(repo, &entries[i]);
+            clusters[i] = resolve_cluster(repo, &entries[i], rendering);
         }
     }
     (entries, clusters)
 }
 
 /// Resolves one entry's cluster.
-fn resolve_cluster(repo: &Repository, entry: &Entry) -> Cluster {
-    Resolver::new(repo, entry).run()
+fn resolve_cluster(repo: &Repository, entry: &Entry, rendering: &resourceset::Budget) -> Cluster {
+    Resolver::new(repo, entry, rendering).run()
 }
 
 /// What a Kustomization's postBuild does with `${VAR}`.
@@ -354,10 +357,12 @@ struct Resolver<'a> {
     urls: BTreeSet<String>,
     /// The ResourceSetInputProviders the cluster applies, as found so far.
     providers: resourceset::Providers,
+    /// What rendering ResourceSets may still spend, shared with the repository's other clusters.
+    rendering: &'a resourceset::Budget,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(repo: &'a Repository, entry: &Entry) -> Resolver<'a> {
+    fn new(repo: &'a Repository, entry: &Entry, rendering: &'a resourceset::Budget) -> Resolver<'a> {
         let mut local_sources = BTreeMap::from([(ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system"), String::new())]);
         local_sources.extend(entry.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut urls: BTreeSet<String> = repo.remotes.iter().map(|u| normalize_url(u)).collect();
@@ -387,6 +392,7 @@ impl<'a> Resolver<'a> {
             local_sources,
             urls,
             providers: resourceset::Providers::new(),
+            rendering,
         }
     }
 
@@ -586,7 +592,7 @@ impl<'a> Resolver<'a> {
 
     /// What a ResourceSet generates: its children are the Flux objects among them.
     fn generate(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
-        let objects = match resourceset::expand(object, &self.providers, last_round) {
+        let objects = match resourceset::expand(object, &self.providers, last_round, self.rendering) {
             resourceset::Expansion::Waiting => return Outcome::Deferred,
             resourceset::Expansion::Done { objects, diagnostics: found } => {
                 diagnostics.extend(found);
