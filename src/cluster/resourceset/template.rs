@@ -77,13 +77,14 @@ impl Over {
 #[derive(Debug, Clone)]
 pub struct Budget {
     limits: Limits,
-    started: Instant,
     written: Arc<AtomicU64>,
+    /// Time spent rendering, summed over the renderings that ended (nanoseconds).
+    spent: Arc<AtomicU64>,
 }
 
 impl Budget {
     pub fn new(limits: Limits) -> Budget {
-        Budget { limits, started: Instant::now(), written: Arc::default() }
+        Budget { limits, written: Arc::default(), spent: Arc::default() }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -91,18 +92,25 @@ impl Budget {
     }
 }
 
-/// One rendering's share of the budget: its deadline, what it wrote, and which budget it
-/// went over first.
+/// One rendering's share of the budget: when it started, what it wrote, and which budget it
+/// went over first. Its time is added to the repository's when it ends.
 struct Meter {
     budget: Budget,
-    deadline: Instant,
+    started: Instant,
     written: AtomicUsize,
     over: Mutex<Option<Over>>,
 }
 
+impl Drop for Meter {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.budget.spent.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
 impl Meter {
     fn new(budget: &Budget) -> Meter {
-        Meter { budget: budget.clone(), deadline: Instant::now() + budget.limits.template_time, written: AtomicUsize::new(0), over: Mutex::new(None) }
+        Meter { budget: budget.clone(), started: Instant::now(), written: AtomicUsize::new(0), over: Mutex::new(None) }
     }
 
     /// Records `over` (the first one stays) and gives the error that stops the rendering.
@@ -116,11 +124,12 @@ impl Meter {
     }
 
     fn check_time(&self) -> Result<(), TemplateError> {
-        let now = Instant::now();
-        if now > self.budget.started + self.budget.limits.repository_time {
+        let elapsed = self.started.elapsed();
+        let before = Duration::from_nanos(self.budget.spent.load(Ordering::Relaxed));
+        if before + elapsed > self.budget.limits.repository_time {
             return Err(self.refuse(Over::RepositoryTime));
         }
-        if now > self.deadline {
+        if elapsed > self.budget.limits.template_time {
             return Err(self.refuse(Over::TemplateTime));
         }
         Ok(())
@@ -752,6 +761,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         let e = render(slow, &big, &fresh()).unwrap_err();
         assert!(e.message.contains("time budget of one template"), "{e:?}");
+        // The repository's time is what its renderings took, summed.
+        let budget = Budget::new(Limits { repository_time: Duration::from_millis(500), ..small });
+        let results: Vec<Option<Over>> = (0..3).map(|_| over(slow, &budget)).collect();
+        assert_eq!(results, [Some(Over::TemplateTime), Some(Over::RepositoryTime), Some(Over::RepositoryTime)]);
         // Go's builtins still work as Go's.
         assert_eq!(render("<< print 1 2 \"a\" \"b\" >>|<< println \"x\" 1 >>|<< printf \"%05d-%q\" 42 \"s\" >>|<< html \"<a>\" >>", &Value::Nil, &fresh()).unwrap(), "1 2ab|x 1\n|00042-\"s\"|&lt;a&gt;");
     }
