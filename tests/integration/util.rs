@@ -326,6 +326,15 @@ pub struct Served {
 impl Served {
     /// `fluxgraph serve <args…> --listen 127.0.0.1:0` with `env` set, once its first snapshot is loaded.
     pub fn start(args: &[&str], env: &[(&str, &Path)]) -> Served {
+        Served::run(args, env, std::process::Stdio::null())
+    }
+
+    /// [`Served::start`], its log (standard error) written to `log`.
+    pub fn start_logging(args: &[&str], env: &[(&str, &Path)], log: &Path) -> Served {
+        Served::run(args, env, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn run(args: &[&str], env: &[(&str, &Path)], stderr: std::process::Stdio) -> Served {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
             .arg("serve")
@@ -333,7 +342,7 @@ impl Served {
             .args(["--listen", "127.0.0.1:0"])
             .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run fluxgraph: {e}"));
         let mut line = String::new();
