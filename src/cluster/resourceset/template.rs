@@ -58,7 +58,14 @@ pub enum Over {
     RepositoryBytes,
     TemplateTime,
     RepositoryTime,
+    /// A value nested deeper than [`MAX_NESTING`].
+    Nesting,
 }
+
+/// How deep a template's values may nest (`list (list (list …))`): every function that walks
+/// a value (`toJson`, `toYaml`, comparisons, freeing it) recurses once per level, so a value
+/// nested without bound would overflow the stack.
+pub const MAX_NESTING: usize = 100;
 
 impl Over {
     /// What was over, and by which budget, for a diagnostic.
@@ -69,6 +76,7 @@ impl Over {
             Over::RepositoryBytes => format!("the ResourceSets of the repository render more than {} MiB, the output budget of a repository", mib(limits.repository_bytes)),
             Over::TemplateTime => format!("it renders for more than {} s, the time budget of one template", limits.template_time.as_secs()),
             Over::RepositoryTime => format!("the ResourceSets of the repository render for more than {} s, the time budget of a repository", limits.repository_time.as_secs()),
+            Over::Nesting => format!("it makes a value nested more than {MAX_NESTING} deep, the most fluxgraph renders"),
         }
     }
 }
@@ -140,6 +148,14 @@ impl Meter {
         if size > self.budget.limits.template_bytes { Err(self.refuse(Over::TemplateBytes)) } else { Ok(()) }
     }
 
+    /// Whether `values` fit: in size, and in how deep they nest.
+    fn fits_values(&self, values: &[Value]) -> Result<(), TemplateError> {
+        match size_of(values, self.budget.limits.template_bytes) {
+            Some(size) => self.fits(size),
+            None => Err(self.refuse(Over::Nesting)),
+        }
+    }
+
     /// Takes `len` written bytes from this template's budget and the repository's.
     fn write(&self, len: usize) -> Result<(), TemplateError> {
         self.check_time()?;
@@ -169,31 +185,35 @@ impl std::fmt::Write for Output<'_> {
 
 /// The size of `values` as text, about (strings by their length, other scalars a few bytes),
 /// counted up to `cap` and no further: a list holding one long string a million times is
-/// known to be over without being walked whole.
-fn size_of(values: &[Value], cap: usize) -> usize {
+/// known to be over without being walked whole. `None` when they nest deeper than
+/// [`MAX_NESTING`]. A loop, not a recursion: this is what keeps the recursions away.
+fn size_of(values: &[Value], cap: usize) -> Option<usize> {
     let mut size = 0usize;
-    let mut to_count: Vec<&Value> = values.iter().collect();
-    while let Some(value) = to_count.pop() {
+    let mut to_count: Vec<(&Value, usize)> = values.iter().map(|v| (v, 0)).collect();
+    while let Some((value, depth)) = to_count.pop() {
+        if depth > MAX_NESTING {
+            return None;
+        }
         size = size.saturating_add(match value {
             Value::String(s) => s.len(),
             Value::List(items) => {
-                to_count.extend(items.iter());
+                to_count.extend(items.iter().map(|v| (v, depth + 1)));
                 2
             }
             Value::Map(m) => {
                 for (k, v) in m.iter() {
                     size = size.saturating_add(k.len() + 2);
-                    to_count.push(v);
+                    to_count.push((v, depth + 1));
                 }
                 2
             }
             _ => 8,
         });
         if size > cap {
-            return size;
+            return Some(size);
         }
     }
-    size
+    Some(size)
 }
 
 /// `functions`, each first checking the time and that its arguments and what it gives
@@ -203,12 +223,11 @@ fn guarded(functions: FuncMap, meter: &Arc<Meter>) -> FuncMap {
         .into_iter()
         .map(|(name, f)| {
             let meter = Arc::clone(meter);
-            let cap = meter.budget.limits.template_bytes;
             let g: gotmpl::ValueFunc = Arc::new(move |args: &[Value]| {
                 meter.check_time()?;
-                meter.fits(size_of(args, cap))?;
+                meter.fits_values(args)?;
                 let value = f(args)?;
-                meter.fits(size_of(std::slice::from_ref(&value), cap))?;
+                meter.fits_values(std::slice::from_ref(&value))?;
                 Ok(value)
             });
             (name, g)
@@ -230,7 +249,8 @@ fn text_builtins(meter: &Arc<Meter>) -> FuncMap {
                 ("printf", Some(Value::String(format))) => format.matches('%').count(),
                 _ => 0,
             };
-            meter.fits(size_of(args, cap).saturating_add(args.len()).saturating_add(verbs.saturating_mul(u16::MAX as usize)))?;
+            meter.fits_values(args)?;
+            meter.fits(size_of(args, cap).unwrap_or(cap).saturating_add(args.len()).saturating_add(verbs.saturating_mul(u16::MAX as usize)))?;
             let call: String = (0..args.len()).map(|i| format!(" (index . {i})")).collect();
             let text = Template::new(name).parse(&format!("{{{{{name}{call}}}}}"))?.execute_to_string(&Value::List(args.to_vec().into()))?;
             Ok(string(text))
@@ -241,7 +261,8 @@ fn text_builtins(meter: &Arc<Meter>) -> FuncMap {
         let meter = Arc::clone(meter);
         let cap = meter.budget.limits.template_bytes;
         f.insert(name.into(), Arc::new(move |args: &[Value]| {
-            meter.fits(size_of(args, cap).saturating_mul(growth))?;
+            meter.fits_values(args)?;
+            meter.fits(size_of(args, cap).unwrap_or(cap).saturating_mul(growth))?;
             Ok(string(escape(&args.iter().map(text).collect::<Vec<_>>().join(""))))
         }));
     }
@@ -765,6 +786,9 @@ mod tests {
         let budget = Budget::new(Limits { repository_time: Duration::from_millis(500), ..small });
         let results: Vec<Option<Over>> = (0..3).map(|_| over(slow, &budget)).collect();
         assert_eq!(results, [Some(Over::TemplateTime), Some(Over::RepositoryTime), Some(Over::RepositoryTime)]);
+        // Nested without bound, a value overflowed the stack of whatever walked it.
+        assert_eq!(over("<< $x := list 1 >><< range inputs.list >><< $x = list $x >><< end >><< toJson $x >>", &fresh()), Some(Over::Nesting));
+        assert_eq!(over("<< $x := dict \"a\" 1 >><< range inputs.list >><< $x = dict \"a\" $x >><< end >>", &fresh()), Some(Over::Nesting));
         // Go's builtins still work as Go's.
         assert_eq!(render("<< print 1 2 \"a\" \"b\" >>|<< println \"x\" 1 >>|<< printf \"%05d-%q\" 42 \"s\" >>|<< html \"<a>\" >>", &Value::Nil, &fresh()).unwrap(), "1 2ab|x 1\n|00042-\"s\"|&lt;a&gt;");
     }
