@@ -270,6 +270,13 @@ impl Lines {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        // Grown by doubling, but never past the limit and this piece: a line that will be
+        // refused does not get twice its room first.
+        let needed = self.buffer.len() + bytes.len();
+        if needed > self.buffer.capacity() {
+            let room = (self.buffer.capacity() * 2).clamp(needed, needed.max(self.max + 1));
+            self.buffer.reserve_exact(room - self.buffer.len());
+        }
         self.buffer.extend_from_slice(bytes);
     }
 
