@@ -84,19 +84,26 @@ pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Ar
     })
 }
 
-/// Downloads an artifact, refusing more than `limit` bytes.
+/// How long downloading one artifact may take: a source-controller that stops sending does
+/// not hold the follower for ever.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Downloads an artifact, refusing more than `limit` bytes or longer than [`DOWNLOAD_TIMEOUT`].
 pub async fn download(url: &str, limit: u64) -> Result<Vec<u8>, String> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let uri: axum::http::Uri = url.parse().map_err(|e| format!("artifact URL {url}: {e}"))?;
-    let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("downloading {url}: HTTP {}", response.status()));
-    }
-    let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect()
-        .await
-        .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
-    Ok(body.to_bytes().to_vec())
+    let fetch = async {
+        let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("downloading {url}: HTTP {}", response.status()));
+        }
+        let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect()
+            .await
+            .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
+        Ok(body.to_bytes().to_vec())
+    };
+    tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch).await.unwrap_or_else(|_| Err(format!("downloading {url}: no end within {} s", DOWNLOAD_TIMEOUT.as_secs())))
 }
 
 /// Checks the bytes against `sha256:<hex>` (or bare hex).
