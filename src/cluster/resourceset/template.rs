@@ -256,7 +256,9 @@ fn text_builtins(meter: &Arc<Meter>) -> FuncMap {
             Ok(string(text))
         }));
     }
-    let escapers: [(&str, usize, fn(&str) -> String); 3] = [("html", 6, gotmpl::html_escape), ("js", 6, gotmpl::js_escape), ("urlquery", 3, gotmpl::url_encode)];
+    // (name, how many times longer it can make a text, the escaper)
+    type Escaper = (&'static str, usize, fn(&str) -> String);
+    let escapers: [Escaper; 3] = [("html", 6, gotmpl::html_escape), ("js", 6, gotmpl::js_escape), ("urlquery", 3, gotmpl::url_encode)];
     for (name, growth, escape) in escapers {
         let meter = Arc::clone(meter);
         let cap = meter.budget.limits.template_bytes;
