@@ -4,7 +4,8 @@
 //! no path in a request can reach the file system.
 //!
 //! Pages and exports are drawn once per snapshot and URL, off the async runtime (`cache`),
-//! so that the health probes never wait behind a drawing; the listener (`listen`) bounds what
+//! so that the health probes never wait behind a drawing; diffs in a lane of their own, a
+//! short queue and then 503, so that pages never wait behind a diff; the listener (`listen`) bounds what
 //! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
 //! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
 //! without a body.
