@@ -409,7 +409,7 @@ fn text_of(diagnostic: &Value) -> String {
 fn the_diff_page_of_a_revision_ten_thousand_folders_deep_leaves_the_server_up() {
     let repo = Repo::new();
     deep_branch(&repo, 10_000);
-    let mut served = crate::util::Served::start(&[repo.root.to_str().unwrap()], &[]);
+    let mut served = crate::util::Served::start(&[repo.root.to_str().unwrap()], &[("FLUXGRAPH_LOG", std::ffi::OsStr::new("error"))]);
     let within = std::time::Duration::from_secs(30);
     let (status, _, body) = served.get("/diff?base=main&head=deep", within);
     assert_eq!(status, 200, "{body}");

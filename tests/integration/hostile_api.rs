@@ -99,7 +99,7 @@ fn the_server_logs_a_bad_body_by_its_size_not_whole() {
     let kubeconfig = fake.kubeconfig(dir.path());
     let log = dir.path().join("log");
     let root = repo("live-status");
-    let served = crate::util::Served::start_logging(&[root.to_str().unwrap(), "--kube-status"], &[("KUBECONFIG", &kubeconfig)], &log);
+    let served = crate::util::Served::start_logging(&[root.to_str().unwrap(), "--kube-status"], &[("KUBECONFIG", kubeconfig.as_os_str())], &log);
     // The first attempts, and the retries of the next seconds.
     std::thread::sleep(Duration::from_secs(3));
     drop(served);

@@ -13,6 +13,7 @@
 //! particular to its case.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -324,23 +325,24 @@ pub struct Served {
 }
 
 impl Served {
-    /// `fluxgraph serve <args…> --listen 127.0.0.1:0` with `env` set, once its first snapshot is loaded.
-    pub fn start(args: &[&str], env: &[(&str, &Path)]) -> Served {
-        Served::run(args, env, std::process::Stdio::null())
+    /// `fluxgraph serve <args…> --listen 127.0.0.1:0` with `env` set, once its first snapshot
+    /// is loaded; its log goes to the tests' standard error (`FLUXGRAPH_LOG` quiets it).
+    pub fn start(args: &[&str], env: &[(&str, &OsStr)]) -> Served {
+        Served::run(args, env, std::process::Stdio::inherit())
     }
 
     /// [`Served::start`], its log (standard error) written to `log`.
-    pub fn start_logging(args: &[&str], env: &[(&str, &Path)], log: &Path) -> Served {
+    pub fn start_logging(args: &[&str], env: &[(&str, &OsStr)], log: &Path) -> Served {
         Served::run(args, env, std::fs::File::create(log).unwrap().into())
     }
 
-    fn run(args: &[&str], env: &[(&str, &Path)], stderr: std::process::Stdio) -> Served {
+    fn run(args: &[&str], env: &[(&str, &OsStr)], stderr: std::process::Stdio) -> Served {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
             .arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()
