@@ -81,7 +81,7 @@ pub async fn discover(api: &Api) -> Result<Vec<(Watched, Option<String>)>, Strin
     Ok(found)
 }
 
-/// An object's status, for [`status::read`] (which reads the API's JSON as it is).
+/// A FluxInstance's key in the store: `namespace/name`.
 fn instance_key(object: &Value) -> String {
     let metadata = &object["metadata"];
     format!("{}/{}", metadata["namespace"].as_str().unwrap_or(""), metadata["name"].as_str().unwrap_or(""))
