@@ -659,7 +659,7 @@
 
   const live = { url: body.dataset.status || '', doc: null, timer: 0, last: 0 };
   const STATES = [['ready', 'ready'], ['progressing', 'progressing'], ['failed', 'failed'], ['waiting', 'waiting'],
-    ['suspended', 'suspended'], ['stalled', 'stalled'], ['not-applied', 'not yet applied']];
+    ['suspended', 'suspended'], ['stalled', 'stalled'], ['not-applied', 'not yet applied'], ['loading', 'loading']];
   const countKey = (state) => state.replace('-', '_');
 
   function statusUrl() {
@@ -715,7 +715,7 @@
     } else {
       for (const [state, label] of STATES) {
         const n = doc.counts[countKey(state)] || 0;
-        if (n === 0 && (state === 'stalled' || state === 'not-applied')) continue;
+        if (n === 0 && (state === 'stalled' || state === 'not-applied' || state === 'loading')) continue;
         const count = make('span', { className: `count st-${state}${n ? '' : ' zero'}`, title: `${label}: the colour of such boxes` });
         count.dataset.state = state;
         count.append(make('b', { textContent: String(n) }), ' ' + label);

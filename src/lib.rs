@@ -8,7 +8,8 @@
 //! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`diff`] compares
 //! two snapshots (two git revisions, read by [`load::git`]); [`server`]
 //! serves it and [`watch`] rebuilds it when files change; [`status`] is the
-//! cluster's live status over it, fed by [`status_watch`]; [`cli`] is the command line.
+//! cluster's live status over it, fed by [`status_watch`] through [`kube_api`]'s bounded reads;
+//! [`cli`] is the command line.
 //!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
@@ -24,6 +25,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod flux_source;
 pub mod graph;
+pub mod kube_api;
 pub mod layout;
 pub mod load;
 pub mod model;

@@ -10,6 +10,12 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::{self, Graph};
 use crate::load::{self, Repository};
 
+/// The stack of every thread that builds a snapshot or draws from one (the server's runtime
+/// and blocking pool, the watcher, rayon's pool): the 8 MiB a main thread has, not the 2 MiB
+/// other threads get by default, so that a request works within the same stack as the CLI.
+/// Input cannot make the work recurse without bound ([`load::MAX_DEPTH`]); this is the margin.
+pub const THREAD_STACK: usize = 8 << 20;
+
 /// One cluster with its graph and analysis.
 #[derive(Debug, Clone)]
 pub struct ClusterView {

@@ -62,6 +62,11 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
+        /// Seconds the whole reading of the cluster may take; beyond, exit 2 saying so.
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        timeout: u64,
+        #[command(flatten)]
+        api: ApiArgs,
     },
     /// Print what Flux Kustomizations apply, as kustomize-controller builds them: the parent's
     /// patches and postBuild already in, Secret values redacted. Exit 0 when every build
@@ -123,6 +128,23 @@ pub struct ServeArgs {
     pub context: Option<String>,
     #[command(flatten)]
     pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// How much of the Kubernetes API's answers is read at most.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ApiArgs {
+    /// Bytes of one answer of the Kubernetes API read at most (a list, all its pages; a
+    /// watch, one event); a larger one is an error.
+    #[arg(long, default_value_t = crate::kube_api::MAX_BYTES, value_name = "BYTES")]
+    pub max_api_bytes: usize,
+}
+
+impl ApiArgs {
+    fn limits(self) -> crate::kube_api::Limits {
+        crate::kube_api::Limits { max_bytes: self.max_api_bytes, ..crate::kube_api::Limits::default() }
+    }
 }
 
 /// Which builds `build` prints, and how.
@@ -241,6 +263,8 @@ const ERRORS: u8 = 1;
 const COULD_NOT_RUN: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Fails only when the pool is already running (a test calling twice): it keeps its stacks.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(crate::snapshot::THREAD_STACK).build_global();
     match &cli.command {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Build(args) => args.input.budget.apply(),
@@ -250,7 +274,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
-        Command::Blocked { input, context, format } => blocked(&input, context.as_deref(), format),
+        Command::Blocked { input, context, format, timeout, api } => blocked(&input, context.as_deref(), format, std::time::Duration::from_secs(timeout), api),
         Command::Serve(args) => serve(args),
         Command::Diff(args) => diff(&args),
         Command::Build(args) => build(&args),
@@ -396,12 +420,17 @@ fn diff(args: &DiffArgs) -> Result<u8, String> {
     Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
 }
 
-fn blocked(input: &Input, context: Option<&str>, format: CheckFormat) -> Result<u8, String> {
+fn blocked(input: &Input, context: Option<&str>, format: CheckFormat, timeout: std::time::Duration, api: ApiArgs) -> Result<u8, String> {
     let snapshot = load(input)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // No one request, nor all of them, may take longer than --timeout.
+    let limits = crate::kube_api::Limits { request_timeout: timeout, ..api.limits() };
     let store = runtime.block_on(async {
-        let client = crate::status_watch::client(context).await?;
-        crate::status_watch::list_once(&client).await
+        let read = async {
+            let client = crate::status_watch::client(context).await?;
+            crate::status_watch::list_once(&crate::kube_api::Api::new(client, limits)).await
+        };
+        tokio::time::timeout(timeout, read).await.unwrap_or_else(|_| Err(format!("the Kubernetes API did not answer within {} s (--timeout)", timeout.as_secs())))
     })?;
     let view = match input.cluster.as_deref() {
         Some(name) => snapshot.cluster(name).ok_or_else(|| render::json::unknown_cluster(&snapshot, name))?,
@@ -448,7 +477,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         entry: entry.clone(),
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the server runs.
         let mut _watching = None;
@@ -461,12 +490,14 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
                 poll: std::time::Duration::from_secs(args.poll_interval.max(1)),
             };
             let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
-            tokio::spawn(crate::flux_source::follow(client.clone(), follow, state.clone()));
-            watch_status(client, &state);
+            let api = crate::kube_api::Api::new(client, args.api.limits());
+            tokio::spawn(crate::flux_source::follow(api.clone(), follow, state.clone()));
+            watch_status(api, &state);
         } else {
             _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
             if args.kube_status {
-                watch_status(crate::status_watch::client(args.context.as_deref()).await?, &state);
+                let client = crate::status_watch::client(args.context.as_deref()).await?;
+                watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
             }
         }
         crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|e| format!("cannot serve on {}: {e}", args.listen))
@@ -475,10 +506,10 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
 }
 
 /// Feeds the cluster's live status to the server's pages.
-fn watch_status(client: kube::Client, state: &crate::server::AppState) {
+fn watch_status(api: crate::kube_api::Api, state: &crate::server::AppState) {
     state.enable_status();
     let sink = state.clone();
-    tokio::spawn(crate::status_watch::watch(client, std::sync::Arc::new(move |event| sink.status_event(event))));
+    tokio::spawn(crate::status_watch::watch(api, std::sync::Arc::new(move |event| sink.status_event(event))));
 }
 
 /// `/fluxgraph/` → `/fluxgraph`; `/` → empty.

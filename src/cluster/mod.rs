@@ -133,13 +133,15 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
     let mut diagnostics = Vec::new();
     // Files that only a dead entry point reaches: its dead-entry finding speaks for them.
     let mut dead = BTreeSet::new();
+    // What every ResourceSet of the repository may render, in bytes and time.
+    let rendering = resourceset::Budget::new(resourceset::Limits::default());
     let (entries, mut clusters) = match entry {
         Some(path) => {
             let entry = entry::given(repo, &Facts::gather(&catalog), path)?;
-            let cluster = resolve_cluster(repo, &entry);
+            let cluster = resolve_cluster(repo, &entry, &rendering);
             (vec![entry], vec![cluster])
         }
-        None => choose(&catalog, &mut diagnostics, &mut dead),
+        None => choose(&catalog, &rendering, &mut diagnostics, &mut dead),
     };
     dead.extend(diagnostics.iter().filter(|d| d.code == Code::DeadEntry).map(|d| d.file.clone()));
     entry::name_uniquely(&mut clusters);
@@ -162,7 +164,7 @@ pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, Str
 /// flux-instance release nothing applies, a cluster that reconciles nothing of the
 /// repository); with none, the groups of Kustomizations applied by hand; with some, the
 /// groups a live cluster needs joined to it.
-fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut BTreeSet<String>) -> (Vec<Entry>, Vec<Cluster>) {
+fn choose(catalog: &Catalog<'_>, rendering: &resourceset::Budget, diagnostics: &mut Vec<Diagnostic>, dead: &mut BTreeSet<String>) -> (Vec<Entry>, Vec<Cluster>) {
     let repo = catalog.repo;
     let found = discovery::discover(catalog);
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -172,7 +174,7 @@ fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut B
             None => candidates.push(c),
         }
     }
-    let mut clusters: Vec<Cluster> = candidates.iter().map(|c| resolve_cluster(repo, &c.entry)).collect();
+    let mut clusters: Vec<Cluster> = candidates.iter().map(|c| resolve_cluster(repo, &c.entry, rendering)).collect();
     let verdicts: Vec<Verdict> = candidates.iter().zip(&clusters).map(|(c, cluster)| judge(c, cluster, repo, &clusters)).collect();
     if verdicts.iter().any(|v| *v == Verdict::Live) {
         let mut kept = Vec::new();
@@ -208,7 +210,7 @@ fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut B
         return (Vec::new(), Vec::new());
     }
     if entries.is_empty() {
-        return hand_applied_clusters(catalog, found.hand_applied);
+        return hand_applied_clusters(catalog, rendering, found.hand_applied);
     }
     // Kustomizations nothing applies that a live cluster needs were applied by hand into it.
     let mut joined = BTreeSet::new();
@@ -222,7 +224,7 @@ fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut B
             if joined.contains(&g) || !hand_applied::shares_source(&entries[i], group) || !hand_applied::could_give(repo, group, &needs) {
                 continue;
             }
-            let group_cluster = resolve_cluster(repo, group);
+            let group_cluster = resolve_cluster(repo, group, rendering);
             if hand_applied::applied_by_hand(group, &group_cluster, &needs) {
                 hand_applied::adjoin(&mut entries[i], group);
                 joined.insert(g);
@@ -230,7 +232,7 @@ fn choose(catalog: &Catalog<'_>, diagnostics: &mut Vec<Diagnostic>, dead: &mut B
             }
         }
         if changed {
-            clusters[i] = resolve_cluster(repo, &entries[i]);
+            clusters[i] = resolve_cluster(repo, &entries[i], rendering);
         }
     }
     (entries, clusters)
@@ -261,20 +263,20 @@ fn judge(candidate: &Candidate, cluster: &Cluster, repo: &Repository, clusters: 
 /// are the clusters: each with its artifacts rooted where a hand-made flux-system/ says, and
 /// read as bootstrap's folder when that alone gives it what it needs; those inside a larger
 /// group's build, or reaching nothing beside groups that do, are dropped.
-fn hand_applied_clusters(catalog: &Catalog<'_>, mut groups: Vec<Entry>) -> (Vec<Entry>, Vec<Cluster>) {
+fn hand_applied_clusters(catalog: &Catalog<'_>, rendering: &resourceset::Budget, mut groups: Vec<Entry>) -> (Vec<Entry>, Vec<Cluster>) {
     let repo = catalog.repo;
     let mut clusters = Vec::with_capacity(groups.len());
     for group in &mut groups {
         hand_applied::root_parent_artifact(repo, group);
-        let mut cluster = resolve_cluster(repo, group);
+        let mut cluster = resolve_cluster(repo, group, rendering);
         if group.notes.iter().any(|n| n.code == Code::ArtifactRoot) && hand_applied::root_cluster_artifacts(repo, group, &cluster) {
-            cluster = resolve_cluster(repo, group);
+            cluster = resolve_cluster(repo, group, rendering);
         }
         // Read by hand, the group may lack what it reads; read as bootstrap's folder, the
         // whole folder is synced. The reading in which less is missing is the one Flux runs.
         let needs = hand_applied::needs(&cluster);
         if let Some(bootstrapped) = hand_applied::with_bootstrap_root(catalog, group).filter(|_| !needs.is_empty()) {
-            let other = resolve_cluster(repo, &bootstrapped);
+            let other = resolve_cluster(repo, &bootstrapped, rendering);
             if hand_applied::needs(&other).len() < needs.len() {
                 *group = bootstrapped;
                 cluster = other;

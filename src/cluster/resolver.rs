@@ -23,8 +23,8 @@ use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, Kind, ObjectId, Spec};
 
 /// Resolves one entry's cluster.
-pub(super) fn resolve_cluster(repo: &Repository, entry: &Entry) -> Cluster {
-    Resolver::new(repo, entry).run()
+pub(super) fn resolve_cluster(repo: &Repository, entry: &Entry, rendering: &resourceset::Budget) -> Cluster {
+    Resolver::new(repo, entry, rendering).run()
 }
 
 struct Pending {
@@ -78,10 +78,12 @@ struct Resolver<'a> {
     urls: BTreeSet<String>,
     /// The ResourceSetInputProviders the cluster applies, as found so far.
     providers: resourceset::Providers,
+    /// What rendering ResourceSets may still spend, shared with the repository's other clusters.
+    rendering: &'a resourceset::Budget,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(repo: &'a Repository, entry: &Entry) -> Resolver<'a> {
+    fn new(repo: &'a Repository, entry: &Entry, rendering: &'a resourceset::Budget) -> Resolver<'a> {
         let mut local_sources = BTreeMap::from([(ObjectId::new(Kind::GitRepository, BOOTSTRAP_NAMESPACE, "flux-system"), String::new())]);
         local_sources.extend(entry.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut urls: BTreeSet<String> = repo.remotes.iter().map(|u| normalize_url(u)).collect();
@@ -111,6 +113,7 @@ impl<'a> Resolver<'a> {
             local_sources,
             urls,
             providers: resourceset::Providers::new(),
+            rendering,
         }
     }
 
@@ -330,7 +333,7 @@ impl<'a> Resolver<'a> {
 
     /// What a ResourceSet generates: its children are the Flux objects among them.
     fn generate(&self, object: &FluxObject, last_round: bool, diagnostics: &mut Vec<Diagnostic>) -> Outcome {
-        let objects = match resourceset::expand(object, &self.providers, last_round) {
+        let objects = match resourceset::expand(object, &self.providers, last_round, self.rendering) {
             resourceset::Expansion::Waiting => return Outcome::Deferred,
             resourceset::Expansion::Done { objects, diagnostics: found } => {
                 diagnostics.extend(found);

@@ -3,7 +3,7 @@
 //!
 //! In the cluster fluxgraph needs no copy of the repository of its own: it reads the
 //! GitRepository's `status.artifact` (url, digest, revision) through the Kubernetes API
-//! (kube-rs), downloads the tarball from source-controller, checks its sha256 digest,
+//! (within [`kube_api`](crate::kube_api)'s bounds), downloads the tarball from source-controller, checks its sha256 digest,
 //! unpacks it safely ([`unpack`]: no path leaves the folder, links are not followed, sizes
 //! are bounded) into a fresh folder, builds a snapshot and swaps it in. It watches the object
 //! and polls as a fallback. Anything that goes wrong keeps the last good snapshot and says so.
@@ -15,13 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use futures_util::StreamExt;
 use http_body_util::{BodyExt, Empty, Limited};
-use kube::api::{Api, ApiResource, DynamicObject, WatchParams};
-use kube::core::GroupVersionKind;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::kube_api::Api;
 use crate::server::AppState;
 use crate::snapshot::Snapshot;
 pub use unpack::{Limits, unpack};
@@ -65,19 +63,20 @@ pub struct Follow {
     pub poll: Duration,
 }
 
-fn git_repository() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"), "gitrepositories")
+/// The GitRepositories of `namespace`, as a collection's path.
+fn git_repositories(namespace: &str) -> String {
+    format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{}/gitrepositories", crate::server::views::encode(namespace))
 }
 
 /// Reads the artifact of the GitRepository; `None` while it has none yet.
-pub async fn current_artifact(client: &kube::Client, source: &SourceRef) -> Result<Option<Artifact>, String> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &source.namespace, &git_repository());
-    let object = api
-        .get_opt(&source.name)
-        .await
-        .map_err(|e| format!("cannot read GitRepository {}/{}: {e}", source.namespace, source.name))?
-        .ok_or_else(|| format!("GitRepository {}/{} does not exist", source.namespace, source.name))?;
-    let artifact = &object.data["status"]["artifact"];
+pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Artifact>, String> {
+    let path = format!("{}/{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
+    let object = match api.get(&path).await {
+        Ok(object) => object,
+        Err(e) if e.is_not_found() => return Err(format!("GitRepository {}/{} does not exist", source.namespace, source.name)),
+        Err(e) => return Err(format!("cannot read GitRepository {}/{}: {e}", source.namespace, source.name)),
+    };
+    let artifact = &object["status"]["artifact"];
     let text = |k: &str| artifact[k].as_str().map(str::to_string);
     Ok(match (text("url"), text("digest").or_else(|| text("checksum")), text("revision")) {
         (Some(url), Some(digest), Some(revision)) => Some(Artifact { url, digest, revision }),
@@ -85,19 +84,26 @@ pub async fn current_artifact(client: &kube::Client, source: &SourceRef) -> Resu
     })
 }
 
-/// Downloads an artifact, refusing more than `limit` bytes.
+/// How long downloading one artifact may take: a source-controller that stops sending does
+/// not hold the follower for ever.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Downloads an artifact, refusing more than `limit` bytes or longer than [`DOWNLOAD_TIMEOUT`].
 pub async fn download(url: &str, limit: u64) -> Result<Vec<u8>, String> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let uri: axum::http::Uri = url.parse().map_err(|e| format!("artifact URL {url}: {e}"))?;
-    let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("downloading {url}: HTTP {}", response.status()));
-    }
-    let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect()
-        .await
-        .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
-    Ok(body.to_bytes().to_vec())
+    let fetch = async {
+        let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("downloading {url}: HTTP {}", response.status()));
+        }
+        let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect()
+            .await
+            .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
+        Ok(body.to_bytes().to_vec())
+    };
+    tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch).await.unwrap_or_else(|_| Err(format!("downloading {url}: no end within {} s", DOWNLOAD_TIMEOUT.as_secs())))
 }
 
 /// Checks the bytes against `sha256:<hex>` (or bare hex).
@@ -115,12 +121,12 @@ pub fn verify(bytes: &[u8], digest: &str) -> Result<(), String> {
 }
 
 /// Follows the GitRepository for as long as the server runs.
-pub async fn follow(client: kube::Client, follow: Follow, state: AppState) {
+pub async fn follow(api: Api, follow: Follow, state: AppState) {
     let changed = Arc::new(Notify::new());
-    tokio::spawn(watch(client.clone(), follow.source.clone(), follow.poll, Arc::clone(&changed)));
+    tokio::spawn(watch(api.clone(), follow.source.clone(), follow.poll, Arc::clone(&changed)));
     let mut shown: Option<(String, PathBuf)> = None;
     loop {
-        match refresh(&client, &follow, shown.as_ref().map(|s| s.0.as_str())).await {
+        match refresh(&api, &follow, shown.as_ref().map(|s| s.0.as_str())).await {
             Ok(Some((revision, dir, snapshot))) => {
                 state.publish(snapshot, Some(revision.clone()), None);
                 tracing::info!(%revision, "showing a new revision");
@@ -139,8 +145,8 @@ pub async fn follow(client: kube::Client, follow: Follow, state: AppState) {
 }
 
 /// One look at the GitRepository: a new snapshot when its revision is not `shown`.
-pub async fn refresh(client: &kube::Client, follow: &Follow, shown: Option<&str>) -> Result<Option<(String, PathBuf, Snapshot)>, String> {
-    let Some(artifact) = current_artifact(client, &follow.source).await? else {
+pub async fn refresh(api: &Api, follow: &Follow, shown: Option<&str>) -> Result<Option<(String, PathBuf, Snapshot)>, String> {
+    let Some(artifact) = current_artifact(api, &follow.source).await? else {
         return Err(format!("GitRepository {}/{} has no artifact yet", follow.source.namespace, follow.source.name));
     };
     if shown == Some(artifact.revision.as_str()) {
@@ -180,16 +186,18 @@ fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, String> {
 
 /// Wakes the follower whenever the GitRepository changes; retries after `poll` when the
 /// watch cannot be opened (the poll in `follow` covers the gap).
-async fn watch(client: kube::Client, source: SourceRef, poll: Duration, changed: Arc<Notify>) {
-    let api: Api<DynamicObject> = Api::namespaced_with(client, &source.namespace, &git_repository());
-    let params = WatchParams::default().fields(&format!("metadata.name={}", source.name));
+async fn watch(api: Api, source: SourceRef, poll: Duration, changed: Arc<Notify>) {
+    let path = format!("{}?fieldSelector=metadata.name%3D{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
     loop {
-        match api.watch(&params, "0").await {
-            Ok(stream) => {
-                let mut stream = stream.boxed();
-                while let Some(event) = stream.next().await {
-                    if event.is_ok() {
-                        changed.notify_one();
+        match api.watch(&path, "0").await {
+            Ok(mut events) => {
+                while let Some(event) = events.next().await {
+                    match event {
+                        Ok(_) => changed.notify_one(),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "the watch of the GitRepository failed; polling");
+                            break;
+                        }
                     }
                 }
             }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::tree::{Blob, Exclusions, TreeFile};
-use super::{MAX_FILE_BYTES, Repository, budget, is_yaml_name, parent_dir};
+use super::{MAX_DEPTH, MAX_FILE_BYTES, Repository, budget, is_yaml_name, parent_dir};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{join, normalize};
 
@@ -81,8 +81,9 @@ impl Revisions {
     /// The files of `revision` (at the folder) that Flux would see: YAML files read, other
     /// files only listed.
     pub fn tree(&self, revision: &Revision) -> Result<Tree, String> {
-        let listed = self.listing(revision)?;
-        let (files, problems) = self.files_of(&listed)?;
+        let (listed, too_deep) = self.listing(revision)?;
+        let (files, mut problems) = self.files_of(&listed)?;
+        problems.extend(too_deep);
         Ok(Tree { files, problems, listed })
     }
 
@@ -105,21 +106,53 @@ impl Revisions {
         super::tree::repository(&self.root, files, problems, earlier, read_input)
     }
 
-    /// Every entry of the revision's tree at the folder, by path; empty when the folder is not
-    /// in that revision.
-    fn listing(&self, revision: &Revision) -> Result<Listing, String> {
+    /// Every entry of the revision's tree at the folder, by path (empty when the folder is not
+    /// in that revision), and the folders left out for lying deeper than [`MAX_DEPTH`]. Trees
+    /// are read one at a time from a list of those still to read, never by recursion, and each
+    /// tree's entry names are checked as `git fsck` checks them before anything is listed: a
+    /// revision holding a bad name is refused whole.
+    fn listing(&self, revision: &Revision) -> Result<(Listing, Vec<Diagnostic>), String> {
         let cannot = |e: &dyn std::fmt::Display| format!("cannot read revision {}: {e}", revision.name);
         let commit = self.repo.find_commit(revision.id).map_err(|e| cannot(&e))?;
         let mut tree = commit.tree().map_err(|e| cannot(&e))?;
         if !self.prefix.is_empty() {
             let entry = tree.lookup_entry_by_path(&self.prefix).map_err(|e| cannot(&e))?;
             let Some(entry) = entry.filter(|e| e.mode().is_tree()) else {
-                return Ok(Listing::new());
+                return Ok((Listing::new(), Vec::new()));
             };
             tree = entry.object().map_err(|e| cannot(&e))?.into_tree();
         }
-        let entries = tree.traverse().breadthfirst.files().map_err(|e| cannot(&e))?;
-        Ok(entries.into_iter().map(|e| (String::from_utf8_lossy(&e.filepath).into_owned(), (e.mode, e.oid))).collect())
+        let mut listed = Listing::new();
+        let mut too_deep = Vec::new();
+        // (tree, its path, how many folders deep it is)
+        let mut to_read = vec![(tree.id, String::new(), 0usize)];
+        while let Some((id, dir, depth)) = to_read.pop() {
+            let tree = self.repo.find_tree(id).map_err(|e| cannot(&e))?;
+            let decoded = tree.decode().map_err(|e| cannot(&e))?;
+            let names = decoded.entries.iter().map(|e| e.filename.as_ref());
+            if let Some((name, why)) = bad_entry(names) {
+                let at = if dir.is_empty() { "the top folder".to_string() } else { dir.clone() };
+                return Err(format!(
+                    "revision {} is refused: its tree at {at} holds an entry named {:?}, {why}; git fsck rejects such a tree",
+                    revision.name,
+                    String::from_utf8_lossy(name)
+                ));
+            }
+            for entry in &decoded.entries {
+                let name = String::from_utf8_lossy(entry.filename);
+                let path = if dir.is_empty() { name.into_owned() } else { format!("{dir}/{name}") };
+                if entry.mode.is_tree() {
+                    if depth + 1 > MAX_DEPTH {
+                        too_deep.push(super::too_deep(&path));
+                        continue;
+                    }
+                    to_read.push((entry.oid.to_owned(), path.clone(), depth + 1));
+                }
+                listed.insert(path, (entry.mode, entry.oid.to_owned()));
+            }
+        }
+        too_deep.sort();
+        Ok((listed, too_deep))
     }
 
     fn files_of(&self, listed: &Listing) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
@@ -275,6 +308,30 @@ impl Reader<'_> {
         }
         Ok(())
     }
+}
+
+/// The first entry name of one tree that `git fsck` rejects, and why: a name that is empty,
+/// holds a `/`, is `.` or `..`, is `.git` in any case, or that the tree holds twice. Such a name
+/// would make a path other than the one written, or a file that replaces another.
+fn bad_entry<'a>(names: impl Iterator<Item = &'a [u8]>) -> Option<(&'a [u8], &'static str)> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        let why = if name.is_empty() {
+            "an empty name"
+        } else if name.contains(&b'/') {
+            "a name with a slash"
+        } else if name == b"." || name == b".." {
+            "a name that means a folder itself or its parent"
+        } else if name.eq_ignore_ascii_case(b".git") {
+            "the name of git's own folder"
+        } else if !seen.insert(name) {
+            "a name the tree holds twice"
+        } else {
+            continue;
+        };
+        return Some((name, why));
+    }
+    None
 }
 
 /// Whether `root` lies in a git work tree (a `.git` folder or file in it or above it).

@@ -117,6 +117,27 @@ impl Spend {
     }
 }
 
+/// Folders nested deeper than this below the root are not entered, on disk as in a git
+/// revision: no repository needs more, and every later stage that follows folders (kustomize's
+/// generated kustomization, the exclusions) then stays within a thread's stack whatever the
+/// input. Each folder beyond the limit is reported ([`too_deep`]) and nothing in it is read.
+pub const MAX_DEPTH: usize = 256;
+
+/// The diagnostic for a folder deeper than [`MAX_DEPTH`].
+pub fn too_deep(dir: &str) -> Diagnostic {
+    Diagnostic::warning(
+        Code::UnreadableFile,
+        dir,
+        0,
+        format!("{dir} lies more than {MAX_DEPTH} folders deep, deeper than fluxgraph reads; what it holds is left out"),
+    )
+}
+
+/// Whether a folder `depth` folders below the root is beyond [`MAX_DEPTH`].
+fn beyond_depth(depth: usize, is_dir: bool) -> bool {
+    is_dir && depth > MAX_DEPTH
+}
+
 /// Files larger than this are not read: no Flux manifest is this big, and a generated
 /// bundle of this size is better left out than allowed to stall every reload.
 pub const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024;
@@ -402,6 +423,12 @@ fn walk(root: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> (Vec<Source
     walker.run(|| {
         let mut batch = Batch { found: Vec::new(), results: &results };
         Box::new(move |entry| {
+            let deepest = entry.as_ref().ok().filter(|e| beyond_depth(e.depth(), e.file_type().is_some_and(|t| t.is_dir())));
+            if let Some(dir) = deepest {
+                // Not entered: what it holds, folders or files, is not read.
+                batch.found.extend(relative(root, dir.path()).map(|rel| Found::Problem(too_deep(&rel))));
+                return WalkState::Skip;
+            }
             if let Some(found) = visit(root, entry, earlier, spend) {
                 batch.found.push(found);
             }
@@ -516,7 +543,9 @@ fn follow_links(
             continue;
         }
         walked.insert(target.clone(), rel.clone());
-        let walker = walk_builder(&target).build();
+        // The link's own folders count towards the depth limit.
+        let above = rel.split('/').count();
+        let walker = walk_builder(&target).max_depth(Some((MAX_DEPTH + 1).saturating_sub(above))).build();
         let found: Vec<Found> = walker
             .filter_map(|entry| {
                 let entry = match entry {
@@ -524,6 +553,9 @@ fn follow_links(
                     Err(err) => return Some(Found::Problem(walk_error(&target, &err))),
                 };
                 let below = relative(&target, entry.path())?;
+                if beyond_depth(above + entry.depth(), entry.file_type().is_some_and(|t| t.is_dir())) {
+                    return Some(Found::Problem(too_deep(&format!("{rel}/{below}"))));
+                }
                 found_at(format!("{rel}/{below}"), &entry, earlier, spend)
             })
             .take_while(|_| !spend.over.load(std::sync::atomic::Ordering::Relaxed))

@@ -52,16 +52,26 @@ impl Exclusions {
         self.folder_excluded(super::parent_dir(path)) || self.excluded_here(path, is_dir)
     }
 
-    /// Whether the folder `dir` or one above it is left out; each folder is judged once.
+    /// Whether the folder `dir` or one above it is left out; each folder is judged once, from
+    /// the nearest folder judged before down (a loop, not a recursion per folder).
     fn folder_excluded(&self, dir: &str) -> bool {
-        if dir.is_empty() {
-            return false;
+        let mut folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unjudged = Vec::new();
+        let mut at = dir;
+        let mut excluded = loop {
+            if at.is_empty() {
+                break false;
+            }
+            if let Some(&known) = folders.get(at) {
+                break known;
+            }
+            unjudged.push(at);
+            at = super::parent_dir(at);
+        };
+        for folder in unjudged.into_iter().rev() {
+            excluded = excluded || self.excluded_here(folder, true);
+            folders.insert(folder.to_string(), excluded);
         }
-        if let Some(&known) = self.folders.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
-            return known;
-        }
-        let excluded = self.folder_excluded(super::parent_dir(dir)) || self.excluded_here(dir, true);
-        self.folders.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.to_string(), excluded);
         excluded
     }
 

@@ -1,9 +1,14 @@
 //! Rendered responses, kept per snapshot: a page is drawn once for each URL (the view state
 //! is the query string) and snapshot, off the async runtime, and every later request for it
 //! is a copy of bytes. Requests that arrive while a page is being drawn wait for that one
-//! drawing instead of starting their own, and at most one drawing per core runs at a time,
-//! so that `/healthz` and `/readyz` (which touch nothing heavy) are answered at once
-//! whatever the pages cost.
+//! drawing instead of starting their own.
+//!
+//! Drawings are admitted by their [`Lane`]: pages run at most one per core at a time, the
+//! others waiting their turn; diffs (which read two revisions, seconds each on a large
+//! repository) run in a lane of their own, at most one per core, with a short queue behind,
+//! and beyond it a request is refused at once ([`Busy`]). So `/healthz`, `/readyz` and the
+//! pages never wait behind a diff, and a crowd of diffs cannot queue without end. A place is
+//! held until the work is done, even when its client has gone.
 //!
 //! The cache belongs to one snapshot generation: swapping a snapshot in (or recording a
 //! failed refresh, which changes the banner) empties it. It holds at most [`BUDGET`] bytes
@@ -113,16 +118,58 @@ struct Entries {
     bytes: usize,
 }
 
-/// The cache, and the permits that bound how many drawings run at once.
+/// Diffs waiting for a turn beyond those running; more are refused.
+pub const DIFF_QUEUE: usize = 4;
+
+/// Which drawings a drawing waits behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Pages,
+    Diffs,
+}
+
+/// The work was not admitted: the lane's queue is full. Try again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// Work admitted through a bounded queue: at most `running` at a time, at most `queue` more
+/// waiting.
+pub struct Admission {
+    admitted: Arc<Semaphore>,
+    running: Arc<Semaphore>,
+}
+
+impl Admission {
+    pub fn new(running: usize, queue: usize) -> Admission {
+        Admission { admitted: Arc::new(Semaphore::new(running.saturating_add(queue).min(Semaphore::MAX_PERMITS))), running: Arc::new(Semaphore::new(running)) }
+    }
+
+    /// Runs `work` on the blocking pool once its turn comes; [`Busy`] at once when the queue
+    /// is full. The places go with the work, so a client that leaves frees none while its
+    /// work still runs.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<Option<T>, Busy> {
+        let admitted = Arc::clone(&self.admitted).try_acquire_owned().map_err(|_| Busy)?;
+        // The semaphores are never closed.
+        let Ok(running) = Arc::clone(&self.running).acquire_owned().await else { return Err(Busy) };
+        let done = tokio::task::spawn_blocking(move || {
+            let _places = (admitted, running);
+            work()
+        });
+        Ok(done.await.map_err(|e| tracing::error!(error = %e, "rendering a page failed")).ok())
+    }
+}
+
+/// The cache, and the lanes drawings are admitted through.
 pub struct Cache {
     entries: Mutex<Entries>,
-    drawing: Semaphore,
+    pages: Admission,
+    diffs: Admission,
 }
 
 impl Default for Cache {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Cache { entries: Mutex::default(), drawing: Semaphore::new(cores) }
+        Cache { entries: Mutex::default(), pages: Admission::new(cores, Semaphore::MAX_PERMITS), diffs: Admission::new(cores, DIFF_QUEUE) }
     }
 }
 
@@ -140,9 +187,10 @@ impl Cache {
     }
 
     /// The response cached under `key` for `generation`, drawn by `render` on the blocking
-    /// pool when it is not there yet. A request holding an older generation than the cache's
-    /// is answered without touching it.
-    pub async fn get_or_render(&self, generation: u64, key: String, render: impl FnOnce() -> Rendered + Send + 'static) -> Arc<Rendered> {
+    /// pool through `lane` when it is not there yet; [`Busy`] when the lane refused it (it is
+    /// then not cached, and a later request tries again). A request holding an older
+    /// generation than the cache's is answered without touching it.
+    pub async fn get_or_render(&self, generation: u64, key: String, lane: Lane, render: impl FnOnce() -> Rendered + Send + 'static) -> Result<Arc<Rendered>, Busy> {
         let cell = {
             let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if generation > e.generation {
@@ -150,33 +198,31 @@ impl Cache {
             }
             (generation == e.generation).then(|| Arc::clone(e.cells.entry(key.clone()).or_default()))
         };
-        let Some(cell) = cell else { return self.draw(render).await };
+        let Some(cell) = cell else { return self.draw(lane, render).await };
         let mut fresh = false;
         let rendered = Arc::clone(
-            cell.get_or_init(|| {
+            cell.get_or_try_init(|| {
                 fresh = true;
-                self.draw(render)
+                self.draw(lane, render)
             })
-            .await,
+            .await?,
         );
         if fresh {
             // The key and the map's own share count too: many small entries are not free.
             let size = rendered.size() + key.len() + 256;
             self.account(generation, key, size);
         }
-        rendered
+        Ok(rendered)
     }
 
-    async fn draw(&self, render: impl FnOnce() -> Rendered + Send + 'static) -> Arc<Rendered> {
-        // The semaphore is never closed.
-        let _permit = self.drawing.acquire().await.ok();
-        match tokio::task::spawn_blocking(render).await {
-            Ok(rendered) => Arc::new(rendered),
-            Err(e) => {
-                tracing::error!(error = %e, "rendering a page failed");
-                Arc::new(Rendered::new(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "this page could not be drawn\n".into()))
-            }
-        }
+    async fn draw(&self, lane: Lane, render: impl FnOnce() -> Rendered + Send + 'static) -> Result<Arc<Rendered>, Busy> {
+        let admission = match lane {
+            Lane::Pages => &self.pages,
+            Lane::Diffs => &self.diffs,
+        };
+        Ok(Arc::new(admission.run(render).await?.unwrap_or_else(|| {
+            Rendered::new(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "this page could not be drawn\n".into())
+        })))
     }
 
     /// Counts a finished entry and evicts the oldest ones beyond the budget.
@@ -234,7 +280,7 @@ mod tests {
         let mut gzip = HeaderMap::new();
         gzip.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         for _ in 0..3 {
-            let r = cache.get_or_render(1, "/".into(), draw(&drawn)).await;
+            let r = cache.get_or_render(1, "/".into(), Lane::Pages, draw(&drawn)).await.unwrap();
             assert_eq!(r.body.len(), 2000);
             assert!(r.response(&HeaderMap::new()).await.headers().get(header::CONTENT_ENCODING).is_none());
             assert_eq!(r.response(&gzip).await.headers()[header::CONTENT_ENCODING], "gzip");
@@ -243,11 +289,49 @@ mod tests {
         assert_eq!(drawn.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(cache.usage().0, 1);
         // A request still holding generation 1 after 2 came in is answered, not cached.
-        cache.get_or_render(2, "/".into(), draw(&drawn)).await;
-        cache.get_or_render(1, "/".into(), draw(&drawn)).await;
+        cache.get_or_render(2, "/".into(), Lane::Pages, draw(&drawn)).await.unwrap();
+        cache.get_or_render(1, "/".into(), Lane::Pages, draw(&drawn)).await.unwrap();
         assert_eq!(drawn.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert_eq!(cache.usage().0, 1);
         cache.reset(3);
         assert_eq!(cache.usage(), (0, 0));
+    }
+
+    /// At most one diff per core runs and a few wait; the next is refused at once, and a
+    /// refused key is drawn again later, not cached as a failure.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn diffs_beyond_the_queue_are_refused_at_once() {
+        let cache = Arc::new(Cache::default());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let release = Arc::new(std::sync::Barrier::new(cores + 1));
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut held = Vec::new();
+        for i in 0..cores + DIFF_QUEUE {
+            let (cache, release, started) = (Arc::clone(&cache), Arc::clone(&release), Arc::clone(&started));
+            held.push(tokio::spawn(async move {
+                cache
+                    .get_or_render(1, format!("diff {i}"), Lane::Diffs, move || {
+                        if started.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < cores {
+                            release.wait();
+                        }
+                        Rendered::html(StatusCode::OK, "diff".into())
+                    })
+                    .await
+            }));
+        }
+        while started.load(std::sync::atomic::Ordering::SeqCst) < cores {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(cache.get_or_render(1, "diff x".into(), Lane::Diffs, || Rendered::html(StatusCode::OK, "x".into())).await.err(), Some(Busy));
+        // Pages do not wait behind the diffs.
+        let page = tokio::time::timeout(std::time::Duration::from_secs(5), cache.get_or_render(1, "/".into(), Lane::Pages, || Rendered::html(StatusCode::OK, "page".into())));
+        assert!(page.await.is_ok_and(|r| r.is_ok()), "a page is drawn while every diff place is taken");
+        tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+        for h in held {
+            assert!(h.await.unwrap().is_ok());
+        }
+        let again = cache.get_or_render(1, "diff x".into(), Lane::Diffs, || Rendered::html(StatusCode::OK, "x".into())).await;
+        assert_eq!(again.unwrap().body, "x");
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::model::{Kind, ObjectId};
 use crate::snapshot::Snapshot;
-use crate::status::{self, Counts, Event, ObjectStatus, State, Store, report};
+use crate::status::{self, Counts, Event, ObjectStatus, Store, report};
 
 /// What `/events` sends pages after status events: the changes of the view's objects.
 #[derive(Debug, Clone, Serialize)]
@@ -85,8 +85,8 @@ impl Live {
         let inner = &mut *inner;
         let stale_before = inner.store.stale();
         let (single, resync_kind) = match &event {
-            Event::Applied(id, s) => (Some((id.clone(), inner.store.get(id).map(|o| o.state))), id.kind.is_source() && inner.store.get(id).map(|o| &o.artifact_revision) != Some(&s.artifact_revision)),
-            Event::Deleted(id) => (Some((id.clone(), inner.store.get(id).map(|o| o.state))), false),
+            Event::Applied(id, s) => (Some((id.clone(), inner.store.state(id))), id.kind.is_source() && inner.store.get(id).map(|o| &o.artifact_revision) != Some(&s.artifact_revision)),
+            Event::Deleted(id) => (Some((id.clone(), inner.store.state(id))), false),
             _ => (None, true),
         };
         let changed = inner.store.apply(event);
@@ -104,19 +104,18 @@ impl Live {
         let view = &snapshot.clusters[matched.index];
         match single {
             Some((id, old)) if !rematch && view.cluster.objects.contains_key(&id) => {
-                matched.counts.remove(old.unwrap_or(State::NotApplied));
-                matched.counts.add(inner.store.get(&id).map_or(State::NotApplied, |s| s.state));
+                matched.counts.remove(old);
+                matched.counts.add(inner.store.state(&id));
             }
             _ => {}
         }
         if self.updates.receiver_count() == 0 {
             return;
         }
-        let absent = ObjectStatus::not_applied();
         let changes = changed
             .iter()
             .filter(|id| view.cluster.objects.contains_key(id))
-            .map(|id| Change { id: id.clone(), status: inner.store.get(id).unwrap_or(&absent).clone() })
+            .map(|id| Change { id: id.clone(), status: inner.store.status(id).into_owned() })
             .collect();
         let update = StatusUpdate { version: inner.version, cluster: view.cluster.name.clone(), changes, counts: matched.counts.clone(), stale: report::stale(&inner.store), resync: rematch };
         if let Ok(json) = serde_json::to_string(&update) {
@@ -161,7 +160,7 @@ pub fn document(inner: &Inner, snapshot: &Snapshot, index: usize) -> StatusDocum
         let states = status::states(view, &inner.store);
         let found = status::blockers::find(&view.graph, &states);
         for (node, id) in view.graph.graph.node_indices().map(|n| (n.index(), view.graph.id(n))) {
-            let status = inner.store.get(id).cloned().unwrap_or_else(ObjectStatus::not_applied);
+            let status = inner.store.status(id).into_owned();
             counts.add(status.state);
             let behind = (id.kind == Kind::Kustomization).then(|| status::behind(&status, &inner.store)).flatten();
             let blocked_by = found.roots_of[node].iter().map(|&r| view.graph.id(petgraph::graph::NodeIndex::new(r)).clone()).collect();

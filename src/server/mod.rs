@@ -4,7 +4,8 @@
 //! no path in a request can reach the file system.
 //!
 //! Pages and exports are drawn once per snapshot and URL, off the async runtime (`cache`),
-//! so that the health probes never wait behind a drawing; the listener (`listen`) bounds what
+//! so that the health probes never wait behind a drawing; diffs in a lane of their own, a
+//! short queue and then 503, so that pages never wait behind a diff; the listener (`listen`) bounds what
 //! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
 //! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
 //! without a body.
@@ -36,7 +37,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::model::{Kind, ObjectId};
-use cache::Rendered;
+use axum::response::IntoResponse;
+use cache::{Busy, Lane, Rendered};
 use pages::{Page, Params, Section};
 pub use state::{AppState, Current, Limits, Options, Update};
 
@@ -108,13 +110,32 @@ async fn drawn(
     headers: &HeaderMap,
     draw: impl FnOnce(&AppState, Option<Arc<Current>>, &OriginalUri, bool) -> Rendered + Send + 'static,
 ) -> Response {
+    drawn_in(state, uri, headers, Lane::Pages, draw).await
+}
+
+/// Seconds a client refused for a full queue is asked to wait.
+const RETRY_AFTER: &str = "5";
+
+/// [`drawn`], admitted through `lane`; a 503 with `Retry-After` when the lane is full.
+async fn drawn_in(
+    state: AppState,
+    uri: OriginalUri,
+    headers: &HeaderMap,
+    lane: Lane,
+    draw: impl FnOnce(&AppState, Option<Arc<Current>>, &OriginalUri, bool) -> Rendered + Send + 'static,
+) -> Response {
     let fragment = headers.contains_key(pages::FRAGMENT);
     let current = state.current();
     let generation = current.as_ref().map_or(0, |c| c.generation);
     let key = format!("{} {}", if fragment { "fragment" } else { "page" }, uri.0.path_and_query().map_or("/", |p| p.as_str()));
     let owned = state.clone();
-    let rendered = state.pages().get_or_render(generation, key, move || draw(&owned, current, &uri, fragment)).await;
-    rendered.response(headers).await
+    match state.pages().get_or_render(generation, key, lane, move || draw(&owned, current, &uri, fragment)).await {
+        Ok(rendered) => rendered.response(headers).await,
+        Err(Busy) => {
+            let text = "fluxgraph is busy with other comparisons; try again in a few seconds\n";
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, RETRY_AFTER), (header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+    }
 }
 
 /// The request's snapshot and cluster, or the page to answer with instead.
@@ -344,8 +365,15 @@ async fn diagnostics(State(state): State<AppState>, Query(params): Query<Params>
     page(state, params, uri, &headers, Section::Diagnostics, |p| Some(pages::diagnostics(p, &p.current.snapshot.diagnostics))).await
 }
 
+/// The diff page, in the diffs' lane. The page is named by its canonical view state alone:
+/// parameters it does not read, or spelt another way, make no new entry and no new diff.
 async fn diff(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    drawn(state, uri, &headers, move |state, current, uri, fragment| {
+    let params = pages::diff::canonical(&params);
+    let query = views::query_string(&params);
+    let path = uri.0.path();
+    let canonical = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+    let uri = OriginalUri(canonical.parse().unwrap_or_else(|_| uri.0.clone()));
+    drawn_in(state, uri, &headers, Lane::Diffs, move |state, current, uri, fragment| {
         let (status, html) = match context(state, current, &params, uri, fragment) {
             Err(page) => page,
             Ok(ctx) => {

@@ -214,8 +214,8 @@ impl AppState {
         hide_in(text, self.inner.options.hidden_paths.iter().chain(roots.iter()))
     }
 
-    /// The rendered pages of the current snapshot.
-    pub(crate) fn pages(&self) -> &Cache {
+    /// The rendered pages of the current snapshot (tests read how much it holds).
+    pub fn pages(&self) -> &Cache {
         &self.inner.pages
     }
 

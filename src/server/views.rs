@@ -66,6 +66,11 @@ pub fn encode(segment: &str) -> String {
     out
 }
 
+/// `key=value&…` of `params`, in key order, each part percent-encoded.
+pub fn query_string(params: &std::collections::BTreeMap<String, String>) -> String {
+    params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
 /// Which objects a graph shows, under the view state.
 pub fn shown(view: &ClusterView, state: &ViewState, id: &ObjectId) -> bool {
     let kind_shown = match id.kind {

@@ -55,7 +55,9 @@ pub struct Blockers {
 pub fn find(graph: &Graph, states: &[State]) -> Blockers {
     let waits_on = waits_on(graph);
     let n = waits_on.len();
-    let not_ready = |i: usize| states.get(i).is_some_and(|s| *s != State::Ready);
+    // An object not known yet (its kind's list has not come back) blocks nothing: what waits
+    // on it is judged on its own.
+    let not_ready = |i: usize| states.get(i).is_some_and(|s| !matches!(s, State::Ready | State::Loading));
     let mut sub = DiGraph::<(), ()>::with_capacity(n, 0);
     for _ in 0..n {
         sub.add_node(());

@@ -1,5 +1,6 @@
 //! Status: what the cluster says of each Flux object → a state per object (Ready,
-//! Progressing, Failed, Waiting on a dependency, Suspended, Stalled, or not applied), the
+//! Progressing, Failed, Waiting on a dependency, Suspended, Stalled, not applied, or not known
+//! yet while its kind's first list has not come back), the
 //! "behind" check, counts, and the root blockers of everything that is not Ready
 //! ([`blockers`]). It reads the objects as the Kubernetes API gives them (JSON) and keeps
 //! them in a [`store::Store`]; everything here is a pure function of the store and a
@@ -34,12 +35,14 @@ pub enum State {
     Suspended,
     /// `Stalled=True`: Flux gave up until the spec changes.
     Stalled,
-    /// In the repository, absent from the cluster.
+    /// In the repository, absent from the cluster (said only from a complete list).
     NotApplied,
+    /// Not known yet: the first list of its kind has not come back.
+    Loading,
 }
 
 impl State {
-    pub const ALL: [State; 7] = [State::Ready, State::Progressing, State::Failed, State::Waiting, State::Suspended, State::Stalled, State::NotApplied];
+    pub const ALL: [State; 8] = [State::Ready, State::Progressing, State::Failed, State::Waiting, State::Suspended, State::Stalled, State::NotApplied, State::Loading];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +53,7 @@ impl State {
             State::Suspended => "suspended",
             State::Stalled => "stalled",
             State::NotApplied => "not-applied",
+            State::Loading => "loading",
         }
     }
 
@@ -63,12 +67,14 @@ impl State {
             State::Suspended => "suspended",
             State::Stalled => "stalled",
             State::NotApplied => "not yet applied",
+            State::Loading => "loading",
         }
     }
 
-    /// Whether the object is in a state of its own that blocks, rather than in progress.
+    /// Whether the object is in a state of its own that blocks, rather than in progress (or
+    /// not known yet).
     pub fn blocks(self) -> bool {
-        !matches!(self, State::Ready | State::Progressing)
+        !matches!(self, State::Ready | State::Progressing | State::Loading)
     }
 }
 
@@ -124,6 +130,16 @@ impl ObjectStatus {
             generated: false,
             retrying: false,
             failures: 0,
+        }
+    }
+
+    /// The status of an object whose kind's first list has not come back: not known yet.
+    pub fn loading(kind: Kind) -> ObjectStatus {
+        ObjectStatus {
+            state: State::Loading,
+            reason: "Loading".into(),
+            message: format!("not known yet: the cluster's list of {kind}s has not come back"),
+            ..ObjectStatus::not_applied()
         }
     }
 }
@@ -225,6 +241,7 @@ pub struct Counts {
     pub suspended: usize,
     pub stalled: usize,
     pub not_applied: usize,
+    pub loading: usize,
 }
 
 impl Counts {
@@ -237,6 +254,7 @@ impl Counts {
             State::Suspended => &mut self.suspended,
             State::Stalled => &mut self.stalled,
             State::NotApplied => &mut self.not_applied,
+            State::Loading => &mut self.loading,
         }
     }
 
@@ -249,6 +267,7 @@ impl Counts {
             State::Suspended => self.suspended,
             State::Stalled => self.stalled,
             State::NotApplied => self.not_applied,
+            State::Loading => self.loading,
         }
     }
 
@@ -264,7 +283,7 @@ impl Counts {
 
 /// The state of every node of the view's graph, by node index.
 pub fn states(view: &ClusterView, store: &Store) -> Vec<State> {
-    view.graph.graph.node_indices().map(|n| store.get(view.graph.id(n)).map_or(State::NotApplied, |s| s.state)).collect()
+    view.graph.graph.node_indices().map(|n| store.state(view.graph.id(n))).collect()
 }
 
 pub fn counts(view: &ClusterView, store: &Store) -> Counts {

@@ -9,7 +9,7 @@ use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
 use super::{Counts, ObjectStatus, Store, blockers, count, not_in_git, states};
-use crate::model::ObjectId;
+use crate::model::{Kind, ObjectId};
 use crate::snapshot::{ClusterView, Snapshot};
 
 /// Chains listed per root blocker at most; the count says how many wait.
@@ -27,6 +27,9 @@ pub struct Report {
     pub not_in_git: Vec<Listed>,
     /// Set while a watch is down: since when (seconds since the epoch) and why.
     pub stale: Option<Stale>,
+    /// The kinds of the cluster's graph whose first list has not come back: their objects
+    /// are `loading`, neither applied nor not.
+    pub loading: Vec<Kind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,14 +64,13 @@ pub fn stale(store: &Store) -> Option<Stale> {
 pub fn build(snapshot: &Snapshot, view: &ClusterView, store: &Store) -> Report {
     let states = states(view, store);
     let found = blockers::find(&view.graph, &states);
-    let absent = ObjectStatus::not_applied();
     let id = |n: usize| view.graph.id(NodeIndex::new(n)).clone();
     let root_blockers = found
         .roots
         .iter()
         .map(|r| RootReport {
             id: id(r.node),
-            status: store.get(&id(r.node)).unwrap_or(&absent).clone(),
+            status: store.status(&id(r.node)).into_owned(),
             waiting: r.waiting.len(),
             chains: r.waiting.iter().take(MAX_CHAINS).map(|&w| found.chain(w, r.node).into_iter().map(id).collect()).collect(),
         })
@@ -83,6 +85,7 @@ pub fn build(snapshot: &Snapshot, view: &ClusterView, store: &Store) -> Report {
         root_blockers,
         not_in_git,
         stale: stale(store),
+        loading: store.loading(view.graph.graph.node_indices().map(|n| view.graph.id(n).kind)),
     }
 }
 
@@ -92,11 +95,23 @@ impl Report {
         use std::fmt::Write;
         let c = &self.counts;
         let mut out = format!(
-            "cluster {}: {} ready, {} progressing, {} failed, {} waiting, {} suspended, {} stalled, {} not yet applied\n",
-            self.cluster, c.ready, c.progressing, c.failed, c.waiting, c.suspended, c.stalled, c.not_applied
+            "cluster {}: {} ready, {} progressing, {} failed, {} waiting, {} suspended, {} stalled, {} not yet applied{}\n",
+            self.cluster,
+            c.ready,
+            c.progressing,
+            c.failed,
+            c.waiting,
+            c.suspended,
+            c.stalled,
+            c.not_applied,
+            if c.loading > 0 { format!(", {} loading", c.loading) } else { String::new() }
         );
         if let Some(s) = &self.stale {
             let _ = writeln!(out, "status may be stale: {}", s.why);
+        }
+        if !self.loading.is_empty() {
+            let kinds: Vec<String> = self.loading.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "status still loading: the cluster's list of {} has not come back; those objects are not known yet", kinds.join(", "));
         }
         if self.root_blockers.is_empty() {
             out.push_str("nothing is blocked\n");

@@ -1,11 +1,13 @@
 //! The store: every Flux object the watchers have seen in the cluster, with its status, and
 //! how each kind's watch is going. Events in, the ids whose status changed out; no clock and
-//! no I/O (a failed watch brings its own time).
+//! no I/O (a failed watch brings its own time). An object the store does not hold is "not
+//! applied" only once its kind has been listed whole; until then it is "loading".
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
-use super::ObjectStatus;
+use super::{ObjectStatus, State};
 use crate::model::{Kind, ObjectId};
 
 /// What a watcher reports.
@@ -35,6 +37,8 @@ pub enum KindWatch {
 pub struct Store {
     objects: HashMap<ObjectId, ObjectStatus>,
     kinds: BTreeMap<Kind, KindWatch>,
+    /// The kinds listed whole at least once (or that the cluster does not have).
+    complete: BTreeSet<Kind>,
     /// FluxInstances by `namespace/name`.
     pub instances: BTreeMap<String, ObjectStatus>,
 }
@@ -42,6 +46,33 @@ pub struct Store {
 impl Store {
     pub fn get(&self, id: &ObjectId) -> Option<&ObjectStatus> {
         self.objects.get(id)
+    }
+
+    /// The status of `id`: as the cluster says, or not applied when its kind was listed whole
+    /// without it, or loading before that.
+    pub fn status(&self, id: &ObjectId) -> Cow<'_, ObjectStatus> {
+        match self.objects.get(id) {
+            Some(s) => Cow::Borrowed(s),
+            None if self.complete.contains(&id.kind) => Cow::Owned(ObjectStatus::not_applied()),
+            None => Cow::Owned(ObjectStatus::loading(id.kind)),
+        }
+    }
+
+    /// The state of `id`, as [`Store::status`] gives it.
+    pub fn state(&self, id: &ObjectId) -> State {
+        match self.objects.get(id) {
+            Some(s) => s.state,
+            None if self.complete.contains(&id.kind) => State::NotApplied,
+            None => State::Loading,
+        }
+    }
+
+    /// The kinds among `kinds` whose first list has not come back yet.
+    pub fn loading(&self, kinds: impl IntoIterator<Item = Kind>) -> Vec<Kind> {
+        let mut waiting: Vec<Kind> = kinds.into_iter().filter(|k| !self.complete.contains(k)).collect();
+        waiting.sort();
+        waiting.dedup();
+        waiting
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectId, &ObjectStatus)> {
@@ -90,6 +121,7 @@ impl Store {
             Event::Deleted(id) => self.objects.remove(&id).map(|_| id).into_iter().collect(),
             Event::Listed(kind, listed) => {
                 self.kinds.insert(kind, KindWatch::Watching);
+                self.complete.insert(kind);
                 let listed: HashMap<ObjectId, ObjectStatus> = listed.into_iter().collect();
                 let mut changed: Vec<ObjectId> = self.objects.keys().filter(|id| id.kind == kind && !listed.contains_key(id)).cloned().collect();
                 for id in &changed {
@@ -115,6 +147,7 @@ impl Store {
             }
             Event::Absent(kind) => {
                 self.kinds.insert(kind, KindWatch::Absent);
+                self.complete.insert(kind);
                 Vec::new()
             }
             Event::Instance(key, status) => {
@@ -131,7 +164,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{State, read};
+    use crate::status::read;
     use serde_json::json;
 
     fn object(name: &str, ready: &str) -> (ObjectId, ObjectStatus) {
@@ -170,5 +203,28 @@ mod tests {
         store.apply(Event::Listed(Kind::Kustomization, Vec::new()));
         assert!(store.stale().is_none());
         assert_eq!(store.kinds()[&Kind::ResourceSet], KindWatch::Absent);
+    }
+
+    /// While the first list of a kind has not come back, what it lacks is loading, not "not
+    /// in the cluster" (a slow API server made every object "not applied").
+    #[test]
+    fn an_object_is_not_applied_only_once_its_kind_was_listed_whole() {
+        let mut store = Store::default();
+        let (a, ready) = object("a", "True");
+        let (b, _) = object("b", "True");
+        let git = ObjectId::new(Kind::GitRepository, "ns", "flux-system");
+        assert_eq!((store.state(&a), store.state(&git)), (State::Loading, State::Loading));
+        assert!(store.status(&git).message.contains("has not come back"), "{:?}", store.status(&git));
+        // A watch event is not a list: what it does not name is still not known.
+        store.apply(Event::Applied(a.clone(), ready.clone()));
+        assert_eq!((store.state(&a), store.state(&b)), (State::Ready, State::Loading));
+        store.apply(Event::Down { kind: Kind::Kustomization, why: "timeout".into(), since: SystemTime::UNIX_EPOCH });
+        assert_eq!(store.state(&b), State::Loading);
+        store.apply(Event::Listed(Kind::Kustomization, vec![(a.clone(), ready)]));
+        assert_eq!((store.state(&a), store.state(&b), store.state(&git)), (State::Ready, State::NotApplied, State::Loading));
+        assert_eq!(store.loading([Kind::Kustomization, Kind::GitRepository, Kind::GitRepository]), [Kind::GitRepository]);
+        store.apply(Event::Absent(Kind::GitRepository));
+        assert_eq!(store.status(&git).state, State::NotApplied);
+        assert!(store.loading([Kind::Kustomization, Kind::GitRepository]).is_empty());
     }
 }

@@ -81,7 +81,7 @@ pub fn observed(path: &WeightedPath, store: &Store) -> Observed {
     let mut hops: Vec<Hop> = Vec::with_capacity(path.steps.len());
     for (i, step) in path.steps.iter().enumerate() {
         let status = store.get(&step.id);
-        let state = status.map_or(State::NotApplied, |s| s.state);
+        let state = store.state(&step.id);
         let ready_at = status.filter(|s| s.state == State::Ready).and_then(|s| s.since.as_deref()).and_then(parse_time);
         let previous = i.checked_sub(1).and_then(|p| hops[p].ready_at);
         let took = match (previous, ready_at) {

@@ -64,6 +64,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
     let shared = Arc::clone(&debouncer);
     std::thread::Builder::new()
         .name("fluxgraph-watch".into())
+        .stack_size(crate::snapshot::THREAD_STACK)
         .spawn(move || {
             rebuild(&root, entry.as_deref(), &state, &BTreeSet::new(), false);
             // True while the root is gone: its watch is dropped and the parent's waits for it.

@@ -6,7 +6,6 @@
 //! not assertions.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,25 +33,17 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `fluxgraph serve <repo>` on a free port; returns the process and its URL.
-fn serve(repo: &Path) -> (Process, String) {
+/// `fluxgraph serve <repo>` on a free port, once ready; the server and its URL.
+fn serve(repo: &Path) -> (crate::util::Served, String) {
     serve_with(repo, &[], &[("FLUXGRAPH_LOG", OsStr::new("warn"))])
 }
 
 /// `fluxgraph serve` on `repo` with more arguments and environment; the server and its URL.
-fn serve_with(repo: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
-        .args(["serve", repo.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("fluxgraph serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("the URL it serves on").to_string();
-    (Process(child), url.trim_end_matches('/').to_string())
+fn serve_with(repo: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> (crate::util::Served, String) {
+    let args: Vec<&str> = [repo.to_str().unwrap()].into_iter().chain(args.iter().copied()).collect();
+    let served = crate::util::Served::start(&args, env);
+    let url = format!("http://{}", served.address);
+    (served, url)
 }
 
 struct Browser {
@@ -611,13 +602,15 @@ async fn a_status_change_recolours_the_open_page() {
         if root.contains("storage-health") && root.contains("12 waiting behind it") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(3), "the root blocker on /blocked: {root}");
+        // Generous: under load (CI's two cores running the whole suite) the list takes longer.
+        assert!(started.elapsed() < Duration::from_secs(10), "the root blocker on /blocked: {root}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     screenshot(c, "live-status-blocked").await;
 
     fake.set_down(true);
-    let stale = c.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("#live-status .stale")).await.expect("the stale notice");
+    // The watches notice the API is gone on their next request, after a backoff: wait for it.
+    let stale = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#live-status .stale")).await.expect("the stale notice");
     assert!(stale.text().await.unwrap().contains("status stale since"));
     fake.put(object("Kustomization", "storage-health", "True", "ReconciliationSucceeded", "Applied"));
     b.client.close().await.unwrap();

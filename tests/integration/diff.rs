@@ -45,6 +45,39 @@ impl Repo {
         assert!(status.success(), "git {args:?} failed");
     }
 
+    /// Runs `git <args…>` with `input` on its standard input; what it printed, trimmed.
+    fn git_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("git runs");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "git {args:?} failed");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
+    /// A branch `name` off main whose commit's tree is `tree` (raw tree bytes, written as they
+    /// are: git's own checks of names skipped, as a hostile pusher would).
+    fn branch_with_tree(&self, name: &str, tree: &[u8]) {
+        let tree = self.git_with_input(&["hash-object", "-t", "tree", "--literally", "-w", "--stdin"], tree);
+        let commit = self.git_with_input(&["commit-tree", &tree, "-p", "main", "-m", name], b"");
+        self.git(&["update-ref", &format!("refs/heads/{name}"), &commit]);
+    }
+
+    /// Writes `bytes` as a blob; its id, as the 20 bytes a tree entry holds.
+    fn blob(&self, bytes: &[u8]) -> Vec<u8> {
+        let hex = self.git_with_input(&["hash-object", "-w", "--stdin"], bytes);
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    }
+
     fn commit(&self, message: &str) {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--allow-empty", "-m", message]);
@@ -434,4 +467,130 @@ async fn the_diff_page_marks_the_change_and_refuses_what_is_no_revision() {
     let (status, body) = get(&root, "/diff?base=no-such-branch").await;
     assert_eq!(status, 404);
     assert!(body.contains("no-such-branch") && !body.contains(&*root.to_string_lossy()), "{body}");
+}
+
+/// A branch `deep` off main adding one file `depth` folders down (`d/d/…/d/cm.yaml`), made by
+/// `git fast-import` in one process (the path is longer than a file system allows).
+fn deep_branch(repo: &Repo, depth: usize) {
+    let path = format!("{}/cm.yaml", vec!["d"; depth].join("/"));
+    let data = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\n";
+    let stream = format!("commit refs/heads/deep\ncommitter test <test@example.com> 0 +0000\ndata 4\ndeep\nfrom refs/heads/main\nM 100644 inline {path}\ndata {}\n{data}\n", data.len());
+    repo.git_with_input(&["fast-import", "--quiet"], stream.as_bytes());
+}
+
+/// A revision 10,000 folders deep overflowed the stack (the CLI aborted, 134). Its folders are
+/// read to the depth limit, as on disk, and the one beyond is reported, in bounded time.
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn a_revision_ten_thousand_folders_deep_is_read_to_the_depth_limit() {
+    let repo = Repo::new();
+    deep_branch(&repo, 10_000);
+    let started = std::time::Instant::now();
+    let r = repo.diff(&["--base", "main", "--head", "deep"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert_eq!(r.code, 0, "{}", r.text);
+    let introduced = r.json["diagnostics"]["introduced"].as_array().unwrap();
+    assert_eq!(introduced.len(), 1, "{introduced:?}");
+    let limit = fluxgraph::load::MAX_DEPTH;
+    assert_eq!(introduced[0]["code"], "unreadable-file");
+    assert_eq!(introduced[0]["file"], vec!["d"; limit + 1].join("/"), "the first folder beyond the limit");
+    assert!(text_of(&introduced[0]).contains(&format!("more than {limit} folders deep")), "{}", introduced[0]);
+}
+
+fn text_of(diagnostic: &Value) -> String {
+    diagnostic["message"].as_str().unwrap().to_string()
+}
+
+/// The same revision on `/diff` took the whole server down (its threads had less stack than
+/// the CLI's main thread): the page answers and the server stays up.
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn the_diff_page_of_a_revision_ten_thousand_folders_deep_leaves_the_server_up() {
+    let repo = Repo::new();
+    deep_branch(&repo, 10_000);
+    let mut served = crate::util::Served::start(&[repo.root.to_str().unwrap()], &[("FLUXGRAPH_LOG", std::ffi::OsStr::new("error"))]);
+    let within = std::time::Duration::from_secs(30);
+    let (status, _, body) = served.get("/diff?base=main&head=deep", within);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no change to the graph"), "the page compares the two revisions: {body}");
+    assert!(served.alive(), "the server is still up");
+    assert_eq!(served.get("/healthz", within).0, 200);
+}
+
+/// Tree entries `git fsck` rejects were trusted: `a/b.yaml` or `../ks.yaml` scrambled paths,
+/// and a name held twice replaced a file's content (`interval: 1h` read as `99h`). Each such
+/// revision is refused whole, the message naming the entry.
+#[test]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+fn tree_entries_git_fsck_rejects_refuse_the_revision() {
+    let repo = Repo::new();
+    let ks = repo.blob(b"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: x\n  namespace: flux-system\nspec:\n  interval: 1h\n");
+    let other = repo.blob(b"apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: x\n  namespace: flux-system\nspec:\n  interval: 99h\n");
+    let entry = |mode: &str, name: &[u8], id: &[u8]| [mode.as_bytes(), b" ", name, b"\0", id].concat();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("slash", entry("100644", b"a/b.yaml", &ks), "\"a/b.yaml\""),
+        ("dotdot", entry("100644", b"..", &ks), "\"..\""),
+        ("dot", entry("100644", b".", &ks), "\".\""),
+        ("empty", entry("100644", b"", &ks), "\"\""),
+        ("dotgit", entry("100644", b".GIT", &ks), "\".GIT\""),
+        ("twice", [entry("100644", b"ks.yaml", &ks), entry("100644", b"ks.yaml", &other)].concat(), "\"ks.yaml\""),
+    ];
+    for (name, tree, shown) in &cases {
+        repo.branch_with_tree(name, tree);
+        let output = Command::new(env!("CARGO_BIN_EXE_fluxgraph")).arg("diff").arg(&repo.root).args(["--base", "main", "--head", name]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("entry named {shown}")) && stderr.contains("git fsck"), "{name}: {stderr}");
+        assert!(output.stdout.is_empty(), "{name}: nothing half-read is reported");
+    }
+    // One folder down, the message says which folder.
+    let inner = repo.git_with_input(&["hash-object", "-t", "tree", "--literally", "-w", "--stdin"], &entry("100644", b"../ks.yaml", &ks));
+    let inner: Vec<u8> = (0..inner.len()).step_by(2).map(|i| u8::from_str_radix(&inner[i..i + 2], 16).unwrap()).collect();
+    repo.branch_with_tree("nested", &entry("40000", b"apps", &inner));
+    let output = Command::new(env!("CARGO_BIN_EXE_fluxgraph")).arg("diff").arg(&repo.root).args(["--base", "main", "--head", "nested"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tree at apps holds an entry named \"../ks.yaml\""), "{stderr}");
+}
+
+/// An unknown parameter (`&x=N`) made each request a new cache entry that redid the whole diff,
+/// and nothing capped how many diffs waited (60 at once held ordinary pages for 28 s). The page
+/// is named by its canonical view state, and diffs beyond one per core and a short queue get
+/// 503 with `Retry-After` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_git), ignore = "needs git on PATH to build its repositories")]
+async fn diffs_are_admitted_through_a_bounded_queue_and_named_by_their_view_state() {
+    use axum::body::{Body, to_bytes};
+    use fluxgraph::server::{AppState, Options, app};
+    use tower::ServiceExt;
+    let repo = Repo::new();
+    rename_rbd_and_slow_linkding(&repo);
+    let root = repo.root.canonicalize().unwrap();
+    let state = AppState::new(Options { hidden_paths: vec![root.clone()], ..Options::default() });
+    state.publish(fluxgraph::snapshot::Snapshot::read(&root, None).expect("snapshot"), None, None);
+    let get = |uri: String| {
+        let app = app(state.clone());
+        async move {
+            let response = app.oneshot(axum::http::Request::builder().uri(uri).body(Body::empty()).unwrap()).await.unwrap();
+            let retry = response.headers().get("retry-after").is_some();
+            let status = response.status().as_u16();
+            let body = to_bytes(response.into_body(), 64 << 20).await.unwrap();
+            (status, retry, body.len())
+        }
+    };
+    for n in 0..8 {
+        let (status, _, _) = get(format!("/diff?base=main&x={n}&depth={n}")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(state.pages().usage().0, 1, "one page, whatever the noise in its URL");
+    // Distinct diffs at once (each spelling of main is another revision name).
+    let spellings: Vec<String> = (1..40).map(|n| format!("main{}", "^0".repeat(n))).collect();
+    let answers = futures_util::future::join_all(spellings.iter().map(|base| get(format!("/diff?base={base}")))).await;
+    let refused: Vec<_> = answers.iter().filter(|a| a.0 == 503).collect();
+    assert!(!refused.is_empty(), "{} diffs at once, none refused", answers.len());
+    assert!(refused.iter().all(|a| a.1), "a refusal says when to come back");
+    assert!(answers.iter().all(|a| a.0 == 200 || a.0 == 503), "{answers:?}");
+    // Once they are done, a refused diff is drawn when asked again.
+    let (status, _, _) = get(format!("/diff?base={}", spellings.last().unwrap())).await;
+    assert_eq!(status, 200);
 }

@@ -1,13 +1,17 @@
 //! A fake Kubernetes API for the live-status tests (an axum server, like the one of
 //! `flux_source.rs`, grown to many kinds): discovery (`/apis`, `/apis/{group}/{version}`),
-//! lists and watch streams of every Flux kind (objects with their `status`), and switches
-//! that drop every open watch or take the whole API down (500), as a restarting API server
-//! would. The Flux Operator's group is served only when asked for.
+//! lists (in pages, with `limit` and `continue`) and watch streams of every Flux kind (objects
+//! with their `status`; a watch from a version first gets what it missed), and switches that
+//! drop every open watch or take the whole API down (500), as a restarting API server would.
+//! The Flux Operator's group is served only when asked for. [`Hostile`] makes it answer as a
+//! broken or hostile server does: slowly, without end, with a line that never ends, with
+//! garbage, or closing every watch at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -33,6 +37,21 @@ const KINDS: [(&str, &str, &str); 9] = [
     ("fluxcd.controlplane.io", "FluxInstance", "fluxinstances"),
 ];
 
+/// How the fake misbehaves for one kind (or every kind).
+#[derive(Debug, Clone)]
+pub enum Hostile {
+    /// Lists answer only after this long.
+    SlowLists(Duration),
+    /// A list's body never ends: a valid start, then blanks for ever.
+    EndlessLists,
+    /// A watch sends one line that never ends.
+    EndlessLine,
+    /// A watch is answered with an empty body, ended at once.
+    ClosedWatches,
+    /// A list is answered 200 with this many bytes that are not JSON.
+    GarbageLists(usize),
+}
+
 #[derive(Clone)]
 pub struct FakeApi {
     pub base: String,
@@ -46,6 +65,9 @@ struct Inner {
     resource_version: Mutex<u64>,
     /// (plural, watch event) as they happen.
     events: broadcast::Sender<(String, Value)>,
+    /// Every event so far, (resource version, plural, event): a watch from a version is
+    /// sent what it missed first, as an API server does.
+    history: Mutex<Vec<(u64, String, Value)>>,
     /// True while the API answers 500 to everything.
     down: watch::Sender<bool>,
     /// Bumped to end every open watch stream.
@@ -54,6 +76,8 @@ struct Inner {
     pub requests: Mutex<HashMap<String, usize>>,
     /// Artifact tarballs source-controller would serve, by file name.
     artifacts: Mutex<HashMap<String, Vec<u8>>>,
+    /// How each kind (by plural, `*` for all) misbehaves.
+    hostile: Mutex<HashMap<String, Hostile>>,
 }
 
 fn plural_of(kind: &str) -> &'static str {
@@ -70,10 +94,12 @@ impl FakeApi {
             objects: Mutex::default(),
             resource_version: Mutex::new(1),
             events: broadcast::channel(4096).0,
+            history: Mutex::default(),
             down: watch::Sender::new(false),
             drops: watch::Sender::new(0),
             requests: Mutex::default(),
             artifacts: Mutex::default(),
+            hostile: Mutex::default(),
         });
         let fake = FakeApi { base, inner };
         let app = Router::new()
@@ -105,13 +131,24 @@ impl FakeApi {
         object["metadata"]["resourceVersion"] = json!(rv.to_string());
         let key = (plural_of(&kind).to_string(), object["metadata"]["namespace"].as_str().unwrap_or("").to_string(), object["metadata"]["name"].as_str().unwrap().to_string());
         let kind_of_event = if self.inner.objects.lock().unwrap().insert(key.clone(), object.clone()).is_some() { "MODIFIED" } else { "ADDED" };
-        let _ = self.inner.events.send((key.0, json!({"type": kind_of_event, "object": object})));
+        self.send(rv, key.0, json!({"type": kind_of_event, "object": object}));
+    }
+
+    /// Records a watch event and sends it to the open watches.
+    fn send(&self, rv: u64, plural: String, event: Value) {
+        self.inner.history.lock().unwrap().push((rv, plural.clone(), event.clone()));
+        let _ = self.inner.events.send((plural, event));
     }
 
     pub fn delete(&self, kind: &str, namespace: &str, name: &str) {
         let key = (plural_of(kind).to_string(), namespace.to_string(), name.to_string());
         if let Some(object) = self.inner.objects.lock().unwrap().remove(&key) {
-            let _ = self.inner.events.send((key.0, json!({"type": "DELETED", "object": object})));
+            let rv = {
+                let mut rv = self.inner.resource_version.lock().unwrap();
+                *rv += 1;
+                *rv
+            };
+            self.send(rv, key.0, json!({"type": "DELETED", "object": object}));
         }
     }
 
@@ -140,6 +177,22 @@ impl FakeApi {
         }
     }
 
+    /// Makes the kind `plural` (`*`: every kind) answer as `how` says.
+    pub fn hostile(&self, plural: &str, how: Hostile) {
+        self.inner.hostile.lock().unwrap().insert(plural.to_string(), how);
+    }
+
+    /// How `plural` misbehaves, if it does.
+    fn hostility(&self, plural: &str) -> Option<Hostile> {
+        let hostile = self.inner.hostile.lock().unwrap();
+        hostile.get(plural).or_else(|| hostile.get("*")).cloned()
+    }
+
+    /// How many list requests (pages) have been made for `plural`.
+    pub fn lists(&self, plural: &str) -> usize {
+        self.inner.requests.lock().unwrap().get(&format!("list {plural}")).copied().unwrap_or(0)
+    }
+
     /// How many watch requests have been made for `plural`.
     pub fn watches(&self, plural: &str) -> usize {
         self.inner.requests.lock().unwrap().get(&format!("watch {plural}")).copied().unwrap_or(0)
@@ -161,6 +214,11 @@ impl FakeApi {
 
     pub fn client(&self) -> kube::Client {
         kube::Client::try_from(kube::Config::new(self.base.parse().unwrap())).unwrap()
+    }
+
+    /// The fake as fluxgraph reads it, within `limits`.
+    pub fn api(&self, limits: fluxgraph::kube_api::Limits) -> fluxgraph::kube_api::Api {
+        fluxgraph::kube_api::Api::new(self.client(), limits)
     }
 }
 
@@ -214,21 +272,58 @@ async fn one(State(fake): State<FakeApi>, UrlPath((_, _, namespace, plural, name
 async fn collection(State(fake): State<FakeApi>, UrlPath((_, _, plural)): UrlPath<(String, String, String)>, Query(q): Query<HashMap<String, String>>) -> Response {
     let watching = q.get("watch").map(String::as_str) == Some("true");
     *fake.inner.requests.lock().unwrap().entry(format!("{} {plural}", if watching { "watch" } else { "list" })).or_default() += 1;
+    let hostile = fake.hostility(&plural);
     if !watching {
-        let items: Vec<Value> = fake.inner.objects.lock().unwrap().iter().filter(|(k, _)| k.0 == plural).map(|(_, v)| v.clone()).collect();
+        match hostile {
+            Some(Hostile::SlowLists(after)) => tokio::time::sleep(after).await,
+            Some(Hostile::EndlessLists) => {
+                let start = futures_util::stream::once(async { Ok::<_, Infallible>(Bytes::from_static(b"{\"kind\": \"List\", \"items\": [")) });
+                let blanks = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from(vec![b' '; 64 << 10])));
+                return Response::builder().header("content-type", "application/json").body(Body::from_stream(start.chain(blanks))).unwrap();
+            }
+            Some(Hostile::GarbageLists(size)) => {
+                let mut garbage = b"<html><body>an ingress error page".to_vec();
+                garbage.resize(size, b'x');
+                return Response::builder().header("content-type", "application/json").body(Body::from(garbage)).unwrap();
+            }
+            _ => {}
+        }
+        let all: Vec<Value> = fake.inner.objects.lock().unwrap().iter().filter(|(k, _)| k.0 == plural).map(|(_, v)| v.clone()).collect();
         let rv = fake.inner.resource_version.lock().unwrap().to_string();
-        return axum::Json(json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": rv}, "items": items})).into_response();
+        // A page from `continue` (an offset here), `limit` objects at most.
+        let from: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
+        let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).filter(|&l| l > 0).unwrap_or(usize::MAX);
+        let items: Vec<Value> = all.iter().skip(from).take(limit).cloned().collect();
+        let next = from.saturating_add(limit);
+        let metadata = if next < all.len() { json!({"resourceVersion": rv, "continue": next.to_string()}) } else { json!({"resourceVersion": rv}) };
+        return axum::Json(json!({"apiVersion": "v1", "kind": "List", "metadata": metadata, "items": items})).into_response();
+    }
+    match hostile {
+        Some(Hostile::ClosedWatches) => return Response::builder().header("content-type", "application/json").body(Body::empty()).unwrap(),
+        Some(Hostile::EndlessLine) => {
+            let line = futures_util::stream::repeat_with(|| Ok::<_, Infallible>(Bytes::from(vec![b'x'; 64 << 10])));
+            return Response::builder().header("content-type", "application/json").body(Body::from_stream(line)).unwrap();
+        }
+        _ => {}
     }
     let mut drops = fake.inner.drops.subscribe();
     drops.mark_unchanged();
     let ended = async move {
         let _ = drops.changed().await;
     };
-    let events = BroadcastStream::new(fake.inner.events.subscribe()).filter_map(move |e| match e {
-        Ok((p, event)) if p == plural => Some(Ok::<_, Infallible>(Bytes::from(format!("{event}\n")))),
+    // What happened since the version asked for, then what happens from now on.
+    let live = BroadcastStream::new(fake.inner.events.subscribe());
+    let since: u64 = q.get("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    let missed: Vec<Value> = fake.inner.history.lock().unwrap().iter().filter(|(rv, p, _)| *rv > since && *p == plural).map(|(_, _, e)| e.clone()).collect();
+    let replayed = missed.len();
+    let rv_of = |event: &Value| event["object"]["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let last_replayed = missed.last().map_or(0, rv_of);
+    let missed = tokio_stream::iter(missed.into_iter().map(move |event| Ok::<_, Infallible>(Bytes::from(format!("{event}\n")))));
+    let events = live.filter_map(move |e| match e {
+        Ok((p, event)) if p == plural && (replayed == 0 || rv_of(&event) > last_replayed) => Some(Ok::<_, Infallible>(Bytes::from(format!("{event}\n")))),
         _ => None,
     });
-    let events = futures_util::StreamExt::take_until(events, ended);
+    let events = futures_util::StreamExt::take_until(missed.chain(events), ended);
     Response::builder().header("content-type", "application/json").body(Body::from_stream(events)).unwrap()
 }
 

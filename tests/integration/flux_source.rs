@@ -151,7 +151,7 @@ async fn fake_api_follows_revisions_and_refuses_bad_artifacts() {
         limits,
         poll: Duration::from_millis(300),
     };
-    tokio::spawn(follow(client, settings, state.clone()));
+    tokio::spawn(follow(fluxgraph::kube_api::Api::new(client, fluxgraph::kube_api::Limits::default()), settings, state.clone()));
 
     // First load; the page says which revision it shows.
     until(&state, "the first revision", |s| shows(s, "main@sha1:1111111", "first")).await;

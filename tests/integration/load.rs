@@ -321,3 +321,21 @@ fn unreadable_input_is_an_error_and_nothing_is_invented_from_its_absence() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Permission denied"));
 }
+
+/// Folders deeper than the limit are not entered, on disk as in a git revision, with the same
+/// diagnostic (a revision 10,000 deep overflowed the stack; on disk the same depth gave an
+/// unreadable-file naming an absolute path). A link into the deep folders counts its own depth.
+#[test]
+fn folders_deeper_than_the_limit_are_reported_once_and_not_read() {
+    let dir = base();
+    let limit = fluxgraph::load::MAX_DEPTH;
+    let deep = vec!["d"; limit + 20].join("/");
+    write(dir.path(), &format!("apps/{deep}/cm.yaml"), b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\n");
+    let (status, whole) = check(dir.path());
+    assert_eq!(status, 0, "{whole}");
+    let first_beyond = format!("apps/{}", vec!["d"; limit].join("/"));
+    let found: Vec<&serde_json::Value> = whole["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "unreadable-file").collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["file"], first_beyond.as_str());
+    assert!(found[0]["message"].as_str().unwrap().contains(&format!("more than {limit} folders deep")), "{}", found[0]);
+}

@@ -12,6 +12,7 @@ mod fake_api;
 mod fixture;
 mod flux_source;
 mod fuzz;
+mod hostile_api;
 mod load;
 mod pages;
 mod rules;

@@ -452,6 +452,33 @@ fn helmrelease_depends_on_helmrelease_in_its_namespace() {
     assert_codes(&whole, &[]);
 }
 
+/// A 1 MB input repeated by a template rendered without bound (1,000 times: 1 GB, 10 s and
+/// 3 GB for `check`; 4,000 times aborted the process). Rendering stops at the output budget of
+/// one template (16 MiB) with a resourceset-template warning saying so, and the rest of the
+/// graph shows. Here 20 times, just over the budget, so that the test stays small either way.
+#[test]
+fn a_resource_set_rendering_past_its_output_budget_is_a_diagnostic_and_the_rest_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo("resourceset"), dir.path());
+    let times: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let bomb = format!(
+        "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata:\n  name: bomb\nspec:\n  inputs:\n    - big: {}\n      times: [{}]\n  resourcesTemplate: |\n    <<- range inputs.times >>\n    # << inputs.big >>\n    <<- end >>\n",
+        "x".repeat(1 << 20),
+        times.join(", ")
+    );
+    std::fs::write(dir.path().join("tenants/bomb.yaml"), bomb).unwrap();
+    let kustomization = dir.path().join("tenants/kustomization.yaml");
+    std::fs::write(&kustomization, std::fs::read_to_string(&kustomization).unwrap() + "  - bomb.yaml\n").unwrap();
+    let started = std::time::Instant::now();
+    let (_, whole) = check(dir.path());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    let doc = only_cluster(&whole);
+    let found = diag_on(doc, "resourceset-template", Some("ResourceSet/tenants/bomb"));
+    assert_eq!(found["severity"], "warning");
+    assert!(text(found).contains("more than 16 MiB, the output budget of one template"), "{found}");
+    assert!(node_ids(doc).contains("Kustomization/tenants/app-alpha"), "the other ResourceSets still generate");
+}
+
 /// A Flux Operator ResourceSet renders its templates once per input set; the Flux objects it generates are
 /// its children (applied by it, so a level after it), in its namespace when the template gives none, at
 /// the line of their template. Inputs come from `inputs` and from a Static ResourceSetInputProvider named

@@ -174,14 +174,20 @@ use fluxgraph::snapshot::Snapshot;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// A server state showing `tests/repos/live-status`, its status fed by watchers of `fake`.
-pub fn watched_state(fake: &FakeApi) -> AppState {
+/// A server state showing `tests/repos/live-status`, its status fed by watchers of `fake`
+/// reading within `limits`.
+pub fn watched_state(fake: &FakeApi, limits: fluxgraph::kube_api::Limits) -> AppState {
     let state = AppState::new(Options::default());
     state.publish(Snapshot::read(&repo("live-status"), None).unwrap(), None, None);
     state.enable_status();
     let sink = state.clone();
-    tokio::spawn(fluxgraph::status_watch::watch(fake.client(), Arc::new(move |event| sink.status_event(event))));
+    tokio::spawn(fluxgraph::status_watch::watch(fake.api(limits), Arc::new(move |event| sink.status_event(event))));
     state
+}
+
+/// The body of `GET uri`, whatever its status.
+pub async fn page(state: &AppState, uri: &str) -> String {
+    get(state, uri).await.1
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
@@ -217,7 +223,7 @@ fn state_of(doc: &Value, name: &str) -> String {
 async fn server_shows_live_status_blockers_and_sends_changes() {
     let fake = FakeApi::start(false).await;
     healthy(&fake);
-    let state = watched_state(&fake);
+    let state = watched_state(&fake, fluxgraph::kube_api::Limits::default());
     let doc = until_status(&state, "everything ready", |d| d["counts"]["ready"] == 18).await;
     assert_eq!(doc["applies"], true);
     assert_eq!(doc["cluster"], "test");
@@ -297,7 +303,7 @@ async fn server_shows_live_status_blockers_and_sends_changes() {
 async fn server_watch_reconnects_and_says_when_status_is_stale() {
     let fake = FakeApi::start(true).await;
     healthy(&fake);
-    let state = watched_state(&fake);
+    let state = watched_state(&fake, fluxgraph::kube_api::Limits::default());
     until_status(&state, "everything ready", |d| d["counts"]["ready"] == 18).await;
 
     // The API ends the watches (as it does every few minutes): the watchers watch again and

@@ -13,6 +13,7 @@
 //! particular to its case.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -311,5 +312,83 @@ pub fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
+    }
+}
+
+/// `fluxgraph serve` as its own process on a free loopback port, stopped (killed) when dropped:
+/// for what only the real binary shows (its threads' stacks, its runtime, that it stays up).
+pub struct Served {
+    child: std::process::Child,
+    /// Kept open: a closed stdout would fail the server's later writes.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    pub address: std::net::SocketAddr,
+}
+
+impl Served {
+    /// `fluxgraph serve <args…> --listen 127.0.0.1:0` with `env` set, once its first snapshot
+    /// is loaded; its log goes to the tests' standard error (`FLUXGRAPH_LOG` quiets it).
+    pub fn start(args: &[&str], env: &[(&str, &OsStr)]) -> Served {
+        Served::run(args, env, std::process::Stdio::inherit())
+    }
+
+    /// [`Served::start`], its log (standard error) written to `log`.
+    pub fn start_logging(args: &[&str], env: &[(&str, &OsStr)], log: &Path) -> Served {
+        Served::run(args, env, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn run(args: &[&str], env: &[(&str, &OsStr)], stderr: std::process::Stdio) -> Served {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fluxgraph"))
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run fluxgraph: {e}"));
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let address = line.split("http://").nth(1).and_then(|r| r.split('/').next()).and_then(|a| a.parse().ok());
+        let address = address.unwrap_or_else(|| panic!("fluxgraph serve did not say where it serves: {line:?}"));
+        let served = Served { child, _stdout: stdout, address };
+        // Ready once the first snapshot is loaded.
+        let started = std::time::Instant::now();
+        while served.get("/readyz", std::time::Duration::from_secs(5)).0 != 200 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "fluxgraph serve did not get ready");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        served
+    }
+
+    /// `GET path` on a new connection, read within `within`: the status, the headers
+    /// (lower-case names) and the body; status 0 when nothing came back in time.
+    pub fn get(&self, path: &str, within: std::time::Duration) -> (u16, String, String) {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&self.address, within) else { return (0, String::new(), String::new()) };
+        stream.set_read_timeout(Some(within)).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new(), String::new());
+        }
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let text = String::from_utf8_lossy(&reply);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_lowercase(), body.to_string())
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().is_ok_and(|s| s.is_none())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

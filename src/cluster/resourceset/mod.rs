@@ -27,6 +27,7 @@ use crate::load::kustomize::Resource;
 use crate::load::yaml::parse_documents;
 use crate::load::Node;
 use crate::model::{self, FluxObject};
+pub use template::{Budget, Limits};
 use template::{map, render, value_of};
 
 /// The ResourceSetInputProviders a cluster applies, by namespace and name.
@@ -53,9 +54,9 @@ pub enum Expansion {
     Done { objects: Vec<Resource>, diagnostics: Vec<Diagnostic> },
 }
 
-/// Renders what a ResourceSet generates. `last_round`: every provider the cluster applies
-/// is known, so a missing one is missing.
-pub fn expand(object: &FluxObject, providers: &Providers, last_round: bool) -> Expansion {
+/// Renders what a ResourceSet generates, within the repository's rendering `budget`.
+/// `last_round`: every provider the cluster applies is known, so a missing one is missing.
+pub fn expand(object: &FluxObject, providers: &Providers, last_round: bool, budget: &Budget) -> Expansion {
     let mut diagnostics = Vec::new();
     let Some(sets) = input_sets(object, providers, last_round, &mut diagnostics) else {
         return Expansion::Waiting;
@@ -63,7 +64,7 @@ pub fn expand(object: &FluxObject, providers: &Providers, last_round: bool) -> E
     let objects = match sets {
         // With inputs from outside the repository, rendering without them would be wrong.
         Ok(Inputs { unknown: true, sets, permute }) if permute || sets.is_empty() => Vec::new(),
-        Ok(Inputs { sets, .. }) => generate(object, &sets, &mut diagnostics),
+        Ok(Inputs { sets, .. }) => generate(object, &sets, budget, &mut diagnostics),
         Err(()) => Vec::new(),
     };
     Expansion::Done { objects, diagnostics }
@@ -272,7 +273,7 @@ struct Templ {
 
 /// Renders every template with every input set. flux-operator builds each step (or the
 /// spec itself) on its own: `resources` first, then `resourcesTemplate`.
-fn generate(object: &FluxObject, sets: &[Value], diagnostics: &mut Vec<Diagnostic>) -> Vec<Resource> {
+fn generate(object: &FluxObject, sets: &[Value], budget: &Budget, diagnostics: &mut Vec<Diagnostic>) -> Vec<Resource> {
     let Some(spec) = object.manifest.get("spec") else { return Vec::new() };
     let steps: Vec<(String, &Node)> = match spec.get("steps").map(Node::as_seq).filter(|s| !s.is_empty()) {
         Some(steps) => steps.iter().map(|s| (format!("step {:?}: ", s.get("name").and_then(Node::scalar_text).unwrap_or_default()), s)).collect(),
@@ -294,13 +295,15 @@ fn generate(object: &FluxObject, sets: &[Value], diagnostics: &mut Vec<Diagnosti
             let filter = !(t.single && sets.is_empty());
             let runs: Vec<(usize, &Value)> = if sets.is_empty() { vec![(0, &Value::Nil)] } else { sets.iter().enumerate().collect() };
             for (n, input) in runs {
-                let rendered = match render(&t.source, input) {
+                let rendered = match render(&t.source, input, budget) {
                     Ok(text) => text,
                     Err(e) => {
                         let which = if sets.is_empty() { String::new() } else { format!(" with input set {n}") };
-                        let (severity, why) = match &e.unknown_function {
-                            Some(f) => (Severity::Warning, format!("uses the function {f:?}, which fluxgraph does not implement; what it generates is not shown")),
-                            None => (Severity::Error, "flux-operator fails to build it and applies nothing".to_string()),
+                        let (severity, why) = match (&e.unknown_function, e.over) {
+                            (Some(f), _) => (Severity::Warning, format!("uses the function {f:?}, which fluxgraph does not implement; what it generates is not shown")),
+                            // fluxgraph's limit, not flux-operator's: Flux may well apply it.
+                            (None, Some(_)) => (Severity::Warning, "fluxgraph stops there, and what it generates is not shown".to_string()),
+                            (None, None) => (Severity::Error, "flux-operator fails to build it and applies nothing".to_string()),
                         };
                         diagnostics.push(diagnostic(object, severity, t.line, format!("{}: {}{which}: {}; {why}", object.id, t.what, e.message)));
                         return Vec::new();
@@ -417,7 +420,7 @@ mod tests {
     fn flatten_concatenates_own_inputs_and_providers() {
         let rs = resource_set(&format!("{HEAD}spec:\n  inputs:\n    - name: a\n    - name: b\n  inputsFrom:\n    - name: extra\n{RESOURCES}"));
         let providers = Providers::from([provider("extra", "{}", "{name: c}")]);
-        let (objects, diagnostics) = names(expand(&rs, &providers, false));
+        let (objects, diagnostics) = names(expand(&rs, &providers, false, &Budget::new(Limits::default())));
         assert_eq!(objects, ["ConfigMap/a-resourceset", "ConfigMap/b-resourceset", "ConfigMap/c-resourcesetinputprovider"]);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
@@ -429,8 +432,8 @@ mod tests {
         let rs = FluxObject { id: model::ObjectId::new(model::Kind::ResourceSet, "apps", "my-apps"), ..rs };
         let providers = Providers::from([provider("envs", "{role: env}", "{env: dev}"), provider("other", "{role: x}", "{env: no}")]);
         // Chosen by labels: waits until every provider of the cluster is known.
-        assert!(matches!(expand(&rs, &providers, false), Expansion::Waiting));
-        let (objects, diagnostics) = names(expand(&rs, &providers, true));
+        assert!(matches!(expand(&rs, &providers, false, &Budget::new(Limits::default())), Expansion::Waiting));
+        let (objects, diagnostics) = names(expand(&rs, &providers, true, &Budget::new(Limits::default())));
         assert_eq!(objects, ["ConfigMap/a-dev", "ConfigMap/b-dev"]);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
@@ -450,7 +453,7 @@ mod tests {
     fn resources_template_ranges_and_branches() {
         let template = "  resourcesTemplate: |\n    <<- range $app := inputs.apps >>\n    ---\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: << $app >><< if inputs.suffix >>-x<< end >>\n    <<- end >>\n";
         let rs = resource_set(&format!("{HEAD}spec:\n  inputs:\n    - apps: [a, b]\n      suffix: true\n    - apps: [c]\n      suffix: false\n{template}"));
-        let (objects, _) = names(expand(&rs, &Providers::new(), false));
+        let (objects, _) = names(expand(&rs, &Providers::new(), false, &Budget::new(Limits::default())));
         assert_eq!(objects, ["ConfigMap/a-x", "ConfigMap/b-x", "ConfigMap/c"]);
     }
 
@@ -458,14 +461,14 @@ mod tests {
     fn duplicates_and_disabled_objects_are_dropped() {
         let resources = "  resources:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: same\n        annotations:\n          fluxcd.controlplane.io/reconcile: << inputs.state >>\n";
         let rs = resource_set(&format!("{HEAD}spec:\n  inputs:\n    - state: disabled\n    - state: enabled\n    - state: enabled\n{resources}"));
-        let (objects, _) = names(expand(&rs, &Providers::new(), false));
+        let (objects, _) = names(expand(&rs, &Providers::new(), false, &Budget::new(Limits::default())));
         assert_eq!(objects, ["ConfigMap/same"]);
     }
 
     #[test]
     fn a_template_error_is_a_diagnostic_and_generates_nothing() {
         let rs = resource_set(&format!("{HEAD}spec:\n  inputs:\n    - other: a\n{RESOURCES}"));
-        let (objects, diagnostics) = names(expand(&rs, &Providers::new(), false));
+        let (objects, diagnostics) = names(expand(&rs, &Providers::new(), false, &Budget::new(Limits::default())));
         assert!(objects.is_empty());
         assert_eq!(diagnostics.len(), 1);
         assert_eq!((diagnostics[0].code, diagnostics[0].severity), (Code::ResourceSetTemplate, Severity::Error));
@@ -476,8 +479,8 @@ mod tests {
     #[test]
     fn a_named_provider_missing_at_the_end_is_an_error() {
         let rs = resource_set(&format!("{HEAD}spec:\n  inputsFrom:\n    - name: nowhere\n{RESOURCES}"));
-        assert!(matches!(expand(&rs, &Providers::new(), false), Expansion::Waiting));
-        let (objects, diagnostics) = names(expand(&rs, &Providers::new(), true));
+        assert!(matches!(expand(&rs, &Providers::new(), false, &Budget::new(Limits::default())), Expansion::Waiting));
+        let (objects, diagnostics) = names(expand(&rs, &Providers::new(), true, &Budget::new(Limits::default())));
         assert!(objects.is_empty());
         assert_eq!(diagnostics.iter().map(|d| (d.code, d.severity)).collect::<Vec<_>>(), [(Code::SourceNotFound, Severity::Error)]);
     }
@@ -497,7 +500,7 @@ mod tests {
         let text = "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: prs\nspec:\n  type: GitHubPullRequest\n";
         let root = parse_documents(text).remove(0).unwrap().root;
         let providers = Providers::from([(("apps".to_string(), "prs".to_string()), Resource { file: "p.yaml".into(), line: 1, manifest: root, sops: false })]);
-        let (objects, diagnostics) = names(expand(&rs, &providers, false));
+        let (objects, diagnostics) = names(expand(&rs, &providers, false, &Budget::new(Limits::default())));
         assert!(objects.is_empty());
         assert_eq!(diagnostics.iter().map(|d| (d.code, d.severity)).collect::<Vec<_>>(), [(Code::ResourceSetTemplate, Severity::Info)]);
     }

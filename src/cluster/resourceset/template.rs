@@ -4,9 +4,18 @@
 //! `slugify` and `toYaml`. A `resources` entry is a YAML object whose strings hold
 //! templates: it is written out as YAML text ([`to_yaml`]), rendered, and read back, as
 //! flux-operator does with sigs.k8s.io/yaml.
+//!
+//! Rendering has a [`Budget`] beside gotmpl's iteration budget: bytes written by one template
+//! and by the whole repository, and time for one template and for the whole repository. What
+//! is written is counted as it is written; every function call first checks the time and
+//! the size of its arguments, and the functions that multiply text (`replace`, `indent`,
+//! `print`, `printf`, the escapers…) the size of what they would make, so that no value grows
+//! beyond the budget unseen. A rendering over a budget fails, saying which ([`Over`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gotmpl::{FuncMap, MissingKey, Template, TemplateError, Value};
 
@@ -21,27 +30,275 @@ pub struct RenderError {
     /// The function the template calls that fluxgraph does not provide: flux-operator,
     /// which has all of sprig, may well render it.
     pub unknown_function: Option<String>,
+    /// The budget the rendering went over, when that is why it stopped.
+    pub over: Option<Over>,
 }
 
-/// Renders `source` with `input` as what `inputs` returns (`Value::Nil` without inputs).
-pub fn render(source: &str, input: &Value) -> Result<String, RenderError> {
-    let error = |e: TemplateError| RenderError {
-        unknown_function: match &e {
-            TemplateError::UndefinedFunction(name) => Some(name.clone()),
-            _ => None,
-        },
-        message: e.to_string(),
+/// How much rendering ResourceSets may write and take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes one template may write with one input set (and the largest value it may make).
+    pub template_bytes: usize,
+    /// Bytes every template of a repository may write in all.
+    pub repository_bytes: u64,
+    pub template_time: Duration,
+    pub repository_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { template_bytes: 16 << 20, repository_bytes: 256 << 20, template_time: Duration::from_secs(10), repository_time: Duration::from_secs(60) }
+    }
+}
+
+/// Which budget a rendering went over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    TemplateBytes,
+    RepositoryBytes,
+    TemplateTime,
+    RepositoryTime,
+    /// A value nested deeper than [`MAX_NESTING`].
+    Nesting,
+}
+
+/// How deep a template's values may nest (`list (list (list …))`): every function that walks
+/// a value (`toJson`, `toYaml`, comparisons, freeing it) recurses once per level, so a value
+/// nested without bound would overflow the stack.
+pub const MAX_NESTING: usize = 100;
+
+impl Over {
+    /// What was over, and by which budget, for a diagnostic.
+    pub fn describe(self, limits: &Limits) -> String {
+        let mib = |b: u64| b >> 20;
+        match self {
+            Over::TemplateBytes => format!("it renders more than {} MiB, the output budget of one template", mib(limits.template_bytes as u64)),
+            Over::RepositoryBytes => format!("the ResourceSets of the repository render more than {} MiB, the output budget of a repository", mib(limits.repository_bytes)),
+            Over::TemplateTime => format!("it renders for more than {} s, the time budget of one template", limits.template_time.as_secs()),
+            Over::RepositoryTime => format!("the ResourceSets of the repository render for more than {} s, the time budget of a repository", limits.repository_time.as_secs()),
+            Over::Nesting => format!("it makes a value nested more than {MAX_NESTING} deep, the most fluxgraph renders"),
+        }
+    }
+}
+
+/// What the rendering of one repository has spent, shared by the threads that render.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    limits: Limits,
+    written: Arc<AtomicU64>,
+    /// Time spent rendering, summed over the renderings that ended (nanoseconds).
+    spent: Arc<AtomicU64>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Budget {
+        Budget { limits, written: Arc::default(), spent: Arc::default() }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// One rendering's share of the budget: when it started, what it wrote, and which budget it
+/// went over first. Its time is added to the repository's when it ends.
+struct Meter {
+    budget: Budget,
+    started: Instant,
+    written: AtomicUsize,
+    over: Mutex<Option<Over>>,
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.budget.spent.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Meter {
+    fn new(budget: &Budget) -> Meter {
+        Meter { budget: budget.clone(), started: Instant::now(), written: AtomicUsize::new(0), over: Mutex::new(None) }
+    }
+
+    /// Records `over` (the first one stays) and gives the error that stops the rendering.
+    fn refuse(&self, over: Over) -> TemplateError {
+        self.over.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(over);
+        TemplateError::Exec(over.describe(&self.budget.limits))
+    }
+
+    fn over(&self) -> Option<Over> {
+        *self.over.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check_time(&self) -> Result<(), TemplateError> {
+        let elapsed = self.started.elapsed();
+        let before = Duration::from_nanos(self.budget.spent.load(Ordering::Relaxed));
+        if before + elapsed > self.budget.limits.repository_time {
+            return Err(self.refuse(Over::RepositoryTime));
+        }
+        if elapsed > self.budget.limits.template_time {
+            return Err(self.refuse(Over::TemplateTime));
+        }
+        Ok(())
+    }
+
+    /// Whether a value of `size` bytes may be made.
+    fn fits(&self, size: usize) -> Result<(), TemplateError> {
+        if size > self.budget.limits.template_bytes { Err(self.refuse(Over::TemplateBytes)) } else { Ok(()) }
+    }
+
+    /// Whether `values` fit: in size, and in how deep they nest.
+    fn fits_values(&self, values: &[Value]) -> Result<(), TemplateError> {
+        match size_of(values, self.budget.limits.template_bytes) {
+            Some(size) => self.fits(size),
+            None => Err(self.refuse(Over::Nesting)),
+        }
+    }
+
+    /// Takes `len` written bytes from this template's budget and the repository's.
+    fn write(&self, len: usize) -> Result<(), TemplateError> {
+        self.check_time()?;
+        let written = self.written.fetch_add(len, Ordering::Relaxed) + len;
+        self.fits(written)?;
+        let total = self.budget.written.fetch_add(len as u64, Ordering::Relaxed) + len as u64;
+        if total > self.budget.limits.repository_bytes {
+            return Err(self.refuse(Over::RepositoryBytes));
+        }
+        Ok(())
+    }
+}
+
+/// What a template writes, counted against its meter as it comes.
+struct Output<'m> {
+    text: String,
+    meter: &'m Meter,
+}
+
+impl std::fmt::Write for Output<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.meter.write(s.len()).map_err(|_| std::fmt::Error)?;
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// The size of `values` as text, about (strings by their length, other scalars a few bytes),
+/// counted up to `cap` and no further: a list holding one long string a million times is
+/// known to be over without being walked whole. `None` when they nest deeper than
+/// [`MAX_NESTING`]. A loop, not a recursion: this is what keeps the recursions away.
+fn size_of(values: &[Value], cap: usize) -> Option<usize> {
+    let mut size = 0usize;
+    let mut to_count: Vec<(&Value, usize)> = values.iter().map(|v| (v, 0)).collect();
+    while let Some((value, depth)) = to_count.pop() {
+        if depth > MAX_NESTING {
+            return None;
+        }
+        size = size.saturating_add(match value {
+            Value::String(s) => s.len(),
+            Value::List(items) => {
+                to_count.extend(items.iter().map(|v| (v, depth + 1)));
+                2
+            }
+            Value::Map(m) => {
+                for (k, v) in m.iter() {
+                    size = size.saturating_add(k.len() + 2);
+                    to_count.push((v, depth + 1));
+                }
+                2
+            }
+            _ => 8,
+        });
+        if size > cap {
+            return Some(size);
+        }
+    }
+    Some(size)
+}
+
+/// `functions`, each first checking the time and that its arguments and what it gives
+/// fit in the budget.
+fn guarded(functions: FuncMap, meter: &Arc<Meter>) -> FuncMap {
+    functions
+        .into_iter()
+        .map(|(name, f)| {
+            let meter = Arc::clone(meter);
+            let g: gotmpl::ValueFunc = Arc::new(move |args: &[Value]| {
+                meter.check_time()?;
+                meter.fits_values(args)?;
+                let value = f(args)?;
+                meter.fits_values(std::slice::from_ref(&value))?;
+                Ok(value)
+            });
+            (name, g)
+        })
+        .collect()
+}
+
+/// Go's builtins that make text longer than their arguments, each first checking the most it
+/// can make. `print`, `println` and `printf` are Go's own, run by gotmpl (with one template
+/// of their call); the escapers are gotmpl's.
+fn text_builtins(meter: &Arc<Meter>) -> FuncMap {
+    let mut f = FuncMap::new();
+    for name in ["print", "println", "printf"] {
+        let meter = Arc::clone(meter);
+        let cap = meter.budget.limits.template_bytes;
+        f.insert(name.into(), Arc::new(move |args: &[Value]| {
+            // A verb may pad to 65,535 characters (gotmpl's limit on a width).
+            let verbs = match (name, args.first()) {
+                ("printf", Some(Value::String(format))) => format.matches('%').count(),
+                _ => 0,
+            };
+            meter.fits_values(args)?;
+            meter.fits(size_of(args, cap).unwrap_or(cap).saturating_add(args.len()).saturating_add(verbs.saturating_mul(u16::MAX as usize)))?;
+            let call: String = (0..args.len()).map(|i| format!(" (index . {i})")).collect();
+            let text = Template::new(name).parse(&format!("{{{{{name}{call}}}}}"))?.execute_to_string(&Value::List(args.to_vec().into()))?;
+            Ok(string(text))
+        }));
+    }
+    // (name, how many times longer it can make a text, the escaper)
+    type Escaper = (&'static str, usize, fn(&str) -> String);
+    let escapers: [Escaper; 3] = [("html", 6, gotmpl::html_escape), ("js", 6, gotmpl::js_escape), ("urlquery", 3, gotmpl::url_encode)];
+    for (name, growth, escape) in escapers {
+        let meter = Arc::clone(meter);
+        let cap = meter.budget.limits.template_bytes;
+        f.insert(name.into(), Arc::new(move |args: &[Value]| {
+            meter.fits_values(args)?;
+            meter.fits(size_of(args, cap).unwrap_or(cap).saturating_mul(growth))?;
+            Ok(string(escape(&args.iter().map(text).collect::<Vec<_>>().join(""))))
+        }));
+    }
+    f
+}
+
+/// Renders `source` with `input` as what `inputs` returns (`Value::Nil` without inputs),
+/// within `budget`.
+pub fn render(source: &str, input: &Value, budget: &Budget) -> Result<String, RenderError> {
+    let meter = Arc::new(Meter::new(budget));
+    let error = |e: TemplateError| {
+        let over = meter.over();
+        RenderError {
+            unknown_function: match &e {
+                TemplateError::UndefinedFunction(name) if over.is_none() => Some(name.clone()),
+                _ => None,
+            },
+            message: over.map_or_else(|| e.to_string(), |o| o.describe(&budget.limits)),
+            over,
+        }
     };
+    meter.check_time().map_err(error)?;
     let input = input.clone();
-    Template::new("resourceset")
+    let template = Template::new("resourceset")
         .delims("<<", ">>")
         .missing_key(MissingKey::Error)
-        .funcs(functions())
+        .funcs(guarded(functions(&meter), &meter))
+        .funcs(guarded(text_builtins(&meter), &meter))
         .func("inputs", move |_| Ok(input.clone()))
         .parse(source)
-        .map_err(error)?
-        .execute_to_string(&Value::Nil)
-        .map_err(error)
+        .map_err(error)?;
+    let mut out = Output { text: String::new(), meter: &meter };
+    template.execute_fmt(&mut out, &Value::Nil).map_err(error)?;
+    Ok(out.text)
 }
 
 /// A YAML node as a template value. Numbers become integers when they are, floats else.
@@ -149,8 +406,9 @@ fn string(s: impl Into<Arc<str>>) -> Value {
     Value::String(s.into())
 }
 
-/// The functions fluxgraph provides beside Go's builtins (`printf`, `index`, `eq`…).
-fn functions() -> FuncMap {
+/// The functions fluxgraph provides beside Go's builtins (`printf`, `index`, `eq`…); those
+/// that multiply text ask `meter` first.
+fn functions(meter: &Arc<Meter>) -> FuncMap {
     let mut f: FuncMap = FuncMap::new();
     let mut add = |name: &str, func: gotmpl::ValueFunc| {
         f.insert(name.into(), func);
@@ -213,9 +471,14 @@ fn functions() -> FuncMap {
     ] {
         add(&name, func);
     }
-    add("replace", Arc::new(|args| {
+    let m = Arc::clone(meter);
+    add("replace", Arc::new(move |args| {
         arity("replace", args, 3)?;
-        Ok(string(text(&args[2]).replace(&text(&args[0]), &text(&args[1]))))
+        let (old, new, s) = (text(&args[0]), text(&args[1]), text(&args[2]));
+        // An empty `old` matches between every character.
+        let matches = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old.as_str()).count() };
+        m.fits(s.len().saturating_add(matches.saturating_mul(new.len())))?;
+        Ok(string(s.replace(&old, &new)))
     }));
     add("toString", Arc::new(|args| {
         arity("toString", args, 1)?;
@@ -252,13 +515,20 @@ fn functions() -> FuncMap {
         arity("int", args, 1)?;
         Ok(Value::Int(to_int(&args[0])))
     }));
-    add("indent", Arc::new(|args| {
+    let m = Arc::clone(meter);
+    let indented = move |args: &[Value]| -> gotmpl::Result<String> {
+        let (spaces, s) = (usize::try_from(to_int(&args[0])).unwrap_or(0), text(&args[1]));
+        m.fits(s.len().saturating_add(spaces.saturating_mul(s.matches('\n').count() + 1)))?;
+        Ok(indent(spaces, &s))
+    };
+    let nindented = indented.clone();
+    add("indent", Arc::new(move |args| {
         arity("indent", args, 2)?;
-        Ok(string(indent(to_int(&args[0]), &text(&args[1]))))
+        Ok(string(indented(args)?))
     }));
-    add("nindent", Arc::new(|args| {
+    add("nindent", Arc::new(move |args| {
         arity("nindent", args, 2)?;
-        Ok(string(format!("\n{}", indent(to_int(&args[0]), &text(&args[1])))))
+        Ok(string(format!("\n{}", nindented(args)?)))
     }));
     f
 }
@@ -276,8 +546,8 @@ fn to_int(value: &Value) -> i64 {
     }
 }
 
-fn indent(spaces: i64, s: &str) -> String {
-    let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0));
+fn indent(spaces: usize, s: &str) -> String {
+    let pad = " ".repeat(spaces);
     format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
 }
 
@@ -484,6 +754,47 @@ mod tests {
         value_of(&node(yaml))
     }
 
+    fn render_within(source: &str, input: &Value) -> Result<String, RenderError> {
+        render(source, input, &Budget::new(Limits::default()))
+    }
+
+    /// What each budget stops, told apart, and within the time and memory of a test: small
+    /// budgets here, the defaults' sizes in the integration tests.
+    #[test]
+    fn each_budget_stops_what_goes_over_it_and_says_which() {
+        let small = Limits { template_bytes: 1 << 20, repository_bytes: 3 << 20, template_time: Duration::from_millis(300), repository_time: Duration::from_secs(60) };
+        let big = input(&format!("big: {}\nlist: [{}]\n", "x".repeat(100_000), vec!["1"; 100].join(",")));
+        let over = |source: &str, budget: &Budget| render(source, &big, budget).err().and_then(|e| e.over);
+        let fresh = || Budget::new(small);
+        // Written out: 100 × 100 kB.
+        assert_eq!(over("<< range inputs.list >><< inputs.big >><< end >>", &fresh()), Some(Over::TemplateBytes));
+        // Made in a value, never written: doubling, by our functions and by Go's builtins.
+        for grow in ["<< $x := inputs.big >><< range inputs.list >><< $x = join \"\" (list $x $x) >><< end >>", "<< $x := inputs.big >><< range inputs.list >><< $x = print $x $x >><< end >>", "<< $x := inputs.big >><< range inputs.list >><< $x = printf \"%s%s\" $x $x >><< end >>", "<< replace \"\" inputs.big inputs.big >>", "<< indent 100000000 \"a\" >>", "<< printf \"%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s%60000s\" 1 >>"] {
+            assert_eq!(over(grow, &fresh()), Some(Over::TemplateBytes), "{grow}");
+        }
+        // Each template within its own budget, the repository's spent over four of them.
+        let budget = fresh();
+        let nine = "<< range $i, $x := inputs.list >><< if lt $i 9 >><< inputs.big >><< end >><< end >>";
+        let results: Vec<Option<Over>> = (0..4).map(|_| over(nine, &budget)).collect();
+        assert_eq!(results, [None, None, None, Some(Over::RepositoryBytes)]);
+        // Slow without writing much: the time budget.
+        let slow = "<< range inputs.list >><< range inputs.list >><< $x := replace \"x\" \"y\" inputs.big >><< end >><< end >>";
+        let started = Instant::now();
+        assert_eq!(over(slow, &fresh()), Some(Over::TemplateTime));
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let e = render(slow, &big, &fresh()).unwrap_err();
+        assert!(e.message.contains("time budget of one template"), "{e:?}");
+        // The repository's time is what its renderings took, summed.
+        let budget = Budget::new(Limits { repository_time: Duration::from_millis(500), ..small });
+        let results: Vec<Option<Over>> = (0..3).map(|_| over(slow, &budget)).collect();
+        assert_eq!(results, [Some(Over::TemplateTime), Some(Over::RepositoryTime), Some(Over::RepositoryTime)]);
+        // Nested without bound, a value overflowed the stack of whatever walked it.
+        assert_eq!(over("<< $x := list 1 >><< range inputs.list >><< $x = list $x >><< end >><< toJson $x >>", &fresh()), Some(Over::Nesting));
+        assert_eq!(over("<< $x := dict \"a\" 1 >><< range inputs.list >><< $x = dict \"a\" $x >><< end >>", &fresh()), Some(Over::Nesting));
+        // Go's builtins still work as Go's.
+        assert_eq!(render("<< print 1 2 \"a\" \"b\" >>|<< println \"x\" 1 >>|<< printf \"%05d-%q\" 42 \"s\" >>|<< html \"<a>\" >>", &Value::Nil, &fresh()).unwrap(), "1 2ab|x 1\n|00042-\"s\"|&lt;a&gt;");
+    }
+
     #[test]
     fn yaml_written_reads_back_the_same() {
         let text = "a: 1.10\nb: 'true'\nc: ''\nd: null\ne:\n- x: 1\n  y: [1, 2]\n- - n\n  - m\n- '- dash'\nf: \"multi\\nline\\n\"\ng: '#not a comment'\nh: 'x: y'\ni: {}\nj: []\nk: \"  lead\\n  x\"\n'l m': << inputs.name >>\n";
@@ -499,33 +810,33 @@ mod tests {
     fn inputs_fields_defaults_and_printf() {
         let inputs = input("name: app\ndefaults:\n  suffix: config\napps:\n- app: a\n  suffix: data\n- app: b\n");
         let source = "<< inputs.name >>/<<- range $app := inputs.apps >> << printf \"%s-%s\" $app.app (get $app \"suffix\" | default inputs.defaults.suffix) >><<- end >>";
-        assert_eq!(render(source, &inputs).unwrap(), "app/ a-data b-config");
+        assert_eq!(render_within(source, &inputs).unwrap(), "app/ a-data b-config");
         let dig = "<< dig \"missing\" \"fallback\" inputs >> << dig \"defaults\" \"suffix\" \"x\" inputs >>";
-        assert_eq!(render(dig, &inputs).unwrap(), "fallback config");
+        assert_eq!(render_within(dig, &inputs).unwrap(), "fallback config");
         let misc = "<< lower \"A\" >> << quote \"q\" >> << trimPrefix \"a-\" \"a-b\" >> << join \",\" (list 1 2) >> << ternary \"y\" \"n\" (hasKey inputs \"name\") >> << slugify \"My App!\" >> << int \"42\" >>";
-        assert_eq!(render(misc, &inputs).unwrap(), "a \"q\" b 1,2 y my-app 42");
+        assert_eq!(render_within(misc, &inputs).unwrap(), "a \"q\" b 1,2 y my-app 42");
     }
 
     #[test]
     fn if_on_inputs() {
         let source = "<<- if inputs.on >>yes<<- else >>no<<- end >>";
-        assert_eq!(render(source, &input("on: true")).unwrap(), "yes");
-        assert_eq!(render(source, &input("on: false")).unwrap(), "no");
+        assert_eq!(render_within(source, &input("on: true")).unwrap(), "yes");
+        assert_eq!(render_within(source, &input("on: false")).unwrap(), "no");
     }
 
     #[test]
     fn a_missing_key_is_an_error_and_an_unknown_function_is_named() {
-        let e = render("<< inputs.nope >>", &input("name: x")).unwrap_err();
+        let e = render_within("<< inputs.nope >>", &input("name: x")).unwrap_err();
         assert!(e.message.contains("nope"), "{e:?}");
         assert_eq!(e.unknown_function, None);
-        let e = render("<< inputs.name | sha256sum >>", &input("name: x")).unwrap_err();
+        let e = render_within("<< inputs.name | sha256sum >>", &input("name: x")).unwrap_err();
         assert_eq!(e.unknown_function.as_deref(), Some("sha256sum"));
-        assert!(render("<< if >>", &Value::Nil).is_err());
+        assert!(render_within("<< if >>", &Value::Nil).is_err());
     }
 
     #[test]
     fn to_yaml_keeps_its_final_newline() {
-        assert_eq!(render("<< toYaml inputs.m >>", &input("m:\n  b: 1\n  a: [x]\n")).unwrap(), "a:\n- x\nb: 1\n");
+        assert_eq!(render_within("<< toYaml inputs.m >>", &input("m:\n  b: 1\n  a: [x]\n")).unwrap(), "a:\n- x\nb: 1\n");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Listed {
 struct BlockedPart {
     off: bool,
     stale: String,
+    /// Which kinds' first list has not come back, or empty.
+    loading: String,
     other: String,
     counts: Vec<CountPill>,
     roots: Vec<RootRow>,
@@ -125,7 +127,7 @@ fn step(page: &Page<'_>, id: &ObjectId) -> Step {
 pub fn part(page: &Page<'_>) -> String {
     let live = page.state.live();
     if !live.enabled() {
-        return BlockedPart { off: true, stale: String::new(), other: String::new(), counts: Vec::new(), roots: Vec::new(), not_in_git: Vec::new(), instances: Vec::new() }.render().unwrap_or_default();
+        return BlockedPart { off: true, stale: String::new(), loading: String::new(), other: String::new(), counts: Vec::new(), roots: Vec::new(), not_in_git: Vec::new(), instances: Vec::new() }.render().unwrap_or_default();
     }
     let inner = live.lock();
     let other = other_cluster(page, &inner);
@@ -133,7 +135,7 @@ pub fn part(page: &Page<'_>) -> String {
     let counts = State::ALL
         .into_iter()
         .map(|s| CountPill { state: s.as_str(), label: s.label(), count: report.counts.get(s) })
-        .filter(|c| c.count > 0 || !matches!(c.state, "stalled" | "not-applied"))
+        .filter(|c| c.count > 0 || !matches!(c.state, "stalled" | "not-applied" | "loading"))
         .collect();
     let roots = report
         .root_blockers
@@ -154,7 +156,13 @@ pub fn part(page: &Page<'_>) -> String {
     let listed = |name: String, s: &ObjectStatus| Listed { name, state: s.state.as_str(), label: s.state.label(), note: [s.reason.as_str(), s.message.as_str()].iter().filter(|t| !t.is_empty()).copied().collect::<Vec<_>>().join(": ") };
     let not_in_git = report.not_in_git.iter().map(|l| listed(l.id.to_string(), &l.status)).collect();
     let instances = inner.store.instances.iter().map(|(k, s)| listed(k.clone(), s)).collect();
-    BlockedPart { off: false, stale: stale_text(&inner), other, counts, roots, not_in_git, instances }.render().unwrap_or_default()
+    let loading = if report.loading.is_empty() {
+        String::new()
+    } else {
+        let kinds: Vec<String> = report.loading.iter().map(ToString::to_string).collect();
+        format!("Loading: the cluster's list of {} has not come back yet. Those objects are not known yet, neither applied nor missing.", kinds.join(", "))
+    };
+    BlockedPart { off: false, stale: stale_text(&inner), loading, other, counts, roots, not_in_git, instances }.render().unwrap_or_default()
 }
 
 /// One object's live status: its state, and what blocks it with the chain to each.
@@ -163,8 +171,7 @@ pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
     let inner = live.lock();
     let other = if live.enabled() { other_cluster(page, &inner) } else { "The live status is off.".into() };
     let view = page.view;
-    let absent = ObjectStatus::not_applied();
-    let s = inner.store.get(id).unwrap_or(&absent);
+    let s = &*inner.store.status(id);
     let states = status::states(view, &inner.store);
     let found = blockers::find(&view.graph, &states);
     let node = view.graph.node(id).map(NodeIndex::index);
@@ -174,7 +181,8 @@ pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
         .filter(|&&r| Some(r) != node)
         .map(|&r| {
             let root = view.graph.id(NodeIndex::new(r));
-            let reason = inner.store.get(root).map_or_else(|| State::NotApplied.label().to_string(), |rs| format!("{}: {}", rs.state.label(), rs.reason));
+            let rs = inner.store.status(root);
+            let reason = format!("{}: {}", rs.state.label(), rs.reason);
             let chain = node.map(|n| found.chain(n, r)).unwrap_or_default().into_iter().map(|c| step(page, view.graph.id(NodeIndex::new(c)))).collect();
             BlockedBy { name: root.to_string(), href: page.href(root), reason, chain }
         })

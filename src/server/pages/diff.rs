@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use askama::Template;
 use axum::http::StatusCode;
 
-use super::{Link, Page, whole_cluster_state};
+use super::{Link, Page, Params, whole_cluster_state};
 use crate::diff::{self, Edge, Report, Status};
 use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds, version_line};
 use crate::graph;
@@ -53,6 +53,38 @@ struct DiffPage {
 /// suffixes, nothing that reaches into a tree (`:`) or a reflog by date.
 fn valid_revision(rev: &str) -> bool {
     !rev.is_empty() && rev.len() <= MAX_REVISION && !rev.starts_with('-') && rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./~^@".contains(&b))
+}
+
+/// The parameters of a diff page that say what it shows, each written one way: the two
+/// revisions, the cluster, and the view state the drawing reads (edge kinds and kinds shown as
+/// sorted sets, the direction and folding only when not the default). Every other parameter
+/// is dropped, so that it cannot make another page of the same diff, nor another diff.
+pub fn canonical(params: &Params) -> Params {
+    let mut out = Params::new();
+    for key in ["base", "head", "cluster"] {
+        if let Some(value) = params.get(key) {
+            out.insert(key.to_string(), value.clone());
+        }
+    }
+    let set = |key: &str, known: &[&str]| {
+        params.get(key).map(|v| {
+            let picked: BTreeSet<&str> = v.split(',').filter(|item| known.contains(item)).collect();
+            picked.into_iter().collect::<Vec<_>>().join(",")
+        })
+    };
+    if let Some(edges) = set("edges", &["applies", "dependsOn", "source"]) {
+        out.insert("edges".into(), edges);
+    }
+    if let Some(show) = set("show", &["hr", "src"]) {
+        out.insert("show".into(), show);
+    }
+    if params.get("dir").is_some_and(|d| d == "tb") {
+        out.insert("dir".into(), "tb".into());
+    }
+    if params.get("fold").is_some_and(|f| f == "1") {
+        out.insert("fold".into(), "1".into());
+    }
+    out
 }
 
 pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
@@ -246,7 +278,19 @@ fn marked(page: &Page<'_>, view: &ClusterView, c: &diff::ClusterDiff) -> svg::Dr
 
 #[cfg(test)]
 mod tests {
-    use super::valid_revision;
+    use super::{Params, canonical, valid_revision};
+
+    #[test]
+    fn a_diff_page_is_named_by_what_it_shows_alone() {
+        let params = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Params>();
+        let plain = canonical(&params(&[("base", "main")]));
+        for noise in [&[("base", "main"), ("x", "1")][..], &[("base", "main"), ("depth", "7"), ("dir", "lr"), ("fold", "0")], &[("base", "main"), ("q", "z")]] {
+            assert_eq!(canonical(&params(noise)), plain, "{noise:?}");
+        }
+        let spelt = canonical(&params(&[("base", "main"), ("show", "src,hr,src,zz"), ("edges", "source,applies")]));
+        assert_eq!(spelt, canonical(&params(&[("show", "hr,src"), ("edges", "applies,source"), ("base", "main")])));
+        assert_eq!(spelt["show"], "hr,src");
+    }
 
     #[test]
     fn revisions_from_a_url_are_names_not_paths() {

@@ -28,7 +28,7 @@ mod component;
 mod critical_path;
 mod cycles;
 mod diagnostics;
-mod diff;
+pub mod diff;
 mod levels;
 mod object;
 mod overview;
