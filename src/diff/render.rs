@@ -261,8 +261,13 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
     let versions: Vec<(&ClusterDiff, &VersionChange)> = report.clusters.iter().flat_map(|c| c.versions.iter().map(move |v| (c, v))).collect();
     if !versions.is_empty() {
         let _ = writeln!(out, "\n**Versions**\n");
-        let _ = writeln!(out, "| | kind | name | before | after | in |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        if several {
+            let _ = writeln!(out, "| | cluster | kind | name | before | after | in |");
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        } else {
+            let _ = writeln!(out, "| | kind | name | before | after | in |");
+            let _ = writeln!(out, "|---|---|---|---|---|---|");
+        }
         for (c, v) in versions.iter().take(MAX_ROWS) {
             let kind = match v.kind {
                 VersionKind::Chart => "chart",
@@ -274,7 +279,8 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
                 Some(id) => format!("{} (applied by {})", md(&v.object), link(id, &c.name)),
                 None => md(&v.object),
             };
-            let _ = writeln!(out, "| {} | {kind} | {} | {} | {} | {place} |", if v.major { "⚠️ major" } else { "" }, md(&v.name), md(&v.before), md(&v.after));
+            let cluster = if several { format!(" {} |", md(&c.name)) } else { String::new() };
+            let _ = writeln!(out, "| {} |{cluster} {kind} | {} | {} | {} | {place} |", if v.major { "⚠️ major" } else { "" }, md(&v.name), md(&v.before), md(&v.after));
         }
         if versions.len() > MAX_ROWS {
             let _ = writeln!(out, "\n… and {} more versions", versions.len() - MAX_ROWS);
