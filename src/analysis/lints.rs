@@ -90,6 +90,20 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
                 out.push(d);
                 continue;
             }
+            // It may be applied by a Kustomization of the cluster that reads another repository:
+            // what that applies is not seen here, and a live cluster shows the target is there.
+            if let Some((applier, source)) = external_applier(cluster, &target) {
+                out.push(
+                    Diagnostic::info(
+                        Code::MissingDependency,
+                        &object.file,
+                        r.line,
+                        format!("dependsOn {target} is not found here, but may be applied by {applier}, which reads {source}"),
+                    )
+                    .on(&object.id),
+                );
+                continue;
+            }
             // It may be in a file the cluster applies but that cannot be read.
             if let Some(file) = cluster.unreadable.iter().next() {
                 out.push(
@@ -138,6 +152,19 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
             }
         }
     }
+}
+
+/// A Kustomization of the cluster reading another repository whose objects may land in
+/// `target`'s namespace — its targetNamespace, or, without one, its own namespace — with what
+/// it reads. Flux's own manifests are not such a repository: they hold Flux, nothing else.
+fn external_applier<'c>(cluster: &'c Cluster, target: &ObjectId) -> Option<(&'c ObjectId, &'c str)> {
+    cluster.external.iter().find_map(|(id, source)| {
+        if crate::cluster::FLUX_DISTRIBUTION.iter().any(|d| source.contains(d)) {
+            return None;
+        }
+        let k = cluster.objects.get(id)?.kustomization()?;
+        (k.target_namespace.as_deref().unwrap_or(&id.namespace) == target.namespace).then_some((id, source.as_str()))
+    })
 }
 
 /// A reference that still holds a variable whose value is not known here (from a Secret,
@@ -299,6 +326,28 @@ mod tests {
             let expected: Vec<(String, Severity, String)> = expected.into_iter().map(|(c, s, o)| (c.to_string(), s, o.to_string())).collect();
             assert_eq!(lints(&file, &[]), expected, "{name}");
         }
+    }
+
+    /// A dependsOn target that is not here but that a Kustomization reading another repository may
+    /// put in its namespace is not blamed (a live cluster shows it is there); one nothing can put
+    /// there is, and Flux's own manifests put nothing but Flux anywhere.
+    #[test]
+    fn a_dependency_another_repository_may_apply_is_not_blamed() {
+        let (status, whole) = crate_check("external-source-may-apply-dependency");
+        let app = crate::model::ObjectId::new(crate::model::Kind::Kustomization, "default", "app");
+        let found: Vec<(Severity, bool)> = whole.iter().filter(|d| d.code.to_string() == "missing-dependency" && d.object.as_ref() == Some(&app)).map(|d| (d.severity, d.message.contains("volsync"))).collect();
+        assert_eq!(found, [(Severity::Error, false), (Severity::Info, true)]);
+        assert_eq!(status, 1);
+    }
+
+    /// The diagnostics of a case repository under `tests/repos/`, and whether any is an error.
+    fn crate_check(case: &str) -> (i32, Vec<crate::diagnostic::Diagnostic>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/repos").join(case);
+        let snapshot = Snapshot::read(&root, None).expect("a snapshot");
+        let mut all: Vec<crate::diagnostic::Diagnostic> = snapshot.all_diagnostics().cloned().collect();
+        all.sort_by_key(|d| d.severity);
+        let status = if all.iter().any(|d| d.severity == Severity::Error) { 1 } else { 0 };
+        (status, all)
     }
 
     #[test]

@@ -32,6 +32,10 @@ use resolver::resolve_cluster;
 /// flux-system.
 pub const BOOTSTRAP_NAMESPACE: &str = "flux-system";
 
+/// Where Flux publishes its own manifests as artifacts (`flux install`'s OCI form): they hold
+/// Flux, never a repository's folder or its apps.
+pub const FLUX_DISTRIBUTION: &[&str] = &["ghcr.io/fluxcd/flux-manifests", "ghcr.io/controlplaneio-fluxcd/flux-operator-manifests"];
+
 /// A manifest in a Kustomization's build, summarised for the views.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -176,6 +180,10 @@ fn choose(catalog: &Catalog<'_>, rendering: &resourceset::Budget, diagnostics: &
     }
     let mut clusters: Vec<Cluster> = candidates.iter().map(|c| resolve_cluster(repo, &c.entry, rendering)).collect();
     let verdicts: Vec<Verdict> = candidates.iter().zip(&clusters).map(|(c, cluster)| judge(c, cluster, repo, &clusters)).collect();
+    // Every entry point installs Flux and nothing more: what reconciles the repository was
+    // applied by hand beside it (bootstrap's folder kept to gotk-components.yaml, a
+    // self-managing root applied once with kubectl).
+    let idle = !verdicts.is_empty() && !verdicts.contains(&Verdict::Live);
     if verdicts.iter().any(|v| *v == Verdict::Live) {
         let mut kept = Vec::new();
         for ((mut c, cluster), verdict) in candidates.into_iter().zip(clusters).zip(verdicts) {
@@ -215,6 +223,20 @@ fn choose(catalog: &Catalog<'_>, rendering: &resourceset::Budget, diagnostics: &
     // Kustomizations nothing applies that a live cluster needs were applied by hand into it.
     let mut joined = BTreeSet::new();
     for i in 0..entries.len() {
+        if idle && i == 0 {
+            let mut changed = false;
+            for (g, group) in found.hand_applied.iter().enumerate() {
+                if hand_applied::reads_this_repository(group, &entries[i], &found.facts) {
+                    let because = format!("reads this repository, and {} installs Flux and nothing more", entries[i].path);
+                    hand_applied::adjoin(&mut entries[i], group, &because);
+                    joined.insert(g);
+                    changed = true;
+                }
+            }
+            if changed {
+                clusters[i] = resolve_cluster(repo, &entries[i], rendering);
+            }
+        }
         let needs = hand_applied::needs(&clusters[i]);
         if needs.is_empty() {
             continue;
@@ -226,7 +248,8 @@ fn choose(catalog: &Catalog<'_>, rendering: &resourceset::Budget, diagnostics: &
             }
             let group_cluster = resolve_cluster(repo, group, rendering);
             if hand_applied::applied_by_hand(group, &group_cluster, &needs) {
-                hand_applied::adjoin(&mut entries[i], group);
+                let because = format!("reads {}'s own source and gives its cluster what it reads", entries[i].path);
+                hand_applied::adjoin(&mut entries[i], group, &because);
                 joined.insert(g);
                 changed = true;
             }

@@ -249,3 +249,32 @@ fn discovery_without_git_reads_paths_from_the_repository_root() {
     let (_, whole) = check(Path::new(dir.path()));
     assert_eq!(only_cluster(&whole)["entry"], "clusters/main/flux");
 }
+
+/// A file nothing applies whose source URL is still a `${VARIABLE}` (the template a root was rendered
+/// from) is no root, and does not hide the root rendered from it by "applying" the same folder.
+#[test]
+fn a_template_copy_is_not_a_root() {
+    let (status, whole) = check(&repo("template-copy-is-not-a-root"));
+    let doc = only_cluster(&whole);
+    assert_eq!(doc["entry"], "kubernetes/flux/config");
+    assert_eq!(node(doc, "Kustomization/flux-system/cluster")["file"], "kubernetes/flux/config/cluster.yaml");
+    assert!(node_ids(doc).contains("Kustomization/flux-system/cluster-apps"));
+    assert_no_errors(&whole);
+    assert_eq!(status, 0);
+}
+
+/// When every bootstrap entry installs Flux and nothing more (its kustomization.yaml keeps only
+/// gotk-components.yaml), the self-managing root applied by hand from the same repository is a root of
+/// that cluster too.
+#[test]
+fn a_flux_only_bootstrap_takes_the_hand_applied_root_of_the_same_repository() {
+    let (status, whole) = check(&repo("flux-only-bootstrap-beside-hand-applied-root"));
+    let doc = only_cluster(&whole);
+    assert_eq!(doc["entry"], "cluster/base/flux-system/gotk-sync.yaml");
+    for id in ["Kustomization/flux-system/flux-system", "Kustomization/flux-system/flux-cluster", "Kustomization/flux-system/apps"] {
+        assert!(node_ids(doc).contains(id), "{id}");
+    }
+    assert_codes(doc, &[("hand-applied", "info", None)]);
+    assert!(diag(&whole, "not-applied").is_empty());
+    assert_eq!(status, 0);
+}

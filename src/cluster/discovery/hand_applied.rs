@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::{Catalog, Facts, local_path};
 use crate::cluster::entry::{self, Entry, EntryKind, add_root_sources, cluster_name, resource_id, sync_path};
-use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, normalize_url};
+use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, FLUX_DISTRIBUTION, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, Resource, join, normalize};
 use crate::load::{Node, Repository, parent_dir};
@@ -46,61 +46,29 @@ pub fn groups(catalog: &Catalog<'_>, facts: &Facts, urls: &BTreeSet<String>, tak
         }
     }
     let reads_foreign = |d: &super::Doc<'_>| d.source().is_some_and(|s| foreign.contains(&s));
-    // What each Kustomization builds from. Those that apply their own file are followed one
-    // by one, so that a file they alone include is not "applied by another".
-    let mut shared_paths = Vec::new();
-    let mut self_applying: Vec<((&str, u32), String, Vec<String>)> = Vec::new();
-    for d in documents.iter().filter(|d| d.kind == Kind::Kustomization) {
-        // Paths into OCI artifacts, buckets, generated artifacts and other repositories are
-        // not this tree; a document without sourceRef is a patch or a partial.
-        if d.node.at(&["spec", "sourceRef", "kind"]).and_then(Node::as_str) != Some("GitRepository") || reads_foreign(d) {
-            continue;
-        }
-        let Some(path) = local_path(repo, d) else { continue };
-        // Without a path, a Kustomization builds its source's root: this repository's only
-        // when that source is proven to be it.
-        if path.is_empty() && !d.source().is_some_and(|s| facts.proven.contains_key(&s)) {
-            continue;
-        }
-        let components = d.components(&path);
-        if path.is_empty() || d.file.starts_with(&format!("{path}/")) {
-            self_applying.push(((d.file, d.line), path, components));
-        } else {
-            shared_paths.push((path, components));
-        }
+    let mut applied = Applied::of(catalog, facts, &documents, taken, &BTreeSet::new(), &reads_foreign);
+    // A file nothing applies that still writes a source's URL or a path as a ${VARIABLE} is a
+    // template: no postBuild ever substitutes it, so applied as written it never works. It is
+    // no root, and what its Kustomizations would build is not "applied" by them.
+    let templates: BTreeSet<&str> = documents
+        .iter()
+        .filter(|d| ["url", "path"].iter().any(|k| d.node.at(&["spec", k]).and_then(Node::as_str).is_some_and(|v| v.contains("${"))))
+        .map(|d| d.file)
+        .filter(|f| !documents.iter().any(|d| d.file == *f && applied.by_other(d.file, d.line)))
+        .collect();
+    if !templates.is_empty() {
+        applied = Applied::of(catalog, facts, &documents, taken, &templates, &reads_foreign);
     }
-    // What the entry points' own Kustomizations (made up or written) apply.
-    for e in taken {
-        for root in e.roots.iter().filter(|r| r.manifest.flux_kind() == Some(Kind::Kustomization)) {
-            let source = root.manifest.at(&["spec", "sourceRef", "name"]).and_then(Node::scalar_str).unwrap_or_default();
-            let base = e.sources.iter().find(|(id, _)| id.name == source).map_or("", |(_, b)| b.as_str());
-            if let Some(path) = sync_path(root).map(|p| join(base, &p).trim_end_matches('/').to_string()).filter(|p| repo.is_dir(p)) {
-                shared_paths.push((path, Vec::new()));
-            }
-        }
-    }
-    let applied = kustomize::reachable_files(repo, &shared_paths);
-    let mut applied_by_self: BTreeMap<String, Vec<(&str, u32)>> = BTreeMap::new();
-    for (who, path, components) in &self_applying {
-        let files = match facts.self_applying.get(&(who.0.to_string(), who.1)) {
-            Some(files) => files.clone(),
-            None => kustomize::files(repo, path, &Overlay { components: components.clone(), ..Overlay::default() }),
-        };
-        for f in files {
-            applied_by_self.entry(f).or_default().push(*who);
-        }
-    }
-    let applied_by_other = |file: &str, line: u32| applied.contains(file) || applied_by_self.get(file).is_some_and(|s| s.iter().any(|&k| k != (file, line)));
-    // A Kustomization of another repository is never a root of this one.
-    let never_root = |d: &super::Doc<'_>| d.kind == Kind::Kustomization && reads_foreign(d);
+    // A Kustomization of another repository is never a root of this one, nor a template.
+    let never_root = |d: &super::Doc<'_>| templates.contains(d.file) || (d.kind == Kind::Kustomization && reads_foreign(d));
     let root_files: BTreeSet<&str> = documents
         .iter()
-        .filter(|d| d.kind == Kind::Kustomization && !never_root(d) && !applied_by_other(d.file, d.line))
+        .filter(|d| d.kind == Kind::Kustomization && !never_root(d) && !applied.by_other(d.file, d.line))
         .map(|d| d.file)
         .collect();
     let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
     for d in &documents {
-        if root_files.contains(d.file) && !applied_by_other(d.file, d.line) && !never_root(d) {
+        if root_files.contains(d.file) && !applied.by_other(d.file, d.line) && !never_root(d) {
             groups.entry(parent_dir(d.file)).or_default().push(Resource { file: Arc::from(d.file), line: d.line, manifest: Arc::clone(d.node), sops: false });
         }
     }
@@ -124,6 +92,70 @@ pub fn groups(catalog: &Catalog<'_>, facts: &Facts, urls: &BTreeSet<String>, tak
             entry
         })
         .collect()
+}
+
+/// Which files some Kustomization of the repository (or an entry point's) applies.
+struct Applied<'r> {
+    /// Files the builds of Kustomizations that do not apply themselves read.
+    shared: BTreeSet<String>,
+    /// Files each self-applying Kustomization (by file and line) reads.
+    by_self: BTreeMap<String, Vec<(&'r str, u32)>>,
+}
+
+impl<'r> Applied<'r> {
+    /// What every Kustomization of `documents` (but those in `left_out` files) and every entry
+    /// point's root applies. Those that apply their own file are followed one by one, so
+    /// that a file they alone include is not "applied by another".
+    fn of(catalog: &Catalog<'r>, facts: &Facts, documents: &[&super::Doc<'r>], taken: &[&Entry], left_out: &BTreeSet<&str>, reads_foreign: &dyn Fn(&super::Doc<'_>) -> bool) -> Applied<'r> {
+        let repo = catalog.repo;
+        let mut shared_paths = Vec::new();
+        let mut self_applying: Vec<((&'r str, u32), String, Vec<String>)> = Vec::new();
+        for d in documents.iter().filter(|d| d.kind == Kind::Kustomization && !left_out.contains(d.file)) {
+            // Paths into OCI artifacts, buckets, generated artifacts and other repositories are
+            // not this tree; a document without sourceRef is a patch or a partial.
+            if d.node.at(&["spec", "sourceRef", "kind"]).and_then(Node::as_str) != Some("GitRepository") || reads_foreign(d) {
+                continue;
+            }
+            let Some(path) = local_path(repo, d) else { continue };
+            // Without a path, a Kustomization builds its source's root: this repository's only
+            // when that source is proven to be it.
+            if path.is_empty() && !d.source().is_some_and(|s| facts.proven.contains_key(&s)) {
+                continue;
+            }
+            let components = d.components(&path);
+            if path.is_empty() || d.file.starts_with(&format!("{path}/")) {
+                self_applying.push(((d.file, d.line), path, components));
+            } else {
+                shared_paths.push((path, components));
+            }
+        }
+        for e in taken {
+            for root in e.roots.iter().filter(|r| r.manifest.flux_kind() == Some(Kind::Kustomization)) {
+                let source = root.manifest.at(&["spec", "sourceRef", "name"]).and_then(Node::scalar_str).unwrap_or_default();
+                let base = e.sources.iter().find(|(id, _)| id.name == source).map_or("", |(_, b)| b.as_str());
+                if let Some(path) = sync_path(root).map(|p| join(base, &p).trim_end_matches('/').to_string()).filter(|p| repo.is_dir(p)) {
+                    shared_paths.push((path, Vec::new()));
+                }
+            }
+        }
+        let shared = kustomize::reachable_files(repo, &shared_paths);
+        let mut by_self: BTreeMap<String, Vec<(&'r str, u32)>> = BTreeMap::new();
+        for (who, path, components) in &self_applying {
+            let files = match facts.self_applying.get(&(who.0.to_string(), who.1)) {
+                Some(files) => files.clone(),
+                None => kustomize::files(repo, path, &Overlay { components: components.clone(), ..Overlay::default() }),
+            };
+            for f in files {
+                by_self.entry(f).or_default().push(*who);
+            }
+        }
+        Applied { shared, by_self }
+    }
+
+    /// Whether something other than the document at `file:line` applies its file.
+    fn by_other(&self, file: &str, line: u32) -> bool {
+        self.shared.contains(file) || self.by_self.get(file).is_some_and(|s| s.iter().any(|&k| k != (file, line)))
+    }
 }
 
 /// A source proven to be this repository (a Kustomization reading it applies its own file)
@@ -216,9 +248,6 @@ pub fn root_parent_artifact(repo: &Repository, group: &mut Entry) {
         group.sources.insert(source, base);
     }
 }
-
-/// Where Flux publishes its own manifests as artifacts (`flux install`'s OCI form).
-const FLUX_DISTRIBUTION: &[&str] = &["ghcr.io/fluxcd/flux-manifests", "ghcr.io/controlplaneio-fluxcd/flux-operator-manifests"];
 
 /// The other artifacts (OCI, buckets) a cluster rooted by [`root_parent_artifact`] reads:
 /// each is rooted at the one folder under which every path read from it exists. Whether any
@@ -316,18 +345,21 @@ pub fn shares_source(entry: &Entry, group: &Entry) -> bool {
     group.sources.keys().any(|s| entry.sources.contains_key(s)) || group.urls.iter().any(|u| entry.urls.contains(u))
 }
 
-/// Joins a group applied by hand to `entry`, saying so.
-pub fn adjoin(entry: &mut Entry, group: &Entry) {
+/// Whether `group`'s Kustomizations read this repository: a source proven to be it (one of
+/// them applies its own file), or the URL of `entry`'s source or of the repository's remotes.
+pub fn reads_this_repository(group: &Entry, entry: &Entry, facts: &Facts) -> bool {
+    group.sources.keys().any(|s| facts.proven.contains_key(s)) || group.urls.iter().any(|u| entry.urls.contains(u) || facts.urls.contains(u))
+}
+
+/// Joins a group applied by hand to `entry`, saying why it was (`because`, after "it").
+pub fn adjoin(entry: &mut Entry, group: &Entry, because: &str) {
     entry.roots.extend(group.roots.iter().cloned());
     entry.applied.extend(group.applied.iter().cloned());
     entry.notes.push(Diagnostic::info(
         Code::HandApplied,
         &group.path,
         group.roots.first().map_or(0, |r| r.line),
-        format!(
-            "{} is applied by nothing in the repository, but reads {}'s own source and gives its cluster what it reads: it was applied by hand into that cluster, and its Kustomizations are roots there",
-            group.path, entry.path
-        ),
+        format!("{} is applied by nothing in the repository, but it {because}: it was applied by hand into that cluster, and its Kustomizations are roots there", group.path),
     ));
 }
 
