@@ -323,31 +323,9 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
 }
 
 fn build(args: &BuildArgs) -> Result<u8, String> {
-    use render::build::Selected;
     let snapshot = load(&args.input)?;
     let views = selected(&snapshot, args.input.cluster.as_deref())?;
-    let mut chosen: Vec<Selected<'_>> = Vec::new();
-    for view in &views {
-        let cluster = &view.cluster;
-        for (id, build) in &cluster.builds {
-            let wanted = match args.id.as_deref() {
-                None => true,
-                Some(given) => id.to_string() == given || id.name == given,
-            };
-            if wanted {
-                chosen.push(Selected { cluster: &cluster.name, kustomization: &cluster.objects[id], build });
-            }
-        }
-    }
-    if let Some(given) = args.id.as_deref() {
-        let ids: std::collections::BTreeSet<String> = chosen.iter().map(|s| s.kustomization.id.to_string()).collect();
-        if ids.len() > 1 {
-            return Err(format!("{given} names several Kustomizations ({}); give the whole id", ids.into_iter().collect::<Vec<_>>().join(", ")));
-        }
-        if chosen.is_empty() {
-            return Err(no_such_build(&views, given));
-        }
-    }
+    let chosen = render::build::select(&views, args.id.as_deref())?;
     let text = match args.format {
         BuildFormat::Yaml => render::build::yaml(&chosen),
         BuildFormat::Json => render::build::json(&chosen),
@@ -356,28 +334,6 @@ fn build(args: &BuildArgs) -> Result<u8, String> {
     let failed = chosen.iter().any(|s| s.build.error.is_some());
     std::mem::forget(snapshot);
     Ok(if failed { ERRORS } else { CLEAN })
-}
-
-/// Why `build` has nothing to show for `given`: no such Kustomization (with the nearest
-/// names), or one whose files are not in this repository.
-fn no_such_build(views: &[&ClusterView], given: &str) -> String {
-    let known = views.iter().flat_map(|v| v.cluster.objects.values()).filter(|o| o.id.kind == crate::model::Kind::Kustomization);
-    if let Some(o) = known.clone().find(|o| o.id.to_string() == given || o.id.name == given) {
-        return match views.iter().find_map(|v| v.cluster.external.get(&o.id)) {
-            Some(source) => format!("{} reads {source}, another repository or artifact: its build is not made here", o.id),
-            None => format!("{} is not built here: its path depends on a value not known from the repository", o.id),
-        };
-    }
-    let mut near: Vec<(f64, String)> = known
-        .map(|o| (strsim::jaro_winkler(&o.id.name, given.rsplit('/').next().unwrap_or(given)), o.id.to_string()))
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    near.dedup_by(|a, b| a.1 == b.1);
-    match near.first() {
-        Some(_) => format!("no Kustomization {given}; did you mean {}?", near.iter().take(3).map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(", ")),
-        None => format!("no Kustomization {given} in this repository"),
-    }
 }
 
 fn diff(args: &DiffArgs) -> Result<u8, String> {
