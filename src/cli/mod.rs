@@ -1,4 +1,4 @@
-//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph build`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
+//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph build`, `fluxgraph diff`, `fluxgraph blocked`, `fluxgraph serve`, `fluxgraph mcp`. Parses arguments, builds a
 //! snapshot, renders it, and turns the outcome into an exit status.
 
 use std::io::Write;
@@ -71,6 +71,38 @@ pub enum Command {
     /// Serve the interactive views; the page follows the files as they change.
     #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
+    /// Answer the Model Context Protocol over stdin and stdout, for an assistant that starts
+    /// fluxgraph itself; the answers follow the files as they change.
+    #[command(after_help = "Examples:\n  fluxgraph mcp ~/home-ops\n  fluxgraph mcp ~/home-ops --kube-status --context home --public-url https://fluxgraph.example.com\n\nIn an assistant's MCP configuration: {\"mcpServers\": {\"fluxgraph\": {\"command\": \"fluxgraph\", \"args\": [\"mcp\", \"/path/to/home-ops\"]}}}. A running `fluxgraph serve` answers the same at /mcp (streamable HTTP). Logs go to stderr (FLUXGRAPH_LOG=info for more).")]
+    Mcp(McpArgs),
+}
+
+/// How `mcp` runs.
+#[derive(clap::Args, Debug)]
+pub struct McpArgs {
+    /// The repository's root folder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The entry point, as for `check`.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub entry: Option<String>,
+    /// Also read the cluster's live status (the `blocked` tool, each object's state), from the
+    /// kubeconfig (--context) or, in a pod, its service account.
+    #[arg(long)]
+    pub kube_status: bool,
+    /// The kubeconfig context for --kube-status (default: the current one).
+    #[arg(long, value_name = "NAME", requires = "kube_status")]
+    pub context: Option<String>,
+    /// The URL of a fluxgraph server showing this repository (its base path included): every
+    /// object in an answer links to its page there.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The forge URL of the repository's files, e.g. https://github.com/me/home-ops/blob/main;
+    /// answers link file:line there.
+    #[arg(long, value_name = "URL")]
+    pub repo_url: Option<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 /// How `serve` runs.
@@ -245,6 +277,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Build(args) => args.input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
+        Command::Mcp(args) => args.budget.apply(),
         Command::Diff(args) => args.budget.apply(),
     }
     let result = match cli.command {
@@ -252,6 +285,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Graph { input, format } => graph(&input, format),
         Command::Blocked { input, context, format } => blocked(&input, context.as_deref(), format),
         Command::Serve(args) => serve(args),
+        Command::Mcp(args) => mcp(args),
         Command::Diff(args) => diff(&args),
         Command::Build(args) => build(&args),
     };
@@ -382,16 +416,19 @@ fn print(text: &str) -> Result<(), String> {
     }
 }
 
+/// The folders of this machine whose absolute paths never appear in a response (relative
+/// names do): `folders`, what they resolve to, and the working directory.
+fn hidden_paths(folders: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut hidden: Vec<PathBuf> = folders.into_iter().map(|p| std::path::absolute(&p).unwrap_or(p)).collect();
+    hidden.extend(hidden.clone().iter().filter_map(|p| p.canonicalize().ok()));
+    hidden.extend(std::env::current_dir().ok());
+    hidden
+}
+
 fn serve(args: ServeArgs) -> Result<u8, String> {
-    init_logging(args.log_format);
+    init_logging(args.log_format, "info");
     let base_path = normalize_base_path(&args.base_path);
-    // The server's own folders never appear in a response; relative names do.
-    let mut hidden_paths = vec![args.artifact_dir.clone()];
-    if let Some(path) = &args.path {
-        hidden_paths.push(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
-    }
-    hidden_paths.extend(hidden_paths.clone().iter().filter_map(|p| p.canonicalize().ok()));
-    hidden_paths.extend(std::env::current_dir().ok());
+    let hidden_paths = hidden_paths([args.artifact_dir.clone()].into_iter().chain(args.path.clone()).collect());
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
     let options = crate::server::Options {
@@ -430,6 +467,33 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
     Ok(CLEAN)
 }
 
+/// Serves MCP over stdio from the repository at `args.path`, rebuilt as its files change.
+fn mcp(args: McpArgs) -> Result<u8, String> {
+    // stdout carries the protocol: logs go to stderr, and only warnings unless asked.
+    init_logging(LogFormat::Text, "warn");
+    let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
+    let options = crate::server::Options {
+        public_url: args.public_url,
+        repo_url: args.repo_url,
+        hidden_paths: hidden_paths(vec![args.path.clone()]),
+        entry: entry.clone(),
+        ..crate::server::Options::default()
+    };
+    let state = crate::server::AppState::new(options);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        // Keeps the file watcher alive for as long as the session runs.
+        let _watching = crate::watch::spawn(args.path.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", args.path.display()))?;
+        if args.kube_status {
+            watch_status(crate::status_watch::client(args.context.as_deref()).await?, &state);
+        }
+        crate::mcp::serve_stdio(state).await
+    })?;
+    // The watcher's thread and the status watch are not waited for.
+    runtime.shutdown_background();
+    Ok(CLEAN)
+}
+
 /// Feeds the cluster's live status to the server's pages.
 fn watch_status(client: kube::Client, state: &crate::server::AppState) {
     state.enable_status();
@@ -443,8 +507,9 @@ fn normalize_base_path(path: &str) -> String {
     if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXGRAPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logs to stderr, at `default` unless FLUXGRAPH_LOG says otherwise.
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXGRAPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
