@@ -141,7 +141,7 @@ fn page<T: Clone>(items: &[T], paging: &Paging) -> Result<(Vec<T>, Option<String
 /// "…and 3 more (next_cursor 50)" when a page is not the last.
 fn more(total: usize, shown_to: usize, next: &Option<String>) -> String {
     match next {
-        Some(cursor) => format!("\n…and {} more (call again with cursor {cursor:?})", total - shown_to),
+        Some(cursor) => format!("…and {} more (call again with cursor {cursor:?})\n", total - shown_to),
         None => String::new(),
     }
 }
@@ -493,13 +493,7 @@ pub fn blast_radius(ctx: &Ctx<'_>, a: &args::BlastRadius) -> Reply {
 
 fn no_such_file(ctx: &Ctx<'_>, file: &str) -> String {
     let repository = &ctx.current.snapshot.repository;
-    let name = file.rsplit('/').next().unwrap_or(file);
-    let mut near: Vec<(f64, &String)> = repository
-        .files
-        .keys()
-        .map(|f| (strsim::jaro_winkler(file, f).max(strsim::jaro_winkler(name, f.rsplit('/').next().unwrap_or(f))), f))
-        .filter(|(score, _)| *score > 0.85)
-        .collect();
+    let mut near: Vec<(f64, &String)> = repository.files.keys().map(|f| (strsim::jaro_winkler(file, f), f)).filter(|(score, _)| *score > 0.85).collect();
     near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     let near: Vec<&str> = near.iter().take(3).map(|(_, f)| f.as_str()).collect();
     let hint = if near.is_empty() { String::new() } else { format!("; did you mean {}?", near.join(", ")) };
@@ -605,4 +599,111 @@ pub fn search(ctx: &Ctx<'_>, a: &args::Search) -> Reply {
     text.push_str(&more(found.len(), start + shown.len(), &next));
     let items: Vec<Value> = shown.iter().map(|id| ctx.object(view, id)).collect();
     Ok(Answer { text, structured: json!({ "cluster": view.cluster.name, "query": a.query, "total": found.len(), "results": items, "next_cursor": next }) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::server::Options;
+    use crate::snapshot::Snapshot;
+
+    fn example(options: Options) -> (AppState, std::sync::Arc<Current>) {
+        let state = AppState::new(options);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster");
+        state.publish(Snapshot::read(&root, None).unwrap(), None, None);
+        let current = state.current().unwrap();
+        (state, current)
+    }
+
+    #[test]
+    fn an_id_is_whole_or_a_name_and_a_typo_gets_the_nearest_names() {
+        let (state, current) = example(Options::default());
+        let ctx = Ctx { state: &state, current: &current };
+        let view = ctx.view(None).unwrap();
+        let linkding = ObjectId::new(Kind::Kustomization, "flux-system", "linkding");
+        assert_eq!(resolve(view, "Kustomization/flux-system/linkding").unwrap(), linkding);
+        // The HelmRelease shares the name: a name alone means the Kustomization.
+        assert_eq!(resolve(view, "linkding").unwrap(), linkding);
+        assert_eq!(resolve(view, "HelmRelease/home/linkding").unwrap(), ObjectId::new(Kind::HelmRelease, "home", "linkding"));
+        let error = resolve(view, "Kustomization/flux-system/linkdin").unwrap_err();
+        assert!(error.contains("no object Kustomization/flux-system/linkdin") && error.contains("did you mean Kustomization/flux-system/linkding"), "{error}");
+        assert!(resolve(view, "zzzzzz").unwrap_err().contains("search tool"));
+        assert!(ctx.view(Some("mars")).unwrap_err().contains("the clusters are: rpi-cluster"));
+    }
+
+    #[test]
+    fn long_lists_come_in_pages_that_add_up_to_the_whole() {
+        let (state, current) = example(Options::default());
+        let ctx = Ctx { state: &state, current: &current };
+        let search = |cursor: Option<String>| args::Search { query: "rook".into(), cluster: None, cursor, limit: Some(3) };
+        let whole = super::search(&ctx, &args::Search { query: "rook".into(), cluster: None, cursor: None, limit: Some(200) }).unwrap();
+        let (mut seen, mut cursor) = (Vec::new(), None);
+        loop {
+            let page = super::search(&ctx, &search(cursor)).unwrap().structured;
+            seen.extend(page["results"].as_array().unwrap().iter().map(|r| r["id"].clone()));
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let all: Vec<Value> = whole.structured["results"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+        assert_eq!(seen, all);
+        assert!(seen.len() > 3, "{seen:?}");
+        let bad = super::search(&ctx, &search(Some("x".into()))).unwrap_err();
+        assert!(bad.contains("bad cursor"), "{bad}");
+    }
+
+    #[test]
+    fn the_blast_radius_of_a_file_is_what_builds_it_and_what_waits_on_that() {
+        let (state, current) = example(Options::default());
+        let ctx = Ctx { state: &state, current: &current };
+        let of_file = |file: &str| args::BlastRadius { id: None, file: Some(file.into()), cluster: None, cursor: None, limit: Some(200) };
+        let changed = |file: &str| -> Vec<String> {
+            let radius = blast_radius(&ctx, &of_file(file)).unwrap().structured;
+            radius["changed"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
+        };
+        // A manifest that is no Flux object changes the build that holds it; a file of Flux
+        // objects alone changes those objects.
+        assert_eq!(changed("kubernetes/rpi-cluster/apps/home/linkding/app/httproute.yaml"), ["Kustomization/flux-system/linkding"]);
+        assert_eq!(changed("kubernetes/rpi-cluster/apps/home/linkding/app/release.yaml"), ["HelmRelease/home/linkding"]);
+        assert!(changed("kubernetes/rpi-cluster/apps/home/linkding").len() >= 2, "a folder is every file in it");
+        let of_object = blast_radius(&ctx, &args::BlastRadius { id: Some("rook-ceph-rbd".into()), file: None, cluster: None, cursor: None, limit: Some(200) }).unwrap().structured;
+        let downstream: Vec<&str> = of_object["downstream"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+        assert!(downstream.contains(&"Kustomization/flux-system/linkding"), "{downstream:?}");
+        assert!(blast_radius(&ctx, &of_file("kubernetes/rpi-cluster/apps/home/linkdin/ks.yaml")).unwrap_err().contains("did you mean kubernetes/rpi-cluster/apps/home/linkding/ks.yaml"));
+    }
+
+    #[test]
+    fn objects_link_to_their_page_only_under_a_public_url() {
+        let (state, current) = example(Options { public_url: Some("https://fluxgraph.example.com/".into()), ..Options::default() });
+        let ctx = Ctx { state: &state, current: &current };
+        let answer = object(&ctx, &args::Object { id: "linkding".into(), cluster: None }).unwrap();
+        assert_eq!(answer.structured["link"], "https://fluxgraph.example.com/k/Kustomization/flux-system/linkding");
+        let (state, current) = example(Options::default());
+        let plain = object(&Ctx { state: &state, current: &current }, &args::Object { id: "linkding".into(), cluster: None }).unwrap();
+        assert!(plain.structured.get("link").is_none());
+        assert!(plain.text.contains("level 7") && plain.text.contains("ks.yaml:2"), "{}", plain.text);
+    }
+
+    #[test]
+    fn secret_values_never_reach_a_build_answer() {
+        let (state, current) = example(Options::default());
+        let ctx = Ctx { state: &state, current: &current };
+        for id in current.snapshot.clusters[0].cluster.builds.keys() {
+            let answer = build(&ctx, &args::Build { id: id.to_string(), cluster: None, cursor: None, limit: Some(200) }).unwrap();
+            let text = answer.structured.to_string();
+            assert!(!text.contains("ENC["), "{id}: SOPS ciphertext in {text}");
+            for object in answer.structured["objects"].as_array().unwrap() {
+                if object["kind"] == "Secret" {
+                    for field in ["data", "stringData"] {
+                        for value in object["manifest"][field].as_object().into_iter().flat_map(|m| m.values()) {
+                            assert_eq!(value, crate::render::build::REDACTED, "{id}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -34,6 +34,9 @@ use answers::Ctx;
 /// How long a call waits for the first snapshot while the repository is being read.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(60);
 
+/// How long a call waits for the live status's first listing, when the status is on.
+const FIRST_STATUS: Duration = Duration::from_secs(10);
+
 /// The resource of a cluster's JSON document.
 const CLUSTER_URI: &str = "fluxgraph://cluster/";
 
@@ -81,10 +84,22 @@ impl Fluxgraph {
         }
     }
 
+    /// With the live status on, waits a little for its first listing of Kustomizations (or
+    /// for the watch to say it is down), so that a session's first call does not report every
+    /// object as not applied.
+    async fn first_status(&self) {
+        let live = self.state.live();
+        let started = tokio::time::Instant::now();
+        while live.enabled() && !live.lock().store.kinds().contains_key(&crate::model::Kind::Kustomization) && started.elapsed() < FIRST_STATUS {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `answer` on the current snapshot, off the async runtime (a diff reads git, a build
     /// list may be long).
     async fn answer<T: Send + 'static>(&self, answer: impl FnOnce(&Ctx<'_>) -> T + Send + 'static) -> Result<T, String> {
         let current = self.current().await?;
+        self.first_status().await;
         let state = self.state.clone();
         tokio::task::spawn_blocking(move || answer(&Ctx { state: &state, current: &current })).await.map_err(|e| format!("the answer could not be computed: {e}"))
     }

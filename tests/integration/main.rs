@@ -13,6 +13,7 @@ mod fixture;
 mod flux_source;
 mod fuzz;
 mod load;
+mod mcp;
 mod pages;
 mod rules;
 mod server;
