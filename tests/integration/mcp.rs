@@ -222,6 +222,40 @@ async fn an_sdk_client_over_http_asks_every_tool_and_follows_the_files() {
     client.cancel().await.unwrap();
 }
 
+/// A client of protocol 2026-07-28 (no `initialize`; `subscriptions/listen`) hears of each new
+/// snapshot too. In process, over a pipe: the protocol is the same whatever carries it.
+#[tokio::test]
+async fn a_client_of_the_newest_protocol_listens_for_new_snapshots() {
+    use rmcp::ClientServiceExt;
+    use rmcp::model::{ProtocolVersion, ServerNotification, SubscriptionFilter};
+    let state = crate::server::example();
+    let (server_side, client_side) = tokio::io::duplex(1 << 20);
+    let served = state.clone();
+    tokio::spawn(async move {
+        let running = fluxgraph::mcp::Fluxgraph::new(served).serve(server_side).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let lifecycle = rmcp::ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+    let client = ().serve_with_lifecycle(client_side, lifecycle).await.unwrap();
+    let clusters = client.call_tool(CallToolRequestParams::new("clusters")).await.unwrap();
+    assert!(text(&clusters).contains("rpi-cluster"), "{}", text(&clusters));
+    let mut subscription = client.listen(SubscriptionFilter::builder().resource_subscription(CLUSTER).build()).await.unwrap();
+    assert_eq!(subscription.acknowledged().resource_subscriptions, Some(vec![CLUSTER.to_string()]));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster");
+    // The listener starts just after the acknowledgment: snapshots go on coming until one is heard.
+    let heard = async {
+        loop {
+            state.publish(fluxgraph::snapshot::Snapshot::read(&example, None).unwrap(), None, None);
+            if let Ok(notification) = tokio::time::timeout(Duration::from_millis(500), subscription.next()).await {
+                return notification.unwrap().expect("a notification");
+            }
+        }
+    };
+    let notification = tokio::time::timeout(Duration::from_secs(20), heard).await.expect("an update within 20 s");
+    assert!(matches!(&notification, ServerNotification::ResourceUpdatedNotification(n) if n.params.uri == CLUSTER), "{notification:?}");
+    client.cancel().await.unwrap();
+}
+
 /// `/mcp` takes POST, GET and DELETE, and a body only on POST and within its limit; other
 /// web sites' pages are refused; every other route stays GET and HEAD without a body.
 #[tokio::test]
