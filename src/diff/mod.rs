@@ -448,7 +448,7 @@ fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, base: 
 }
 
 /// The Kustomizations whose build holds a file for which `file` is true.
-pub fn builds_holding<'a>(view: &'a ClusterView, file: impl Fn(&str) -> bool) -> impl Iterator<Item = &'a ObjectId> {
+pub fn builds_holding(view: &ClusterView, file: impl Fn(&str) -> bool) -> impl Iterator<Item = &ObjectId> {
     view.cluster.builds.iter().filter(move |(_, build)| build.files.iter().any(|f| file(f.as_str()))).map(|(id, _)| id)
 }
 

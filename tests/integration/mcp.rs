@@ -169,7 +169,7 @@ async fn read(client: &Client, uri: &str) -> Value {
     }
 }
 
-/// Calls `tool` until its text says `what` (ten seconds at most).
+/// Calls `tool` until its text says `what` (twenty seconds at most: the suite runs beside it).
 async fn wait_for(client: &Client, tool: &str, arguments: &Value, what: &str) {
     let started = std::time::Instant::now();
     loop {
@@ -177,7 +177,7 @@ async fn wait_for(client: &Client, tool: &str, arguments: &Value, what: &str) {
         if said.contains(what) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{tool} never said {what:?}: {said}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{tool} never said {what:?}: {said}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -295,13 +295,26 @@ async fn the_mcp_endpoint_keeps_the_server_limits() {
 /// The Inspector's command line (`mcp-inspector --cli TARGET --method …`): its JSON output and
 /// exit status (0 answered, 5 a tool error).
 fn inspector(target: &[&str], method: &[&str]) -> (i32, Value, String) {
-    let output = Command::new(env!("FLUXGRAPH_MCP_INSPECTOR_BIN"))
+    let child = Command::new(env!("FLUXGRAPH_MCP_INSPECTOR_BIN"))
         .arg("--cli")
         .args(target)
         .args(["--method"])
         .args(method)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run the MCP Inspector ({}): {e}; .ci/run installs it", env!("FLUXGRAPH_MCP_INSPECTOR_BIN")));
+    // A call that hangs fails the test rather than holding CI: the child is killed by its id.
+    let id = child.id();
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    let output = match output.recv_timeout(Duration::from_secs(60)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &id.to_string()]).status();
+            panic!("the MCP Inspector did not answer {method:?} within 60 s");
+        }
+    };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     // The answer is the first JSON document printed; a tool error adds a line of its own.
