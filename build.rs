@@ -8,8 +8,12 @@
 //!   chromium-driver), for the browser tests.
 //! - `has_graphviz`: Graphviz `dot` on PATH, for the layout's comparison with it.
 //! - `has_git`: `git` on PATH, with which the diff tests build their repositories.
+//! - `has_mcp_inspector`: `node` on PATH and the official MCP Inspector installed with npm in
+//!   `target/mcp-inspector` (or the folder `FLUXGRAPH_MCP_INSPECTOR` names, relative to the
+//!   project), as `.ci/run` installs it; the test runs the binary
+//!   `env!("FLUXGRAPH_MCP_INSPECTOR_BIN")` names.
 //!
-//! Under `CI=true` all four are set whatever is here: CI runs every test, and one whose
+//! Under `CI=true` all five are set whatever is here: CI runs every test, and one whose
 //! resource is missing fails, saying what it needs (`.ci/run` installs the packages first).
 //!
 //! A resource that is present is watched, so that its removal is noticed. One that is absent is
@@ -24,7 +28,8 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=FLUXGRAPH_SHARED");
-    for cfg in ["has_shared", "has_chromium", "has_graphviz", "has_git"] {
+    println!("cargo::rerun-if-env-changed=FLUXGRAPH_MCP_INSPECTOR");
+    for cfg in ["has_shared", "has_chromium", "has_graphviz", "has_git", "has_mcp_inspector"] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     let ci = env::var("CI").as_deref() == Ok("true");
@@ -49,7 +54,15 @@ fn main() {
     watch(git.as_deref());
     let has_git = git.is_some();
 
-    for (cfg, present) in [("has_shared", has_shared), ("has_chromium", has_chromium), ("has_graphviz", has_graphviz), ("has_git", has_git)] {
+    let inspector = manifest_dir.join(env::var_os("FLUXGRAPH_MCP_INSPECTOR").unwrap_or_else(|| "target/mcp-inspector".into())).join("node_modules/.bin/mcp-inspector");
+    println!("cargo::rustc-env=FLUXGRAPH_MCP_INSPECTOR_BIN={}", inspector.display());
+    let node = on_path("node");
+    watch(node.as_deref());
+    watch(inspector.is_file().then_some(inspector.as_path()));
+    let has_mcp_inspector = node.is_some() && inspector.is_file();
+
+    let found = [("has_shared", has_shared), ("has_chromium", has_chromium), ("has_graphviz", has_graphviz), ("has_git", has_git), ("has_mcp_inspector", has_mcp_inspector)];
+    for (cfg, present) in found {
         if present || ci {
             println!("cargo::rustc-cfg={cfg}");
         }

@@ -7,9 +7,9 @@
 //! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
 //! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`diff`] compares
 //! two snapshots (two git revisions, read by [`load::git`]); [`server`]
-//! serves it and [`watch`] rebuilds it when files change; [`status`] is the
-//! cluster's live status over it, fed by [`status_watch`] through [`kube_api`]'s bounded reads;
-//! [`cli`] is the command line.
+//! serves it and [`watch`] rebuilds it when files change; [`mcp`] answers the Model Context
+//! Protocol from it; [`status`] is the cluster's live status over it, fed by
+//! [`status_watch`] through [`kube_api`]'s bounded reads; [`cli`] is the command line.
 //!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
@@ -28,6 +28,7 @@ pub mod graph;
 pub mod kube_api;
 pub mod layout;
 pub mod load;
+pub mod mcp;
 pub mod model;
 pub mod render;
 pub mod server;

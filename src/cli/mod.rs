@@ -1,4 +1,4 @@
-//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph build`, `fluxgraph diff`, `fluxgraph serve`. Parses arguments, builds a
+//! Command line: `fluxgraph check`, `fluxgraph graph`, `fluxgraph build`, `fluxgraph diff`, `fluxgraph blocked`, `fluxgraph serve`, `fluxgraph mcp`. Parses arguments, builds a
 //! snapshot, renders it, and turns the outcome into an exit status.
 
 use std::io::Write;
@@ -76,6 +76,40 @@ pub enum Command {
     /// Serve the interactive views; the page follows the files as they change.
     #[command(after_help = "Examples:\n  fluxgraph serve .\n  fluxgraph serve ~/home-ops --listen 0.0.0.0:7420 --public-url https://fluxgraph.example.com --repo-url https://github.com/me/home-ops/blob/main\n  fluxgraph serve --flux-source flux-system/flux-system --listen 0.0.0.0:7420 --allowed-host fluxgraph.tools.svc.cluster.local\n\nRequests are answered only for localhost, 127.0.0.1 and [::1], the address they came in on, the --public-url host and every --allowed-host (others get 421, which keeps web pages from reading the server through a browser); /healthz and /readyz are always answered.")]
     Serve(ServeArgs),
+    /// Answer the Model Context Protocol over stdin and stdout, for an assistant that starts
+    /// fluxgraph itself; the answers follow the files as they change.
+    #[command(after_help = "Examples:\n  fluxgraph mcp ~/home-ops\n  fluxgraph mcp ~/home-ops --kube-status --context home --public-url https://fluxgraph.example.com\n\nIn an assistant's MCP configuration: {\"mcpServers\": {\"fluxgraph\": {\"command\": \"fluxgraph\", \"args\": [\"mcp\", \"/path/to/home-ops\"]}}}. A running `fluxgraph serve` answers the same at /mcp (streamable HTTP). Logs go to stderr (FLUXGRAPH_LOG=info for more).")]
+    Mcp(McpArgs),
+}
+
+/// How `mcp` runs.
+#[derive(clap::Args, Debug)]
+pub struct McpArgs {
+    /// The repository's root folder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The entry point, as for `check`.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub entry: Option<String>,
+    /// Also read the cluster's live status (the `blocked` tool, each object's state), from the
+    /// kubeconfig (--context) or, in a pod, its service account.
+    #[arg(long)]
+    pub kube_status: bool,
+    /// The kubeconfig context for --kube-status (default: the current one).
+    #[arg(long, value_name = "NAME", requires = "kube_status")]
+    pub context: Option<String>,
+    /// The URL of a fluxgraph server showing this repository (its base path included): every
+    /// object in an answer links to its page there.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The forge URL of the repository's files, e.g. https://github.com/me/home-ops/blob/main;
+    /// answers link file:line there.
+    #[arg(long, value_name = "URL")]
+    pub repo_url: Option<String>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// How `serve` runs.
@@ -269,6 +303,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
         Command::Build(args) => args.input.budget.apply(),
         Command::Serve(args) => args.budget.apply(),
+        Command::Mcp(args) => args.budget.apply(),
         Command::Diff(args) => args.budget.apply(),
     }
     let result = match cli.command {
@@ -276,6 +311,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Graph { input, format } => graph(&input, format),
         Command::Blocked { input, context, format, timeout, api } => blocked(&input, context.as_deref(), format, std::time::Duration::from_secs(timeout), api),
         Command::Serve(args) => serve(args),
+        Command::Mcp(args) => mcp(args),
         Command::Diff(args) => diff(&args),
         Command::Build(args) => build(&args),
     };
@@ -347,31 +383,9 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
 }
 
 fn build(args: &BuildArgs) -> Result<u8, String> {
-    use render::build::Selected;
     let snapshot = load(&args.input)?;
     let views = selected(&snapshot, args.input.cluster.as_deref())?;
-    let mut chosen: Vec<Selected<'_>> = Vec::new();
-    for view in &views {
-        let cluster = &view.cluster;
-        for (id, build) in &cluster.builds {
-            let wanted = match args.id.as_deref() {
-                None => true,
-                Some(given) => id.to_string() == given || id.name == given,
-            };
-            if wanted {
-                chosen.push(Selected { cluster: &cluster.name, kustomization: &cluster.objects[id], build });
-            }
-        }
-    }
-    if let Some(given) = args.id.as_deref() {
-        let ids: std::collections::BTreeSet<String> = chosen.iter().map(|s| s.kustomization.id.to_string()).collect();
-        if ids.len() > 1 {
-            return Err(format!("{given} names several Kustomizations ({}); give the whole id", ids.into_iter().collect::<Vec<_>>().join(", ")));
-        }
-        if chosen.is_empty() {
-            return Err(no_such_build(&views, given));
-        }
-    }
+    let chosen = render::build::select(&views, args.id.as_deref())?;
     let text = match args.format {
         BuildFormat::Yaml => render::build::yaml(&chosen),
         BuildFormat::Json => render::build::json(&chosen),
@@ -380,28 +394,6 @@ fn build(args: &BuildArgs) -> Result<u8, String> {
     let failed = chosen.iter().any(|s| s.build.error.is_some());
     std::mem::forget(snapshot);
     Ok(if failed { ERRORS } else { CLEAN })
-}
-
-/// Why `build` has nothing to show for `given`: no such Kustomization (with the nearest
-/// names), or one whose files are not in this repository.
-fn no_such_build(views: &[&ClusterView], given: &str) -> String {
-    let known = views.iter().flat_map(|v| v.cluster.objects.values()).filter(|o| o.id.kind == crate::model::Kind::Kustomization);
-    if let Some(o) = known.clone().find(|o| o.id.to_string() == given || o.id.name == given) {
-        return match views.iter().find_map(|v| v.cluster.external.get(&o.id)) {
-            Some(source) => format!("{} reads {source}, another repository or artifact: its build is not made here", o.id),
-            None => format!("{} is not built here: its path depends on a value not known from the repository", o.id),
-        };
-    }
-    let mut near: Vec<(f64, String)> = known
-        .map(|o| (strsim::jaro_winkler(&o.id.name, given.rsplit('/').next().unwrap_or(given)), o.id.to_string()))
-        .filter(|(score, _)| *score > 0.8)
-        .collect();
-    near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    near.dedup_by(|a, b| a.1 == b.1);
-    match near.first() {
-        Some(_) => format!("no Kustomization {given}; did you mean {}?", near.iter().take(3).map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(", ")),
-        None => format!("no Kustomization {given} in this repository"),
-    }
 }
 
 fn diff(args: &DiffArgs) -> Result<u8, String> {
@@ -455,16 +447,19 @@ fn print(text: &str) -> Result<(), String> {
     }
 }
 
+/// The folders of this machine whose absolute paths never appear in a response (relative
+/// names do): `folders`, what they resolve to, and the working directory.
+fn hidden_paths(folders: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut hidden: Vec<PathBuf> = folders.into_iter().map(|p| std::path::absolute(&p).unwrap_or(p)).collect();
+    hidden.extend(hidden.clone().iter().filter_map(|p| p.canonicalize().ok()));
+    hidden.extend(std::env::current_dir().ok());
+    hidden
+}
+
 fn serve(args: ServeArgs) -> Result<u8, String> {
-    init_logging(args.log_format);
+    init_logging(args.log_format, "info");
     let base_path = normalize_base_path(&args.base_path);
-    // The server's own folders never appear in a response; relative names do.
-    let mut hidden_paths = vec![args.artifact_dir.clone()];
-    if let Some(path) = &args.path {
-        hidden_paths.push(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
-    }
-    hidden_paths.extend(hidden_paths.clone().iter().filter_map(|p| p.canonicalize().ok()));
-    hidden_paths.extend(std::env::current_dir().ok());
+    let hidden_paths = hidden_paths([args.artifact_dir.clone()].into_iter().chain(args.path.clone()).collect());
     let root = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     let entry = args.entry.as_deref().map(|e| entry_relative(&root, e));
     let options = crate::server::Options {
@@ -505,6 +500,34 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
     Ok(CLEAN)
 }
 
+/// Serves MCP over stdio from the repository at `args.path`, rebuilt as its files change.
+fn mcp(args: McpArgs) -> Result<u8, String> {
+    // stdout carries the protocol: logs go to stderr, and only warnings unless asked.
+    init_logging(LogFormat::Text, "warn");
+    let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
+    let options = crate::server::Options {
+        public_url: args.public_url,
+        repo_url: args.repo_url,
+        hidden_paths: hidden_paths(vec![args.path.clone()]),
+        entry: entry.clone(),
+        ..crate::server::Options::default()
+    };
+    let state = crate::server::AppState::new(options);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        // Keeps the file watcher alive for as long as the session runs.
+        let _watching = crate::watch::spawn(args.path.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", args.path.display()))?;
+        if args.kube_status {
+            let client = crate::status_watch::client(args.context.as_deref()).await?;
+            watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
+        }
+        crate::mcp::serve_stdio(state).await
+    })?;
+    // The watcher's thread and the status watch are not waited for.
+    runtime.shutdown_background();
+    Ok(CLEAN)
+}
+
 /// Feeds the cluster's live status to the server's pages.
 fn watch_status(api: crate::kube_api::Api, state: &crate::server::AppState) {
     state.enable_status();
@@ -518,8 +541,9 @@ fn normalize_base_path(path: &str) -> String {
     if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXGRAPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logs to stderr, at `default` unless FLUXGRAPH_LOG says otherwise.
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXGRAPH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

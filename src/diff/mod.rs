@@ -291,7 +291,7 @@ pub fn changed_files(base: &Repository, head: &Repository) -> Vec<String> {
 
 /// Whether `path` holds Flux objects only (or is absent): such a change is seen as the objects'
 /// own change, not as a change to every build that holds the file.
-fn only_flux_objects(repo: &Repository, path: &str) -> bool {
+pub fn only_flux_objects(repo: &Repository, path: &str) -> bool {
     let Some(file) = repo.files.get(path) else { return !repo.other_files.contains(path) };
     !file.documents.is_empty() && file.documents.iter().all(|d| d.as_ref().is_ok_and(|d| model::flux_kind(&d.root).is_some()))
 }
@@ -463,17 +463,25 @@ fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, rebuil
     let known = |id: &ObjectId| base.is_some_and(|v| v.graph.node(id).is_some()) || head.is_some_and(|v| v.graph.node(id).is_some());
     seeds.extend(errors.filter_map(|d| d.object.clone()).filter(known));
     for view in base.into_iter().chain(head) {
-        for (id, build) in &view.cluster.builds {
-            if build.files.iter().any(|f| touched.contains(f.as_str())) {
-                seeds.insert(id.clone());
-            }
-        }
+        seeds.extend(builds_holding(view, |f| touched.contains(f)).cloned());
     }
     let graphs: Vec<&Graph> = base.into_iter().chain(head).map(|v| &v.graph).collect();
+    let downstream = downstream_of(&graphs, &seeds);
+    BlastRadius { count: seeds.len() + downstream.len(), changed: seeds.into_iter().collect(), downstream }
+}
+
+/// The Kustomizations whose build holds a file for which `file` is true.
+pub fn builds_holding(view: &ClusterView, file: impl Fn(&str) -> bool) -> impl Iterator<Item = &ObjectId> {
+    view.cluster.builds.iter().filter(move |(_, build)| build.files.iter().any(|f| file(f.as_str()))).map(|(id, _)| id)
+}
+
+/// What reconciles anew when `seeds` change: everything downstream of them in any of `graphs`
+/// (what waits on them, what they apply, and so on), the seeds left out; in id order.
+pub fn downstream_of(graphs: &[&Graph], seeds: &BTreeSet<ObjectId>) -> Vec<ObjectId> {
     let mut reached: BTreeSet<ObjectId> = seeds.clone();
     let mut queue: VecDeque<ObjectId> = seeds.iter().cloned().collect();
     while let Some(id) = queue.pop_front() {
-        for graph in &graphs {
+        for graph in graphs {
             for next in downstream(graph, &id) {
                 if reached.insert(next.clone()) {
                     queue.push_back(next);
@@ -481,8 +489,7 @@ fn blast_radius(objects: &ObjectChanges, diagnostics: &DiagnosticChanges, rebuil
             }
         }
     }
-    let downstream: Vec<ObjectId> = reached.difference(&seeds).cloned().collect();
-    BlastRadius { count: seeds.len() + downstream.len(), changed: seeds.into_iter().collect(), downstream }
+    reached.difference(seeds).cloned().collect()
 }
 
 /// What waits on `id` (`dependsOn` it) and what it applies.

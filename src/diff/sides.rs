@@ -9,6 +9,15 @@ use super::Side;
 use crate::load::git::{self, Revision, Revisions};
 use crate::snapshot::Snapshot;
 
+/// Longest revision name taken from a request.
+const MAX_REVISION: usize = 200;
+
+/// A revision as a request may give it (the diff page's URL, the MCP `diff` tool): the characters of branch and tag names, ids and `~`/`^`
+/// suffixes, nothing that reaches into a tree (`:`) or a reflog by date.
+pub fn valid_revision(rev: &str) -> bool {
+    !rev.is_empty() && rev.len() <= MAX_REVISION && !rev.starts_with('-') && rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./~^@".contains(&b))
+}
+
 /// A base and a head, and what each is.
 pub struct Sides {
     pub base: Snapshot,
@@ -54,4 +63,19 @@ pub fn read(
     let side = |r: &Revision| Side { name: r.name.clone(), commit: Some(r.commit.clone()) };
     let head_side = head_revision.as_ref().map_or_else(|| Side { name: "work tree".to_string(), commit: None }, side);
     Ok(Sides { base, head, base_side: side(&base_revision), head_side })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_revision;
+
+    #[test]
+    fn revisions_from_a_url_are_names_not_paths() {
+        for ok in ["main", "origin/main", "HEAD~2", "v1.2.0", "HEAD^", "0123abc", "@"] {
+            assert!(valid_revision(ok), "{ok}");
+        }
+        for bad in ["", "HEAD:secrets.yaml", "main@{yesterday}", "--output=x", "a b", &"a".repeat(300)] {
+            assert!(!valid_revision(bad), "{bad}");
+        }
+    }
 }

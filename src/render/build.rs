@@ -15,6 +15,7 @@ use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
 use crate::load::{Node, Value};
 use crate::model::{FluxObject, Manifest};
+use crate::snapshot::ClusterView;
 
 /// What stands in for a secret value.
 pub const REDACTED: &str = "<redacted>";
@@ -24,6 +25,53 @@ pub struct Selected<'a> {
     pub cluster: &'a str,
     pub kustomization: &'a FluxObject,
     pub build: &'a KustomizationBuild,
+}
+
+/// The builds `fluxgraph build ID` shows (every build when `given` is `None`): `given` is a
+/// whole id or a name that only one Kustomization has; the error names the nearest ones, or
+/// says why a Kustomization that exists has no build here.
+pub fn select<'a>(views: &[&'a ClusterView], given: Option<&str>) -> Result<Vec<Selected<'a>>, String> {
+    let mut chosen: Vec<Selected<'a>> = Vec::new();
+    for view in views {
+        let cluster = &view.cluster;
+        for (id, build) in &cluster.builds {
+            if given.is_none_or(|given| id.to_string() == given || id.name == given) {
+                chosen.push(Selected { cluster: &cluster.name, kustomization: &cluster.objects[id], build });
+            }
+        }
+    }
+    if let Some(given) = given {
+        let ids: std::collections::BTreeSet<String> = chosen.iter().map(|s| s.kustomization.id.to_string()).collect();
+        if ids.len() > 1 {
+            return Err(format!("{given} names several Kustomizations ({}); give the whole id", ids.into_iter().collect::<Vec<_>>().join(", ")));
+        }
+        if chosen.is_empty() {
+            return Err(no_such_build(views, given));
+        }
+    }
+    Ok(chosen)
+}
+
+/// Why `build` has nothing to show for `given`: no such Kustomization (with the nearest
+/// names), or one whose files are not in this repository.
+fn no_such_build(views: &[&ClusterView], given: &str) -> String {
+    let known = views.iter().flat_map(|v| v.cluster.objects.values()).filter(|o| o.id.kind == crate::model::Kind::Kustomization);
+    if let Some(o) = known.clone().find(|o| o.id.to_string() == given || o.id.name == given) {
+        return match views.iter().find_map(|v| v.cluster.external.get(&o.id)) {
+            Some(source) => format!("{} reads {source}, another repository or artifact: its build is not made here", o.id),
+            None => format!("{} is not built here: its path depends on a value not known from the repository", o.id),
+        };
+    }
+    let mut near: Vec<(f64, String)> = known
+        .map(|o| (strsim::jaro_winkler(&o.id.name, given.rsplit('/').next().unwrap_or(given)), o.id.to_string()))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    near.dedup_by(|a, b| a.1 == b.1);
+    match near.first() {
+        Some(_) => format!("no Kustomization {given}; did you mean {}?", near.iter().take(3).map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(", ")),
+        None => format!("no Kustomization {given} in this repository"),
+    }
 }
 
 /// The objects a build applies, in kustomize's order: none when it fails.
@@ -55,6 +103,33 @@ pub fn shown(manifest: &Node) -> Cow<'_, Node> {
         }
     }
     Cow::Owned(copy)
+}
+
+/// The manifest as a page or an assistant may see it: [`shown`], and in a SOPS-encrypted
+/// document every `ENC[...]` value and the `sops:` key material replaced too.
+pub fn redacted(r: &Resource) -> Node {
+    let mut manifest = shown(&r.manifest).into_owned();
+    if r.sops {
+        if let Some(sops) = manifest.get_mut("sops") {
+            redact_values(sops);
+        }
+        manifest.visit_strings_mut(&mut |s, _| {
+            if s.starts_with("ENC[") {
+                *s = REDACTED.to_string();
+            }
+        });
+    }
+    manifest
+}
+
+/// Every scalar value below `node` replaced, its keys kept.
+fn redact_values(node: &mut Node) {
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(redact_values),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| redact_values(v)),
+        Value::Null => {}
+        value => *value = Value::Str(REDACTED.to_string()),
+    }
 }
 
 /// The manifest as YAML, redacted.

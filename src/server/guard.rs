@@ -1,5 +1,5 @@
 //! What is refused before any route runs: requests for another host, and anything but a
-//! plain GET or HEAD.
+//! plain GET or HEAD — except at `/mcp`, where MCP clients post their messages.
 //!
 //! **The host check** stops DNS rebinding: a page on `evil.example` whose name is made to
 //! resolve to 127.0.0.1 can make the reader's browser fetch `/api/graph` from a fluxgraph on
@@ -13,6 +13,11 @@
 //!
 //! **Read-only**: fluxgraph takes nothing from a request but its URL. Methods other than GET
 //! and HEAD are answered 405, and a request that carries a body 413, before the body is read.
+//! `/mcp` alone also takes POST (a JSON-RPC message, whose declared length must be within
+//! `max_mcp_body`) and DELETE (a client ending its session); its answers read the snapshot as
+//! the pages do. Since a web page may post to it, a request that carries an `Origin` must
+//! come from a page of an answered host (403 otherwise): a page on `evil.example` that posts
+//! to `http://localhost:7420/mcp` is refused even though its `Host` is fine.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -40,6 +45,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             return misdirected(&host);
         }
     }
+    if is_mcp(&state, request.uri().path()) {
+        return mcp_guard(&state, request, next).await;
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = (StatusCode::METHOD_NOT_ALLOWED, "fluxgraph is read-only: only GET and HEAD are answered\n").into_response();
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -49,6 +57,46 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return (StatusCode::PAYLOAD_TOO_LARGE, "fluxgraph is read-only: a request carries no body\n").into_response();
     }
     next.run(request).await
+}
+
+/// `/mcp`: the origin of a web page that sends the request, the methods MCP uses, and a body
+/// on POST alone, of a bounded length.
+async fn mcp_guard(state: &AppState, request: Request, next: Next) -> Response {
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let local = request.extensions().get::<Connection>().map(|c| c.local).or(state.listening());
+        let allowed = origin.to_str().ok().and_then(origin_authority).is_some_and(|authority| host_allowed(state, authority, local));
+        if !allowed {
+            let body = "fluxgraph answers MCP only for pages of the hosts it serves (the request's Origin is another web site)\n";
+            return (StatusCode::FORBIDDEN, body).into_response();
+        }
+    }
+    let method = request.method();
+    if method != Method::POST && method != Method::GET && method != Method::DELETE {
+        let mut response = (StatusCode::METHOD_NOT_ALLOWED, "/mcp answers POST, GET and DELETE (the MCP streamable HTTP transport)\n").into_response();
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+        return response;
+    }
+    if method != Method::POST && has_body(&request) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "only a POST to /mcp carries a body\n").into_response();
+    }
+    let max = state.options().limits.max_mcp_body;
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, format!("an MCP message is at most {max} bytes\n")).into_response();
+    }
+    next.run(request).await
+}
+
+fn is_mcp(state: &AppState, path: &str) -> bool {
+    path.strip_prefix(state.options().base_path.as_str()) == Some("/mcp")
+}
+
+/// The `host[:port]` of an `Origin` (`https://app.example:8443`); `None` for `null` or
+/// anything that is not an origin.
+fn origin_authority(origin: &str) -> Option<&str> {
+    let (scheme, authority) = origin.trim().split_once("://")?;
+    let plain = !authority.is_empty() && !authority.contains(['/', '?', '#', '@']);
+    (matches!(scheme, "http" | "https") && plain).then_some(authority)
 }
 
 fn is_probe(state: &AppState, path: &str) -> bool {
@@ -162,6 +210,15 @@ mod tests {
         }
         for host in no {
             assert!(!host_allowed(&state, host, Some(local)), "{host}");
+        }
+    }
+
+    #[test]
+    fn an_origin_is_a_scheme_and_an_authority() {
+        assert_eq!(origin_authority("http://localhost:7420"), Some("localhost:7420"));
+        assert_eq!(origin_authority("https://fluxgraph.example.com"), Some("fluxgraph.example.com"));
+        for no in ["null", "", "file://", "chrome-extension://abc", "http://a@evil.example", "http://evil.example/x", "localhost:7420"] {
+            assert_eq!(origin_authority(no), None, "{no}");
         }
     }
 }

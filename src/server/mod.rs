@@ -1,5 +1,6 @@
 //! Serve: the current [`Snapshot`](crate::snapshot::Snapshot) over HTTP — read-only, GET
-//! and HEAD only. Requests never parse anything: they read the snapshot the watcher swapped
+//! and HEAD only, but for the MCP endpoint (`/mcp`, [`mcp`]), which takes its clients'
+//! messages by POST. Requests never parse anything: they read the snapshot the watcher swapped
 //! in, and never open a file (the source views show the text loaded with the snapshot), so
 //! no path in a request can reach the file system.
 //!
@@ -8,7 +9,7 @@
 //! short queue and then 503, so that pages never wait behind a diff; the listener (`listen`) bounds what
 //! one client can hold (header and write timeouts, a connection cap, an `/events` cap); the
 //! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
-//! without a body.
+//! without a body (and at `/mcp`, a bounded POST from no foreign web page).
 //!
 //! `app(state)` builds the router (tests call it without a socket); `serve` binds it.
 
@@ -20,6 +21,7 @@ pub mod groups;
 pub mod guard;
 mod listen;
 pub mod live;
+mod mcp;
 pub mod pages;
 pub mod state;
 pub mod views;
@@ -71,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/events", get(events::stream))
+        .route("/mcp", axum::routing::any(mcp::endpoint))
         .route("/assets/{*file}", get(assets::asset))
         .fallback(fallback)
         .with_state(state.clone());

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::cache::Cache;
 use super::live::Live;
@@ -48,13 +50,29 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Connections open at once; beyond, a connection is answered 503 and closed.
     pub max_connections: usize,
-    /// Open pages following updates (`/events`) at once; beyond, 503.
+    /// Open pages following updates (`/events`), and MCP clients following theirs (`GET
+    /// /mcp`), at once; beyond, 503.
     pub max_subscribers: usize,
+    /// MCP sessions open at once (each a client that sent `initialize` to `/mcp`, kept until
+    /// it ends it or is idle for `mcp_idle`); beyond, a new one is answered 503.
+    pub max_mcp_sessions: usize,
+    /// How long an MCP session may stay idle before it is closed.
+    pub mcp_idle: Duration,
+    /// The largest MCP message a client may post (JSON-RPC requests are small).
+    pub max_mcp_body: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { header_timeout: Duration::from_secs(10), write_timeout: Duration::from_secs(30), max_connections: 256, max_subscribers: 128 }
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            max_subscribers: 128,
+            max_mcp_sessions: 64,
+            mcp_idle: Duration::from_secs(300),
+            max_mcp_body: 256 * 1024,
+        }
     }
 }
 
@@ -104,6 +122,9 @@ struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     /// The cluster's live status, when it is watched.
     live: Live,
+    /// The MCP sessions of `/mcp`, and what ends them when the server stops.
+    mcp_sessions: Arc<LocalSessionManager>,
+    mcp_stop: CancellationToken,
 }
 
 /// Holds one of the `/events` places; gives it back when dropped.
@@ -124,12 +145,14 @@ impl AppState {
             inner: Arc::new(Inner {
                 current: RwLock::new(None),
                 updates,
-                options,
                 pages: Cache::default(),
                 subscribers: AtomicUsize::new(0),
                 listening: OnceLock::new(),
                 closing: tokio::sync::watch::Sender::new(false),
                 live: Live::default(),
+                mcp_sessions: Arc::new(mcp_sessions(&options.limits)),
+                mcp_stop: CancellationToken::new(),
+                options,
             }),
         }
     }
@@ -235,9 +258,20 @@ impl AppState {
         }
     }
 
-    /// Ends the event streams: the server is shutting down.
+    /// Ends the event streams and the MCP sessions: the server is shutting down.
     pub fn close(&self) {
         self.inner.closing.send_replace(true);
+        self.inner.mcp_stop.cancel();
+    }
+
+    /// The MCP sessions open on `/mcp`.
+    pub(crate) fn mcp_sessions(&self) -> &Arc<LocalSessionManager> {
+        &self.inner.mcp_sessions
+    }
+
+    /// Cancelled when the server stops: rmcp's streams and sessions end with it.
+    pub(crate) fn mcp_stop(&self) -> &CancellationToken {
+        &self.inner.mcp_stop
     }
 
     /// Records the address `serve` bound.
@@ -269,6 +303,16 @@ impl AppState {
             (None, _) => String::new(),
         }
     }
+}
+
+/// The `/mcp` session store: sessions closed when idle, and when `initialize` does not come.
+fn mcp_sessions(limits: &Limits) -> LocalSessionManager {
+    let mut config = SessionConfig::default();
+    config.keep_alive = Some(limits.mcp_idle);
+    config.init_timeout = Some(limits.header_timeout);
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config = config;
+    sessions
 }
 
 /// Rewrites the snapshot's messages so that they name files relative to its root.

@@ -450,6 +450,78 @@ pub fn spec_fields(view: &ClusterView, object: &FluxObject, base: &str) -> Vec<F
     out
 }
 
+/// Where an object's worst case comes from.
+pub fn worst_case_reason(view: &ClusterView, id: &ObjectId) -> String {
+    let Some(object) = view.cluster.objects.get(id) else { return String::new() };
+    match &object.spec {
+        Spec::Kustomization(k) if k.waits() => {
+            let timeout = match k.timeout {
+                Some(t) => format!("its timeout {t}"),
+                None => format!("no timeout set: interval − 30 s = {}", k.effective_timeout()),
+            };
+            let retry = k.retry_interval.map_or(String::new(), |r| format!("; on failure retried every {r}"));
+            format!("waits for what it applies, up to {timeout}{retry}")
+        }
+        Spec::Kustomization(_) => "Ready once applied (no wait, no healthChecks)".into(),
+        Spec::HelmRelease(h) => match h.timeout {
+            Some(t) => format!("helm waits up to its timeout {t}"),
+            None => format!("helm waits up to the default timeout {}", h.effective_timeout()),
+        },
+        Spec::ResourceSet(r) if r.wait => format!("waits up to its reconcileTimeout {}", r.timeout),
+        _ => "Ready once fetched".into(),
+    }
+}
+
+/// What the cycles page and the MCP `cycles` tool say about one cycle: the loop by name, the
+/// edge to cut, how, and where that edge is written.
+#[derive(Debug, Clone)]
+pub struct CycleAdvice {
+    /// `a → b → a`, by name.
+    pub path: String,
+    pub cut: (ObjectId, ObjectId),
+    /// "move the object out of its parent's path" or "drop this dependsOn entry".
+    pub remedy: &'static str,
+    /// `FILE:LINE` of the dependsOn entry to remove, when it is written in the repository.
+    pub location: Option<String>,
+}
+
+pub fn cycle_advice(view: &ClusterView, cycle: &crate::analysis::Cycle) -> CycleAdvice {
+    let mut names: Vec<String> = cycle.members.iter().map(|m| m.name.clone()).collect();
+    names.push(cycle.members[0].name.clone());
+    let (from, to) = &cycle.cut;
+    let parent = cycle.edges.iter().any(|e| &e.0 == from && &e.1 == to && e.2 == Wait::Parent);
+    CycleAdvice {
+        path: names.join(" → "),
+        cut: cycle.cut.clone(),
+        remedy: if parent { "move the object out of its parent's path" } else { "drop this dependsOn entry" },
+        location: crate::analysis::lints::cut_location(&view.cluster, from, to),
+    }
+}
+
+/// Which diagnostics a reader asks for (the diagnostics page's toggles, the MCP tool's
+/// arguments): every field given must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiagnosticFilter<'a> {
+    /// `error`, `warning` or `info`.
+    pub severity: Option<&'a str>,
+    pub code: Option<&'a str>,
+    /// The object's whole id, or its name.
+    pub object: Option<&'a str>,
+    /// A file, or a folder holding it.
+    pub file: Option<&'a str>,
+}
+
+impl DiagnosticFilter<'_> {
+    pub fn matches(&self, d: &Diagnostic) -> bool {
+        let object = |o: &str| d.object.as_ref().is_some_and(|id| id.name == o || id.to_string() == o);
+        let file = |f: &str| {
+            let f = f.trim_matches('/');
+            d.file == f || d.file.strip_prefix(f).is_some_and(|rest| rest.starts_with('/'))
+        };
+        self.severity.is_none_or(|s| d.severity.as_str() == s) && self.code.is_none_or(|c| d.code.as_str() == c) && self.object.is_none_or(object) && self.file.is_none_or(file)
+    }
+}
+
 /// Diagnostics about one object.
 pub fn diagnostics_of<'a>(view: &'a ClusterView, id: &ObjectId) -> Vec<&'a Diagnostic> {
     view.analysis.diagnostics.iter().filter(|d| d.object.as_ref() == Some(id)).collect()

@@ -14,6 +14,7 @@ mod flux_source;
 mod fuzz;
 mod hostile_api;
 mod load;
+mod mcp;
 mod pages;
 mod rules;
 mod server;

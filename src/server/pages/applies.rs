@@ -16,8 +16,7 @@ use super::Page;
 use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
 use crate::model::{Manifest, ObjectId};
-use crate::load::{Node, Value};
-use crate::render::build::{REDACTED, applied, shown, skipped};
+use crate::render::build::{applied, redacted, skipped};
 
 pub struct AppliedObject {
     pub name: String,
@@ -145,26 +144,5 @@ fn error_text(build: &KustomizationBuild) -> String {
 /// One object as YAML for a page: a Secret's values redacted, and in a SOPS-encrypted
 /// document the ciphertext and key material too.
 pub fn web_yaml(r: &Resource) -> String {
-    let mut manifest = shown(&r.manifest).into_owned();
-    if r.sops {
-        if let Some(sops) = manifest.get_mut("sops") {
-            redact_values(sops);
-        }
-        manifest.visit_strings_mut(&mut |s, _| {
-            if s.starts_with("ENC[") {
-                *s = REDACTED.to_string();
-            }
-        });
-    }
-    serde_saphyr::to_string(&manifest).unwrap_or_else(|e| format!("# cannot be written as YAML: {e}\n"))
-}
-
-/// Every scalar value below `node` replaced, its keys kept.
-fn redact_values(node: &mut Node) {
-    match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(redact_values),
-        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| redact_values(v)),
-        Value::Null => {}
-        value => *value = Value::Str(REDACTED.to_string()),
-    }
+    serde_saphyr::to_string(&redacted(r)).unwrap_or_else(|e| format!("# cannot be written as YAML: {e}\n"))
 }

@@ -10,7 +10,7 @@ use super::{ChainStep, Page, Toggle, level_text, stats};
 use crate::analysis::critical_path::REQUEUE_DEPENDENCY;
 use crate::analysis::prerequisites::Wait;
 use crate::graph::EdgeKind;
-use crate::model::{Duration, Kind, ObjectId, Spec};
+use crate::model::{Duration, Kind, ObjectId};
 use crate::render::svg;
 use crate::server::views::{self, ViewState};
 
@@ -84,28 +84,6 @@ fn path_drawing(page: &Page<'_>, path: &[ObjectId], near: bool) -> String {
     svg::render(&drawing)
 }
 
-/// Where an object's worst case comes from.
-fn worst_case_reason(page: &Page<'_>, id: &ObjectId) -> String {
-    let Some(object) = page.view.cluster.objects.get(id) else { return String::new() };
-    match &object.spec {
-        Spec::Kustomization(k) if k.waits() => {
-            let timeout = match k.timeout {
-                Some(t) => format!("its timeout {t}"),
-                None => format!("no timeout set: interval − 30 s = {}", k.effective_timeout()),
-            };
-            let retry = k.retry_interval.map_or(String::new(), |r| format!("; on failure retried every {r}"));
-            format!("waits for what it applies, up to {timeout}{retry}")
-        }
-        Spec::Kustomization(_) => "Ready once applied (no wait, no healthChecks)".into(),
-        Spec::HelmRelease(h) => match h.timeout {
-            Some(t) => format!("helm waits up to its timeout {t}"),
-            None => format!("helm waits up to the default timeout {}", h.effective_timeout()),
-        },
-        Spec::ResourceSet(r) if r.wait => format!("waits up to its reconcileTimeout {}", r.timeout),
-        _ => "Ready once fetched".into(),
-    }
-}
-
 pub fn critical_path(page: &Page<'_>) -> (String, String) {
     let view = page.view;
     let a = &view.analysis;
@@ -134,7 +112,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
             },
             start: s.start,
             worst: s.worst_case,
-            why: worst_case_reason(page, &s.id),
+            why: views::worst_case_reason(view, &s.id),
             ready: s.ready,
             dominant: dominant_step.is_some_and(|d| d.id == s.id) && s.worst_case > Duration::ZERO,
         })

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use askama::Template;
 
 use super::{Page, stats};
-use crate::analysis::prerequisites::Wait;
 use crate::graph::EdgeKind;
 use crate::model::ObjectId;
 use crate::render::svg;
@@ -45,15 +44,13 @@ pub fn cycles(page: &Page<'_>) -> (String, String) {
                     e.classes.push("cut");
                 }
             }
-            let cut_location = crate::analysis::lints::cut_location(&view.cluster, &c.cut.0, &c.cut.1);
-            let mut names: Vec<String> = c.members.iter().map(|m| m.name.clone()).collect();
-            names.push(c.members[0].name.clone());
+            let advice = views::cycle_advice(view, c);
             CycleView {
                 title: format!("Cycle {} · {} objects", i + 1, c.members.len()),
-                text: format!("{}: none of these ever reconciles, nor anything that waits on them.", names.join(" → ")),
-                cut: format!("remove {} → {} ({})", c.cut.0, c.cut.1, if c.edges.iter().any(|e| e.0 == c.cut.0 && e.1 == c.cut.1 && e.2 == Wait::Parent) { "move the object out of its parent's path" } else { "drop this dependsOn entry" }),
-                cut_href: cut_location.as_ref().and_then(|at| at.rsplit_once(':')).map_or(String::new(), |(file, line)| page.file_href(file, line.parse().unwrap_or(0))),
-                cut_location: cut_location.unwrap_or_default(),
+                text: format!("{}: none of these ever reconciles, nor anything that waits on them.", advice.path),
+                cut: format!("remove {} → {} ({})", advice.cut.0, advice.cut.1, advice.remedy),
+                cut_href: advice.location.as_ref().and_then(|at| at.rsplit_once(':')).map_or(String::new(), |(file, line)| page.file_href(file, line.parse().unwrap_or(0))),
+                cut_location: advice.location.unwrap_or_default(),
                 svg: svg::render(&drawing),
             }
         })

@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::{DiagnosticRow, Page, Toggle, diagnostic_row, stats};
 use crate::diagnostic::Diagnostic;
+use crate::server::views::DiagnosticFilter;
 
 #[derive(Template)]
 #[template(path = "diagnostics.html")]
@@ -41,7 +42,7 @@ pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) 
         .collect();
     let rows: Vec<DiagnosticRow> = all
         .into_iter()
-        .filter(|d| severity.is_none_or(|s| d.severity.as_str() == s) && code.is_none_or(|c| d.code.as_str() == c))
+        .filter(|d| DiagnosticFilter { severity, code, ..DiagnosticFilter::default() }.matches(d))
         .map(|d| diagnostic_row(page, d))
         .collect();
     let by = page.params.get("by").map(String::as_str).filter(|b| matches!(*b, "object" | "file"));

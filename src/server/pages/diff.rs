@@ -6,6 +6,7 @@
 //! once per snapshot and URL, like every page.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -17,10 +18,8 @@ use crate::graph;
 use crate::model::ObjectId;
 use crate::render::svg;
 use crate::server::views;
-use crate::snapshot::ClusterView;
-
-/// Longest revision name taken from a URL.
-const MAX_REVISION: usize = 200;
+use crate::server::AppState;
+use crate::snapshot::{ClusterView, Snapshot};
 
 pub struct Row {
     pub mark: &'static str,
@@ -47,12 +46,6 @@ struct DiffPage {
     /// Each Kustomization whose built objects change, and those changes.
     builds: Vec<(Row, Vec<Row>)>,
     svg: String,
-}
-
-/// A revision as a URL may give it: the characters of branch and tag names, ids and `~`/`^`
-/// suffixes, nothing that reaches into a tree (`:`) or a reflog by date.
-fn valid_revision(rev: &str) -> bool {
-    !rev.is_empty() && rev.len() <= MAX_REVISION && !rev.starts_with('-') && rev.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./~^@".contains(&b))
 }
 
 /// The parameters of a diff page that say what it shows, each written one way: the two
@@ -95,29 +88,17 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         (status, ("diff".to_string(), body.render().unwrap_or_default()))
     };
     let (base, head) = (page.params.get("base").map(String::as_str), page.params.get("head").map(String::as_str));
-    if let Some(bad) = [base, head].into_iter().flatten().find(|r| !valid_revision(r)) {
+    if let Some(bad) = [base, head].into_iter().flatten().find(|r| !diff::sides::valid_revision(r)) {
         return problem(StatusCode::BAD_REQUEST, format!("{bad:?} is not a revision this page reads: name a branch, a tag or a commit"));
     }
-    let report = (|| {
-        // Without a base: the default branch, whatever the work tree holds.
-        let base = match base {
-            Some(b) => b.to_string(),
-            None => crate::load::git::Revisions::open(&root)?.merge_base_with_default(None)?.commit,
-        };
-        let served = page.current.snapshot.clone();
-        let entry = page.state.options().entry.clone();
-        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), || Ok(served))?;
-        crate::server::state::hide_paths(&mut sides.base, &page.state.options().hidden_paths);
-        let name = page.view.cluster.name.clone();
-        let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), Some(&name))?;
-        Ok::<_, String>((report, sides))
-    })();
+    let name = page.view.cluster.name.clone();
+    let report = served_report(page.state, page.current.snapshot.clone(), base, head, &name);
     let (report, sides) = match report {
         Ok(r) => r,
         Err(e) => return problem(StatusCode::NOT_FOUND, e),
     };
-    let name = &page.view.cluster.name;
     let Some(c) = report.clusters.first() else { return problem(StatusCode::NOT_FOUND, format!("no cluster {name:?}")) };
+    let name = &name;
     let union = union(sides.base.cluster(name), sides.head.cluster(name), c);
     let svg = union.as_ref().map_or_else(String::new, |view| svg::render(&marked(page, view, c)));
     let counts = vec![
@@ -144,6 +125,28 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         svg,
     };
     (StatusCode::OK, (format!("diff {} → {}", side(&report.base), side(&report.head)), body.render().unwrap_or_default()))
+}
+
+/// What a change does to the served snapshot's cluster `cluster`: `head` a revision, or the
+/// served work tree; `base` a revision, or the merge base with the default branch. Reads
+/// the revisions from git (the diff page and the MCP `diff` tool); messages name no server path.
+pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>, head: Option<&str>, cluster: &str) -> Result<(Report, diff::sides::Sides), String> {
+    let root = served.repository.root.clone();
+    let hidden = &state.options().hidden_paths;
+    let hide = |text: String| crate::server::state::hide_in(&text, hidden.iter().chain([&root]));
+    (|| {
+        // Without a base: the default branch, whatever the work tree holds.
+        let base = match base {
+            Some(b) => b.to_string(),
+            None => crate::load::git::Revisions::open(&root)?.merge_base_with_default(None)?.commit,
+        };
+        let entry = state.options().entry.clone();
+        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), || Ok(served))?;
+        crate::server::state::hide_paths(&mut sides.base, hidden);
+        let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), Some(cluster))?;
+        Ok::<_, String>((report, sides))
+    })()
+    .map_err(hide)
 }
 
 fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
@@ -278,7 +281,7 @@ fn marked(page: &Page<'_>, view: &ClusterView, c: &diff::ClusterDiff) -> svg::Dr
 
 #[cfg(test)]
 mod tests {
-    use super::{Params, canonical, valid_revision};
+    use super::{Params, canonical};
 
     #[test]
     fn a_diff_page_is_named_by_what_it_shows_alone() {
@@ -290,15 +293,5 @@ mod tests {
         let spelt = canonical(&params(&[("base", "main"), ("show", "src,hr,src,zz"), ("edges", "source,applies")]));
         assert_eq!(spelt, canonical(&params(&[("show", "hr,src"), ("edges", "applies,source"), ("base", "main")])));
         assert_eq!(spelt["show"], "hr,src");
-    }
-
-    #[test]
-    fn revisions_from_a_url_are_names_not_paths() {
-        for ok in ["main", "origin/main", "HEAD~2", "v1.2.0", "HEAD^", "0123abc", "@"] {
-            assert!(valid_revision(ok), "{ok}");
-        }
-        for bad in ["", "HEAD:secrets.yaml", "main@{yesterday}", "--output=x", "a b", &"a".repeat(300)] {
-            assert!(!valid_revision(bad), "{bad}");
-        }
     }
 }

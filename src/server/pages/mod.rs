@@ -39,7 +39,7 @@ pub use component::component;
 pub use critical_path::critical_path;
 pub use cycles::cycles;
 pub use diagnostics::diagnostics;
-pub use diff::diff;
+pub use diff::{diff, served_report};
 pub use levels::levels;
 pub use object::{object, source};
 pub use overview::overview;
