@@ -147,6 +147,18 @@ async fn hostile_paths_never_read_outside_the_repository() {
     }
 }
 
+/// An asset is a name the embed knows, never a path: another spelling of a known name, or a
+/// folder, is refused in a debug build (which reads the folder at run time) as in a release one.
+#[tokio::test]
+async fn assets_are_served_by_name_only() {
+    let state = example();
+    for uri in ["/assets/./app.js", "/assets//app.js", "/assets/js/../app.js", "/assets/js/..%2F..%2FCargo.toml", "/assets/x/..%2Fapp.css", "/assets/%2E%2E/Cargo.toml", "/assets/"] {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(!reply.body.contains("[package]") && !reply.content_type.starts_with("text/javascript"), "{uri} served a file");
+    }
+}
+
 #[tokio::test]
 async fn no_secret_value_appears_in_any_response() {
     let state = state_for(&repo("secrets"), Options::default());
