@@ -2,14 +2,25 @@
 // (`st-ready`, `st-failed`…) and its reason in its tooltip, the bar under the header counts each state (its
 // swatches are the legend), and `status` events change them in place, so zoom and scroll stay. The whole
 // status (with what blocks each object) is fetched again shortly after changes, and so are the parts of a
-// page that print status (`data-live` on /blocked, an object's status section).
+// page that print status (`data-live` on /blocked, an object's status section). The states, their labels and
+// their order come from the server (`data-states` on <body>, from the Rust `State`): none are listed here.
 
 import { $, $$, base, body, make } from './dom.js';
 
 const live = { url: body.dataset.status || '', doc: null, timer: 0, last: 0 };
-const STATES = [['ready', 'ready'], ['progressing', 'progressing'], ['failed', 'failed'], ['waiting', 'waiting'],
-  ['suspended', 'suspended'], ['stalled', 'stalled'], ['not-applied', 'not yet applied'], ['loading', 'loading']];
-const countKey = (state) => state.replace('-', '_');
+// Each state as { state, label, counts (its key in the status's counts), shown_at_zero }, in the header's order.
+const STATES = readStates();
+
+function readStates() {
+  try {
+    const states = JSON.parse(body.dataset.states || '[]');
+    return Array.isArray(states) ? states : [];
+  } catch {
+    return [];
+  }
+}
+
+const labelOf = (state) => (STATES.find((s) => s.state === state) || { label: state }).label;
 
 function statusUrl() {
   const cluster = new URLSearchParams(location.search).get('cluster');
@@ -30,8 +41,7 @@ async function loadStatus() {
 }
 
 function describe(id, s) {
-  const label = (STATES.find((st) => st[0] === s.state) || [s.state, s.state])[1];
-  let text = label + (s.reason ? ` (${s.reason})` : '') + (s.message ? `: ${s.message}` : '');
+  let text = labelOf(s.state) + (s.reason ? ` (${s.reason})` : '') + (s.message ? `: ${s.message}` : '');
   const others = (s.blocked_by || []).filter((b) => b !== id);
   if (others.length) text += `\nblocked by ${others.join(', ')}`;
   if (s.behind) text += `\nbehind: applied ${s.behind[0] || 'nothing'}, its source is at ${s.behind[1]}`;
@@ -62,9 +72,9 @@ function showCounts() {
   if (!doc.applies) {
     bar.append(make('span', { textContent: 'The live status is of another cluster of this repository.' }));
   } else {
-    for (const [state, label] of STATES) {
-      const n = doc.counts[countKey(state)] || 0;
-      if (n === 0 && (state === 'stalled' || state === 'not-applied' || state === 'loading')) continue;
+    for (const { state, label, counts, shown_at_zero: shownAtZero } of STATES) {
+      const n = doc.counts[counts] || 0;
+      if (n === 0 && !shownAtZero) continue;
       const count = make('span', { className: `count st-${state}${n ? '' : ' zero'}`, title: `${label}: the colour of such boxes` });
       count.dataset.state = state;
       count.append(make('b', { textContent: String(n) }), ' ' + label);
