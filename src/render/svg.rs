@@ -3,7 +3,8 @@
 //!
 //! The output is meant to be embedded in an HTML page served under a strict Content Security Policy: there are
 //! no `style` attributes, no `<style>` elements and no event handlers; the look comes from `assets/app.css`
-//! through classes, and `assets/app.js` finds its hooks in `data-id`, `data-level`, `data-from` and `data-to`.
+//! through classes, and the scripts (`assets/js/`, from `drawing.js`) find their hooks in `data-id`, `data-level`,
+//! `data-from` and `data-to`.
 //!
 //! ```text
 //! <svg class="graph" viewBox="0 0 W H" …>

@@ -71,6 +71,17 @@ impl State {
         }
     }
 
+    /// Whether the counts (the header's, `/blocked`'s) show it when no object is in it: the
+    /// usual states always; stalled, not applied and loading only when some object is.
+    pub fn shown_at_zero(self) -> bool {
+        !matches!(self, State::Stalled | State::NotApplied | State::Loading)
+    }
+
+    /// Its field in [`Counts`], and so its key in the status JSON's `counts`: `not_applied`.
+    pub fn counts_key(self) -> String {
+        self.as_str().replace('-', "_")
+    }
+
     /// Whether the object is in a state of its own that blocks, rather than in progress (or
     /// not known yet).
     pub fn blocks(self) -> bool {
@@ -382,6 +393,20 @@ mod tests {
         assert_eq!(s.source, Some(ObjectId::new(Kind::GitRepository, "flux-system", "flux-system")));
         assert!(s.retrying);
         assert!(read(Kind::Kustomization, &json!({"metadata": {}})).is_none());
+    }
+
+    /// The page's script finds each state's count under `counts_key`: the key the status JSON
+    /// gives it.
+    #[test]
+    fn each_state_is_counted_under_its_counts_key() {
+        for state in State::ALL {
+            let mut counts = Counts::default();
+            counts.add(state);
+            let json = serde_json::to_value(&counts).unwrap();
+            assert_eq!(json[state.counts_key()], 1, "{state:?} in {json}");
+            assert_eq!(json.as_object().unwrap().values().filter(|n| **n == 1).count(), 1, "{state:?} in {json}");
+        }
+        assert_eq!(serde_json::to_value(Counts::default()).unwrap().as_object().unwrap().len(), State::ALL.len());
     }
 
     #[test]

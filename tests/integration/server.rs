@@ -147,6 +147,35 @@ async fn hostile_paths_never_read_outside_the_repository() {
     }
 }
 
+/// The scripts are ES modules served as they are: the page loads `app.js` as a module, and
+/// each module under `assets/js/` is served with a JavaScript type (a browser runs a module
+/// script of no other) and opens with a comment saying what it does. An asset is a name the
+/// embed knows, never a path: another spelling of a known name, or a folder, is refused in a
+/// debug build (which reads the folder at run time) as in a release one.
+#[tokio::test]
+async fn assets_are_served_by_name_only() {
+    let state = example();
+    let page = get(&state, "/").await;
+    assert!(page.body.contains(r#"<script type="module" src="/assets/app.js"></script>"#), "{}", page.body);
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/js");
+    let mut modules = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let uri = format!("/assets/js/{name}");
+        let reply = get(&state, &uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.content_type, "text/javascript; charset=utf-8", "{uri}");
+        assert!(reply.body.starts_with("// "), "{uri} does not open with what it does");
+        modules += 1;
+    }
+    assert!(modules >= 5, "{modules} modules under assets/js");
+    for uri in ["/assets/./app.js", "/assets//app.js", "/assets/js/../app.js", "/assets/js/..%2F..%2FCargo.toml", "/assets/x/..%2Fapp.css", "/assets/%2E%2E/Cargo.toml", "/assets/"] {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(!reply.body.contains("[package]") && !reply.content_type.starts_with("text/javascript"), "{uri} served a file");
+    }
+}
+
 #[tokio::test]
 async fn no_secret_value_appears_in_any_response() {
     let state = state_for(&repo("secrets"), Options::default());

@@ -397,3 +397,26 @@ async fn the_live_status_describes_the_cluster_the_pages_show() {
     let (_, home) = get(&state, "/").await;
     assert!(home.contains("staging"), "{home}");
 }
+
+/// The page's script has no list of states: the page carries every state of the Rust enum,
+/// in its order, with its Rust label, the key of its count in `/api/status`, and whether the
+/// header counts it at zero (as `/blocked` does).
+#[tokio::test]
+async fn the_page_carries_every_state_with_its_label() {
+    use fluxgraph::status::State;
+    let state = AppState::new(Options::default());
+    state.publish(Snapshot::read(&repo("live-status"), None).unwrap(), None, None);
+    state.enable_status();
+    let (_, home) = get(&state, "/").await;
+    let attribute = regex::Regex::new(r#"<body [^>]*data-states="([^"]*)""#).unwrap().captures(&home).expect("data-states on <body>")[1].to_string();
+    // As askama escapes an attribute.
+    let text = attribute.replace("&#34;", "\"").replace("&#39;", "'").replace("&#60;", "<").replace("&#62;", ">").replace("&#38;", "&");
+    let states: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let expected: Vec<Value> = State::ALL.iter().map(|s| json!({"state": s.as_str(), "label": s.label(), "counts": s.counts_key(), "shown_at_zero": s.shown_at_zero()})).collect();
+    assert_eq!(states, Value::from(expected));
+    assert!(text.contains(r#""label":"waiting on a dependency""#), "{text}");
+    let counts = status_json(&state).await["counts"].clone();
+    for s in states.as_array().unwrap() {
+        assert!(counts[s["counts"].as_str().unwrap()].is_u64(), "{s} has no count in {counts}");
+    }
+}

@@ -134,8 +134,8 @@ pub fn part(page: &Page<'_>) -> String {
     let report = report::build(&page.current.snapshot, page.view, &inner.store);
     let counts = State::ALL
         .into_iter()
+        .filter(|s| report.counts.get(*s) > 0 || s.shown_at_zero())
         .map(|s| CountPill { state: s.as_str(), label: s.label(), count: report.counts.get(s) })
-        .filter(|c| c.count > 0 || !matches!(c.state, "stalled" | "not-applied" | "loading"))
         .collect();
     let roots = report
         .root_blockers

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::LazyLock;
 
 use askama::Template;
 use axum::extract::OriginalUri;
@@ -21,6 +22,7 @@ use crate::graph::EdgeKind;
 use crate::layout::Direction;
 use crate::model::{Duration, Kind, ObjectId};
 use crate::snapshot::ClusterView;
+use crate::status::State;
 
 mod applies;
 pub mod blocked;
@@ -364,7 +366,18 @@ struct Layout<'a> {
     footer: String,
     /// `/api/status` when the live status is on, else empty.
     status: String,
+    /// [`STATES`], for the live status.
+    states: &'static str,
 }
+
+/// The live states as the page's script reads them from `<body data-states>`, in the order of
+/// [`State::ALL`] (the header counts them so): each one's name (its `st-` class, and `state` in
+/// the status JSON), label, key in the status JSON's `counts`, and whether the header counts it
+/// at zero. The list of states is the Rust enum's; the script keeps none of its own.
+static STATES: LazyLock<String> = LazyLock::new(|| {
+    let states = State::ALL.map(|s| serde_json::json!({"state": s.as_str(), "label": s.label(), "counts": s.counts_key(), "shown_at_zero": s.shown_at_zero()}));
+    serde_json::Value::from(states.to_vec()).to_string()
+});
 
 /// Which page a layout frames, to mark it in the navigation.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -452,6 +465,7 @@ pub fn respond(
             content: &content,
             footer,
             status: if state.live().enabled() { format!("{base}/api/status") } else { String::new() },
+            states: STATES.as_str(),
         };
         layout.render().unwrap_or_default()
     };
