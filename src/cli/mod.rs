@@ -19,7 +19,8 @@ use crate::snapshot::{ClusterView, Snapshot};
     long_about = "fluxgraph reads a Flux v2 GitOps repository from disk, finds its clusters' entry points, \
 resolves every Kustomization's path as Flux would (kustomize, patches, postBuild substitution), \
 and reports the reconciliation levels, the critical path, dependency cycles and everything that \
-would block a component.\n\nExamples:\n  fluxgraph check .\n  fluxgraph graph . --format dot | dot -Tsvg > graph.svg"
+would block a component.\n\nExamples:\n  fluxgraph check .\n  fluxgraph graph . --format dot | dot -Tsvg > graph.svg",
+    after_long_help = "Reference, in fluxgraph's source: docs/commands.md (every command and flag, the JSON contract), docs/web.md (the pages), docs/clusters.md (how entry points are found), docs/diagnostics.md (every code), docs/timing.md, docs/in-the-cluster.md, docs/mcp.md."
 )]
 pub struct Cli {
     #[command(subcommand)]
