@@ -298,7 +298,8 @@ fn hand_applied_clusters(catalog: &Catalog<'_>, rendering: &resourceset::Budget,
         // Read by hand, the group may lack what it reads; read as bootstrap's folder, the
         // whole folder is synced. The reading in which less is missing is the one Flux runs.
         let needs = hand_applied::needs(&cluster);
-        if let Some(bootstrapped) = hand_applied::with_bootstrap_root(catalog, group).filter(|_| !needs.is_empty()) {
+        let folder_gives = || hand_applied::folder_could_give(repo, &group.path, &needs);
+        if let Some(bootstrapped) = hand_applied::with_bootstrap_root(catalog, group).filter(|_| !needs.is_empty() && folder_gives()) {
             let other = resolve_cluster(repo, &bootstrapped, rendering);
             if hand_applied::needs(&other).len() < needs.len() {
                 *group = bootstrapped;
@@ -414,7 +415,7 @@ fn outside_diagnostics(catalog: &Catalog<'_>, clusters: &[Cluster], entries: &[E
         }
     }
     // Folders some build reads from, with every folder above them.
-    let mut reached_dirs: BTreeSet<&str> = BTreeSet::new();
+    let mut reached_dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for file in clusters.iter().flat_map(|c| c.files.iter()) {
         let mut dir = crate::load::parent_dir(file);
         while reached_dirs.insert(dir) && !dir.is_empty() {
@@ -460,7 +461,7 @@ fn outside_diagnostics(catalog: &Catalog<'_>, clusters: &[Cluster], entries: &[E
 
 /// The top-most folder above `file` from which no build reads anything, if its own folder
 /// is one.
-fn unreached_folder<'a>(file: &'a str, reached: &BTreeSet<&str>) -> Option<&'a str> {
+fn unreached_folder<'a>(file: &'a str, reached: &std::collections::HashSet<&str>) -> Option<&'a str> {
     let mut dir = crate::load::parent_dir(file);
     let mut top = None;
     while !dir.is_empty() && !reached.contains(dir) {

@@ -50,11 +50,12 @@ pub fn groups(catalog: &Catalog<'_>, facts: &Facts, urls: &BTreeSet<String>, tak
     // A file nothing applies that still writes a source's URL or a path as a ${VARIABLE} is a
     // template: no postBuild ever substitutes it, so applied as written it never works. It is
     // no root, and what its Kustomizations would build is not "applied" by them.
+    let applied_files: BTreeSet<&str> = documents.iter().filter(|d| applied.by_other(d.file, d.line)).map(|d| d.file).collect();
     let templates: BTreeSet<&str> = documents
         .iter()
+        .filter(|d| !applied_files.contains(d.file))
         .filter(|d| ["url", "path"].iter().any(|k| d.node.at(&["spec", k]).and_then(Node::as_str).is_some_and(|v| v.contains("${"))))
         .map(|d| d.file)
-        .filter(|f| !documents.iter().any(|d| d.file == *f && applied.by_other(d.file, d.line)))
         .collect();
     if !templates.is_empty() {
         applied = Applied::of(catalog, facts, &documents, taken, &templates, &reads_foreign);
@@ -338,6 +339,17 @@ pub fn could_give(repo: &Repository, group: &Entry, needs: &BTreeSet<ResourceId>
     let mut files = kustomize::reachable_files(repo, &paths);
     files.extend(group.roots.iter().chain(&group.applied).map(|r| r.file.to_string()));
     files.iter().filter_map(|f| repo.files.get(f)).flat_map(|f| f.documents.iter().flatten()).any(|d| d.root.name().is_some_and(|n| wanted.contains(&(d.root.kind(), n))))
+}
+
+/// A cheap first look before reading a group as bootstrap's folder: whether a sync of the
+/// folder `dir` would apply an object of a kind and name the cluster needs.
+pub fn folder_could_give(repo: &Repository, dir: &str, needs: &BTreeSet<ResourceId>) -> bool {
+    let wanted: BTreeSet<(&str, &str)> = needs.iter().map(|id| (id.kind.as_str(), id.name.as_str())).collect();
+    kustomize::files(repo, dir, &Overlay::default())
+        .iter()
+        .filter_map(|f| repo.files.get(f))
+        .flat_map(|f| f.documents.iter().flatten())
+        .any(|d| d.root.name().is_some_and(|n| wanted.contains(&(d.root.kind(), n))))
 }
 
 /// Whether `group`'s Kustomizations read `entry`'s own source, by name or by URL.

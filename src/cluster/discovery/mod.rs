@@ -131,12 +131,14 @@ pub struct Catalog<'r> {
 
 impl<'r> Catalog<'r> {
     pub fn new(repo: &'r Repository) -> Catalog<'r> {
+        use rayon::prelude::*;
         let patches = super::entry::patch_files(repo);
+        // Every document of a large repository is looked at: on every core, in file order.
         let documents = repo
             .files
-            .values()
-            .filter(|f| !patches.contains(&f.path))
-            .flat_map(|f| f.documents.iter().flatten().map(move |d| (f.path.as_str(), d)))
+            .par_iter()
+            .filter(|(path, _)| !patches.contains(*path))
+            .flat_map_iter(|(path, f)| f.documents.iter().flatten().map(move |d| (path.as_str(), d)))
             .filter_map(|(file, d)| Some(Doc { file, line: d.line, node: &d.root, kind: d.root.flux_kind()? }))
             .collect();
         Catalog { repo, patches, documents }
