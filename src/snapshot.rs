@@ -16,6 +16,24 @@ use crate::load::{self, Repository};
 /// Input cannot make the work recurse without bound ([`load::MAX_DEPTH`]); this is the margin.
 pub const THREAD_STACK: usize = 8 << 20;
 
+/// A cluster name the snapshot does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no cluster named {name:?}; the clusters are: {}", known.join(", "))]
+pub struct UnknownCluster {
+    pub name: String,
+    /// The clusters there are, in the snapshot's order.
+    pub known: Vec<String>,
+}
+
+/// Why a request has no cluster to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoCluster {
+    #[error("no cluster was found in the repository (no gotk-sync.yaml, no FluxInstance, no Flux Kustomization that nothing applies); start fluxgraph with --entry")]
+    Empty,
+    #[error(transparent)]
+    Unknown(UnknownCluster),
+}
+
 /// One cluster with its graph and analysis.
 #[derive(Debug, Clone)]
 pub struct ClusterView {
@@ -61,17 +79,29 @@ impl Snapshot {
         Ok(Snapshot { repository, clusters, diagnostics: resolution.diagnostics })
     }
 
-    /// The cluster a request names, or the one pages open on when it names none; `None`
-    /// when there is no such cluster. Pages and the live status API choose alike.
-    pub fn cluster_index(&self, name: Option<&str>) -> Option<usize> {
+    /// The cluster a request is about: the one `name` names, else the one pages open on (the
+    /// largest). Every route, the live status and the MCP tools choose through this alone.
+    pub fn cluster_index(&self, name: Option<&str>) -> Result<usize, NoCluster> {
+        if self.clusters.is_empty() {
+            return Err(NoCluster::Empty);
+        }
         match name {
-            None => (!self.clusters.is_empty()).then(|| self.main_cluster()),
-            Some(name) => self.clusters.iter().position(|c| c.cluster.name == name),
+            None => Ok(self.main_cluster()),
+            Some(name) => self.clusters.iter().position(|c| c.cluster.name == name).ok_or_else(|| NoCluster::Unknown(self.unknown(name))),
         }
     }
 
     pub fn cluster(&self, name: &str) -> Option<&ClusterView> {
         self.clusters.iter().find(|c| c.cluster.name == name)
+    }
+
+    /// The cluster named `name`, or an error that says which clusters there are.
+    pub fn named(&self, name: &str) -> Result<&ClusterView, UnknownCluster> {
+        self.cluster(name).ok_or_else(|| self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> UnknownCluster {
+        UnknownCluster { name: name.to_string(), known: self.clusters.iter().map(|c| c.cluster.name.clone()).collect() }
     }
 
     /// The cluster the pages open on when the URL names none: the one with the most
@@ -84,7 +114,7 @@ impl Snapshot {
     /// The cluster named `name`, or the first one; the error says which clusters there are.
     pub fn cluster_or_first(&self, name: Option<&str>) -> Result<&ClusterView, String> {
         match name {
-            Some(name) => self.cluster(name).ok_or_else(|| crate::render::json::unknown_cluster(self, name)),
+            Some(name) => self.named(name).map_err(|e| e.to_string()),
             None => self.clusters.first().ok_or_else(|| "no cluster found".to_string()),
         }
     }

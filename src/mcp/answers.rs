@@ -41,13 +41,7 @@ impl Ctx<'_> {
     /// The cluster `name`, or the one the pages open on.
     pub fn view(&self, name: Option<&str>) -> Result<&ClusterView, String> {
         let snapshot = &self.current.snapshot;
-        if snapshot.clusters.is_empty() {
-            return Err("no cluster was found in the repository (no gotk-sync.yaml, no FluxInstance, no Flux Kustomization that nothing applies); start fluxgraph with --entry".into());
-        }
-        match snapshot.cluster_index(name) {
-            Some(i) => Ok(&snapshot.clusters[i]),
-            None => Err(crate::render::json::unknown_cluster(snapshot, name.unwrap_or_default())),
-        }
+        snapshot.cluster_index(name).map(|i| &snapshot.clusters[i]).map_err(|e| e.to_string())
     }
 
     /// The web link of an app path, when the server's public URL is known (`--public-url`).

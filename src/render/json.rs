@@ -122,7 +122,7 @@ pub fn cluster_document(view: &ClusterView) -> ClusterDocument<'_> {
 /// error naming the clusters there are when none has that name).
 pub fn document<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Document<'a>, String> {
     let clusters = match cluster {
-        Some(name) => vec![cluster_document(snapshot.cluster(name).ok_or_else(|| unknown_cluster(snapshot, name))?)],
+        Some(name) => vec![cluster_document(snapshot.named(name).map_err(|e| e.to_string())?)],
         None => snapshot.clusters.iter().map(cluster_document).collect(),
     };
     Ok(Document { version: VERSION, clusters, diagnostics: &snapshot.diagnostics })
@@ -133,11 +133,6 @@ pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, Stri
     let mut text = serde_json::to_string_pretty(&document(snapshot, cluster)?).map_err(|e| e.to_string())?;
     text.push('\n');
     Ok(text)
-}
-
-pub fn unknown_cluster(snapshot: &Snapshot, name: &str) -> String {
-    let names: Vec<&str> = snapshot.clusters.iter().map(|c| c.cluster.name.as_str()).collect();
-    format!("no cluster named {name:?}; the clusters are: {}", names.join(", "))
 }
 
 #[cfg(test)]

@@ -117,8 +117,8 @@ async fn live_json(state: AppState, params: Params, headers: &HeaderMap, draw: i
     let rendered = tokio::task::spawn_blocking(move || {
         let Some(current) = state.current() else { return not_ready() };
         match current.snapshot.cluster_index(params.get("cluster").map(String::as_str)) {
-            Some(i) => Rendered::new(StatusCode::OK, "application/json", draw(&state, &current, i)),
-            None => Rendered::new(StatusCode::NOT_FOUND, PLAIN, "no such cluster\n".into()),
+            Ok(i) => Rendered::new(StatusCode::OK, "application/json", draw(&state, &current, i)),
+            Err(_) => Rendered::new(StatusCode::NOT_FOUND, PLAIN, "no such cluster\n".into()),
         }
     })
     .await
