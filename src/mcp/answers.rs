@@ -495,7 +495,7 @@ fn no_such_file(ctx: &Ctx<'_>, file: &str) -> String {
 }
 
 pub fn build(ctx: &Ctx<'_>, a: &args::Build) -> Reply {
-    use crate::model::Manifest;
+    use crate::load::Manifest;
     use crate::render::build;
     let view = ctx.view(a.cluster.as_deref())?;
     let given = match resolve(view, &a.id) {

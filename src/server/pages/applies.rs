@@ -15,7 +15,8 @@ use askama::Template;
 use super::Page;
 use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
-use crate::model::{Manifest, ObjectId};
+use crate::load::Manifest;
+use crate::model::{Identity, ObjectId};
 use crate::render::build::{applied, redacted, skipped};
 
 pub struct AppliedObject {
