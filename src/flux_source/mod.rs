@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::kube_api::Api;
+use crate::model::link::encode;
 use crate::server::AppState;
 use crate::snapshot::Snapshot;
 pub use unpack::{Limits, unpack};
@@ -65,12 +66,12 @@ pub struct Follow {
 
 /// The GitRepositories of `namespace`, as a collection's path.
 fn git_repositories(namespace: &str) -> String {
-    format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{}/gitrepositories", crate::server::views::encode(namespace))
+    format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{}/gitrepositories", encode(namespace))
 }
 
 /// Reads the artifact of the GitRepository; `None` while it has none yet.
 pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Artifact>, String> {
-    let path = format!("{}/{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
+    let path = format!("{}/{}", git_repositories(&source.namespace), encode(&source.name));
     let object = match api.get(&path).await {
         Ok(object) => object,
         Err(e) if e.is_not_found() => return Err(format!("GitRepository {}/{} does not exist", source.namespace, source.name)),
@@ -187,7 +188,7 @@ fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, String> {
 /// Wakes the follower whenever the GitRepository changes; retries after `poll` when the
 /// watch cannot be opened (the poll in `follow` covers the gap).
 async fn watch(api: Api, source: SourceRef, poll: Duration, changed: Arc<Notify>) {
-    let path = format!("{}?fieldSelector=metadata.name%3D{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
+    let path = format!("{}?fieldSelector=metadata.name%3D{}", git_repositories(&source.namespace), encode(&source.name));
     loop {
         match api.watch(&path, "0").await {
             Ok(mut events) => {

@@ -7,6 +7,7 @@
 //! but the rest of the object is still worth showing.
 
 pub mod duration;
+pub mod link;
 
 use std::fmt;
 use std::sync::Arc;

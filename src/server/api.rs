@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use super::cache::Rendered;
 use super::pages::{self, Params};
 use super::state::{AppState, Current};
-use super::views::object_path;
 use super::drawn;
+use crate::model::link::encode;
 use crate::render;
 
 const PLAIN: &str = "text/plain; charset=utf-8";
@@ -68,7 +68,7 @@ pub async fn search(State(state): State<AppState>, Query(params): Query<Params>,
 fn suggestions(state: &AppState, current: &Current, params: &Params) -> String {
     let Ok(view) = current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)) else { return "[]".into() };
     let query = params.get("q").map(String::as_str).unwrap_or("");
-    let cluster = params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", super::views::encode(c)));
+    let cluster = params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", encode(c)));
     let results: Vec<Suggestion> = pages::search(view, query, 8)
         .into_iter()
         .map(|id| Suggestion {
@@ -76,7 +76,7 @@ fn suggestions(state: &AppState, current: &Current, params: &Params) -> String {
             name: id.name.clone(),
             kind: id.kind.to_string(),
             namespace: id.namespace.clone(),
-            href: state.link(&format!("{}{cluster}", object_path(id))),
+            href: state.link(&format!("{}{cluster}", id.path())),
         })
         .collect();
     serde_json::to_string(&results).unwrap_or_else(|_| "[]".into())

@@ -105,7 +105,7 @@ pub fn applies(page: &Page<'_>, id: &ObjectId) -> Option<(String, String)> {
 
 /// `/k/{kind}/{namespace}/{name}/applies`, under the base path.
 fn applies_path(page: &Page<'_>, id: &ObjectId) -> String {
-    format!("{}{}/applies", page.base(), crate::server::views::object_path(id))
+    format!("{}{}/applies", page.base(), id.path())
 }
 
 fn applied_object(page: &Page<'_>, by: &ObjectId, r: &Resource, selected: Option<&str>) -> AppliedObject {

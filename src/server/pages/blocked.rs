@@ -11,7 +11,6 @@ use petgraph::graph::NodeIndex;
 use super::{Page, stats};
 use crate::model::ObjectId;
 use crate::server::live::Inner;
-use crate::server::views::object_path;
 use crate::status::{self, ObjectStatus, State, blockers, report, timing};
 
 pub struct Step {
@@ -218,7 +217,7 @@ pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
 
 /// Where an object's live part is fetched from.
 pub fn object_part_href(page: &Page<'_>, id: &ObjectId) -> String {
-    format!("{}/blocked{}{}", page.base(), object_path(id), page.cluster_query())
+    format!("{}/blocked{}{}", page.base(), id.path(), page.cluster_query())
 }
 
 pub struct HopRow {

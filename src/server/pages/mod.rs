@@ -16,7 +16,8 @@ use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 
 use super::state::{AppState, Current};
-use super::views::{ViewState, encode, object_path};
+use super::views::ViewState;
+use crate::model::link::{encode, encode_path};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::EdgeKind;
 use crate::layout::Direction;
@@ -83,7 +84,7 @@ impl Page<'_> {
     }
 
     fn href(&self, id: &ObjectId) -> String {
-        format!("{}{}{}", self.base(), object_path(id), self.cluster_query())
+        format!("{}{}{}", self.base(), id.path(), self.cluster_query())
     }
 
     fn file_href(&self, file: &str, line: u32) -> String {
@@ -98,7 +99,7 @@ impl Page<'_> {
     fn line_href(&self, file: &str, line: u32) -> String {
         match self.file_href(file, line) {
             href if href.is_empty() && self.current.snapshot.repository.files.contains_key(file) => {
-                format!("{}/source/{}{}#L{line}", self.base(), file.split('/').map(encode).collect::<Vec<_>>().join("/"), self.cluster_query())
+                format!("{}/source/{}{}#L{line}", self.base(), encode_path(file), self.cluster_query())
             }
             href => href,
         }
@@ -479,7 +480,7 @@ pub fn not_found(state: &AppState, view: Option<&ClusterView>, cluster_query: &s
         .map(|v| {
             search(v, name, 5)
                 .into_iter()
-                .map(|id| Link { name: id.to_string(), href: format!("{base}{}{cluster_query}", object_path(id)), note: String::new() })
+                .map(|id| Link { name: id.to_string(), href: format!("{base}{}{cluster_query}", id.path()), note: String::new() })
                 .collect()
         })
         .unwrap_or_default();

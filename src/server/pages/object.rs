@@ -9,7 +9,8 @@ use super::{ChainStep, DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_t
 use crate::analysis::prerequisites::Wait;
 use crate::model::{Kind, ObjectId};
 use crate::render::{redact, svg};
-use crate::server::views::{self, Field, component_of, encode};
+use crate::model::link::encode_path;
+use crate::server::views::{self, Field, component_of};
 
 pub struct Line {
     pub number: usize,
@@ -154,7 +155,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
         live_part: if page.state.live().enabled() { super::blocked::object_part_href(page, id) } else { String::new() },
         stats: stats(page),
         overview_href: format!("{}/{}", page.base(), page.cluster_query()),
-        component_href: format!("{}/component/{}{}", page.base(), component.split('/').map(encode).collect::<Vec<_>>().join("/"), page.cluster_query()),
+        component_href: format!("{}/component/{}{}", page.base(), encode_path(&component), page.cluster_query()),
         component,
         kind: id.kind.to_string(),
         name: id.name.clone(),
