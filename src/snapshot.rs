@@ -3,6 +3,7 @@
 //! one and exits.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::analysis::{self, Analysis};
 use crate::cluster::{self, Cluster};
@@ -15,6 +16,22 @@ use crate::load::{self, Repository};
 /// other threads get by default, so that a request works within the same stack as the CLI.
 /// Input cannot make the work recurse without bound ([`load::MAX_DEPTH`]); this is the margin.
 pub const THREAD_STACK: usize = 8 << 20;
+
+/// Where snapshots built off the request path are shown: the file watcher ([`crate::watch`])
+/// and the Flux source follower ([`crate::flux_source`]) publish through it, as the status
+/// watcher sends its events to a [`crate::status_watch::Sink`]. The server's state is one.
+pub trait Sink: Send + Sync + 'static {
+    /// The snapshot shown now, which the next read may reuse.
+    fn shown(&self) -> Option<Arc<Snapshot>>;
+    /// Shows `snapshot`, read at `revision` when known; `message` says what broke in a refresh
+    /// that still gave a snapshot.
+    fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>);
+    /// A refresh failed: the last good snapshot stays shown, and says why.
+    fn fail(&self, why: String);
+    /// The repository is gone (its folder deleted, to be created again): a failed refresh
+    /// that also makes the shown snapshot unready until the next one.
+    fn source_gone(&self, why: String);
+}
 
 /// A cluster name the snapshot does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,7 @@
 //! GitRepository's `status.artifact` (url, digest, revision) through the Kubernetes API
 //! (within [`kube_api`](crate::kube_api)'s bounds), downloads the tarball from source-controller, checks its sha256 digest,
 //! unpacks it safely ([`unpack`]: no path leaves the folder, links are not followed, sizes
-//! are bounded) into a fresh folder, builds a snapshot and swaps it in. It watches the object
+//! are bounded) into a fresh folder, builds a snapshot and publishes it to a [`Sink`]. It watches the object
 //! and polls as a fallback. Anything that goes wrong keeps the last good snapshot and says so.
 
 mod unpack;
@@ -21,8 +21,7 @@ use tokio::sync::Notify;
 
 use crate::kube_api::Api;
 use crate::model::link::encode;
-use crate::server::AppState;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Sink, Snapshot};
 pub use unpack::{Limits, unpack};
 
 /// `namespace/name` of the GitRepository to follow.
@@ -122,21 +121,21 @@ pub fn verify(bytes: &[u8], digest: &str) -> Result<(), String> {
 }
 
 /// Follows the GitRepository for as long as the server runs.
-pub async fn follow(api: Api, follow: Follow, state: AppState) {
+pub async fn follow(api: Api, follow: Follow, sink: impl Sink) {
     let changed = Arc::new(Notify::new());
     tokio::spawn(watch(api.clone(), follow.source.clone(), follow.poll, Arc::clone(&changed)));
     let mut shown: Option<(String, PathBuf)> = None;
     loop {
         match refresh(&api, &follow, shown.as_ref().map(|s| s.0.as_str())).await {
             Ok(Some((revision, dir, snapshot))) => {
-                state.publish(snapshot, Some(revision.clone()), None);
+                sink.publish(snapshot, Some(revision.clone()), None);
                 tracing::info!(%revision, "showing a new revision");
                 if let Some((_, old)) = shown.replace((revision, dir)) {
                     let _ = std::fs::remove_dir_all(old);
                 }
             }
             Ok(None) => {}
-            Err(why) => state.fail(why),
+            Err(why) => sink.fail(why),
         }
         tokio::select! {
             () = changed.notified() => {}
