@@ -128,14 +128,6 @@ impl Snapshot {
         self.clusters.iter().enumerate().max_by(|(i, a), (j, b)| size(a).cmp(&size(b)).then(j.cmp(i))).map_or(0, |(i, _)| i)
     }
 
-    /// The cluster named `name`, or the first one; the error says which clusters there are.
-    pub fn cluster_or_first(&self, name: Option<&str>) -> Result<&ClusterView, String> {
-        match name {
-            Some(name) => self.named(name).map_err(|e| e.to_string()),
-            None => self.clusters.first().ok_or_else(|| "no cluster found".to_string()),
-        }
-    }
-
     /// Every diagnostic, cluster ones first.
     pub fn all_diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.clusters.iter().flat_map(|c| c.analysis.diagnostics.iter()).chain(&self.diagnostics)
