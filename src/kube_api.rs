@@ -19,6 +19,8 @@ use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::model::link::encode;
+
 /// How long the server is asked to keep a watch open before it ends it (and it is opened again).
 pub const WATCH_SECONDS: u64 = 290;
 
@@ -166,7 +168,7 @@ impl Api {
         loop {
             let mut url = format!("{path}{}limit={}", joiner(path), self.limits.page_size);
             if let Some(t) = &token {
-                url.push_str(&format!("&continue={}", crate::server::views::encode(t)));
+                url.push_str(&format!("&continue={}", encode(t)));
             }
             // Every page within what the pages before it left of the limit.
             let (mut page, size) = self.read(&url, self.limits.max_bytes - bytes).await.map_err(|e| match e {
@@ -192,7 +194,7 @@ impl Api {
         let url = format!(
             "{path}{}watch=true&allowWatchBookmarks=true&timeoutSeconds={WATCH_SECONDS}&resourceVersion={}",
             joiner(path),
-            crate::server::views::encode(resource_version)
+            encode(resource_version)
         );
         let response = tokio::time::timeout(self.limits.request_timeout, self.send(&url))
             .await

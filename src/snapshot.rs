@@ -3,6 +3,7 @@
 //! one and exits.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::analysis::{self, Analysis};
 use crate::cluster::{self, Cluster};
@@ -15,6 +16,40 @@ use crate::load::{self, Repository};
 /// other threads get by default, so that a request works within the same stack as the CLI.
 /// Input cannot make the work recurse without bound ([`load::MAX_DEPTH`]); this is the margin.
 pub const THREAD_STACK: usize = 8 << 20;
+
+/// Where snapshots built off the request path are shown: the file watcher ([`crate::watch`])
+/// and the Flux source follower ([`crate::flux_source`]) publish through it, as the status
+/// watcher sends its events to a [`crate::status_watch::Sink`]. The server's state is one.
+pub trait Sink: Send + Sync + 'static {
+    /// The snapshot shown now, which the next read may reuse.
+    fn shown(&self) -> Option<Arc<Snapshot>>;
+    /// Shows `snapshot`, read at `revision` when known; `message` says what broke in a refresh
+    /// that still gave a snapshot.
+    fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>);
+    /// A refresh failed: the last good snapshot stays shown, and says why.
+    fn fail(&self, why: String);
+    /// The repository is gone (its folder deleted, to be created again): a failed refresh
+    /// that also makes the shown snapshot unready until the next one.
+    fn source_gone(&self, why: String);
+}
+
+/// A cluster name the snapshot does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no cluster named {name:?}; the clusters are: {}", known.join(", "))]
+pub struct UnknownCluster {
+    pub name: String,
+    /// The clusters there are, in the snapshot's order.
+    pub known: Vec<String>,
+}
+
+/// Why a request has no cluster to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoCluster {
+    #[error("no cluster was found in the repository (no gotk-sync.yaml, no FluxInstance, no Flux Kustomization that nothing applies); start fluxgraph with --entry")]
+    Empty,
+    #[error(transparent)]
+    Unknown(UnknownCluster),
+}
 
 /// One cluster with its graph and analysis.
 #[derive(Debug, Clone)]
@@ -61,12 +96,15 @@ impl Snapshot {
         Ok(Snapshot { repository, clusters, diagnostics: resolution.diagnostics })
     }
 
-    /// The cluster a request names, or the one pages open on when it names none; `None`
-    /// when there is no such cluster. Pages and the live status API choose alike.
-    pub fn cluster_index(&self, name: Option<&str>) -> Option<usize> {
+    /// The cluster a request is about: the one `name` names, else the one pages open on (the
+    /// largest). Every route, the live status and the MCP tools choose through this alone.
+    pub fn cluster_index(&self, name: Option<&str>) -> Result<usize, NoCluster> {
+        if self.clusters.is_empty() {
+            return Err(NoCluster::Empty);
+        }
         match name {
-            None => (!self.clusters.is_empty()).then(|| self.main_cluster()),
-            Some(name) => self.clusters.iter().position(|c| c.cluster.name == name),
+            None => Ok(self.main_cluster()),
+            Some(name) => self.clusters.iter().position(|c| c.cluster.name == name).ok_or_else(|| NoCluster::Unknown(self.unknown(name))),
         }
     }
 
@@ -74,19 +112,20 @@ impl Snapshot {
         self.clusters.iter().find(|c| c.cluster.name == name)
     }
 
+    /// The cluster named `name`, or an error that says which clusters there are.
+    pub fn named(&self, name: &str) -> Result<&ClusterView, UnknownCluster> {
+        self.cluster(name).ok_or_else(|| self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> UnknownCluster {
+        UnknownCluster { name: name.to_string(), known: self.clusters.iter().map(|c| c.cluster.name.clone()).collect() }
+    }
+
     /// The cluster the pages open on when the URL names none: the one with the most
     /// Kustomizations (the first among equals).
     pub fn main_cluster(&self) -> usize {
         let size = |c: &ClusterView| c.cluster.kustomization_count();
         self.clusters.iter().enumerate().max_by(|(i, a), (j, b)| size(a).cmp(&size(b)).then(j.cmp(i))).map_or(0, |(i, _)| i)
-    }
-
-    /// The cluster named `name`, or the first one; the error says which clusters there are.
-    pub fn cluster_or_first(&self, name: Option<&str>) -> Result<&ClusterView, String> {
-        match name {
-            Some(name) => self.cluster(name).ok_or_else(|| crate::render::json::unknown_cluster(self, name)),
-            None => self.clusters.first().ok_or_else(|| "no cluster found".to_string()),
-        }
     }
 
     /// Every diagnostic, cluster ones first.

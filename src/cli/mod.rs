@@ -343,7 +343,7 @@ fn entry_relative(root: &Path, entry: &str) -> String {
 
 fn selected<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Vec<&'a ClusterView>, String> {
     match cluster {
-        Some(name) => snapshot.cluster(name).map(|c| vec![c]).ok_or_else(|| render::json::unknown_cluster(snapshot, name)),
+        Some(name) => snapshot.named(name).map(|c| vec![c]).map_err(|e| e.to_string()),
         None => Ok(snapshot.clusters.iter().collect()),
     }
 }
@@ -426,7 +426,7 @@ fn blocked(input: &Input, context: Option<&str>, format: CheckFormat, timeout: s
         tokio::time::timeout(timeout, read).await.unwrap_or_else(|_| Err(format!("the Kubernetes API did not answer within {} s (--timeout)", timeout.as_secs())))
     })?;
     let view = match input.cluster.as_deref() {
-        Some(name) => snapshot.cluster(name).ok_or_else(|| render::json::unknown_cluster(&snapshot, name))?,
+        Some(name) => snapshot.named(name).map_err(|e| e.to_string())?,
         None => crate::status::matching_cluster(&snapshot, &store).map(|i| &snapshot.clusters[i]).ok_or("no cluster found in the repository")?,
     };
     let report = crate::status::report::build(&snapshot, view, &store);

@@ -19,8 +19,8 @@ use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::{self, Overlay, Resource, normalize};
 use crate::load::patch::{Patch, Target};
 use crate::load::substitute::Variables;
-use crate::load::{Node, Repository};
-use crate::model::{FluxObject, KustomizationSpec, Manifest, ObjectId, Kind, Spec};
+use crate::load::{Manifest, Node, Repository};
+use crate::model::{FluxObject, KustomizationSpec, Identity, ObjectId, Kind, Spec};
 
 /// What a build may read of the cluster resolved so far.
 pub(super) struct Context<'a> {

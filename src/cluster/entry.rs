@@ -10,8 +10,8 @@ use super::discovery::Facts;
 use super::{BOOTSTRAP_NAMESPACE, Cluster};
 use crate::diagnostic::Diagnostic;
 use crate::load::kustomize::{self, Overlay, Resource, is_sops, join, normalize};
-use crate::load::{Node, Repository, parent_dir};
-use crate::model::{Kind, Manifest, ObjectId};
+use crate::load::{Manifest, Node, Repository, parent_dir};
+use crate::model::{Kind, Identity, ObjectId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {

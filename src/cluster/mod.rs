@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::Resource;
-use crate::load::{Node, Repository};
-use crate::model::{self, FluxObject, Kind, Manifest, ObjectId};
+use crate::load::{Manifest, Node, Repository};
+use crate::model::{self, FluxObject, Kind, Identity, ObjectId};
 use discovery::{Candidate, Catalog, Facts, Verdict, hand_applied};
 pub use entry::Entry;
 use entry::EntryKind;

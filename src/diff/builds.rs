@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::Status;
 use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
-use crate::load::{Node, Value};
-use crate::model::{Manifest, ObjectId, ResourceId};
+use crate::load::{Manifest, Node, Value};
+use crate::model::{Identity, ObjectId, ResourceId};
 use crate::render::build::applied;
 use crate::snapshot::ClusterView;
 

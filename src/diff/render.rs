@@ -8,7 +8,7 @@ use super::builds::{BuildChanges, VersionChange, VersionKind};
 use super::{ClusterDiff, Compared, DiagnosticChanges, PathSummary, Report, Status};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Duration, ObjectId};
-use crate::server::views;
+use crate::model::link::encode;
 
 /// The JSON document.
 pub fn json(report: &Report) -> String {
@@ -219,9 +219,9 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
         let name = md(&id.to_string());
         match public_url {
             Some(base) => {
-                let mut url = format!("{}{}", base.trim_end_matches('/'), views::object_path(id));
+                let mut url = format!("{}{}", base.trim_end_matches('/'), id.path());
                 if several {
-                    let _ = write!(url, "?cluster={}", views::encode(cluster));
+                    let _ = write!(url, "?cluster={}", encode(cluster));
                 }
                 format!("[{name}]({url})")
             }
@@ -506,6 +506,6 @@ mod tests {
     fn markdown_escapes_what_the_repository_wrote() {
         assert_eq!(md("a|b <script> *x* [l](u)"), "a\\|b &lt;script&gt; \\*x\\* \\[l\\](u)");
         // Links to the server's views percent-encode what the repository wrote.
-        assert_eq!(views::encode("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }
 }

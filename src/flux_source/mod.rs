@@ -5,7 +5,7 @@
 //! GitRepository's `status.artifact` (url, digest, revision) through the Kubernetes API
 //! (within [`kube_api`](crate::kube_api)'s bounds), downloads the tarball from source-controller, checks its sha256 digest,
 //! unpacks it safely ([`unpack`]: no path leaves the folder, links are not followed, sizes
-//! are bounded) into a fresh folder, builds a snapshot and swaps it in. It watches the object
+//! are bounded) into a fresh folder, builds a snapshot and publishes it to a [`Sink`]. It watches the object
 //! and polls as a fallback. Anything that goes wrong keeps the last good snapshot and says so.
 
 mod unpack;
@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 use crate::kube_api::Api;
-use crate::server::AppState;
-use crate::snapshot::Snapshot;
+use crate::model::link::encode;
+use crate::snapshot::{Sink, Snapshot};
 pub use unpack::{Limits, unpack};
 
 /// `namespace/name` of the GitRepository to follow.
@@ -65,12 +65,12 @@ pub struct Follow {
 
 /// The GitRepositories of `namespace`, as a collection's path.
 fn git_repositories(namespace: &str) -> String {
-    format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{}/gitrepositories", crate::server::views::encode(namespace))
+    format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{}/gitrepositories", encode(namespace))
 }
 
 /// Reads the artifact of the GitRepository; `None` while it has none yet.
 pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Artifact>, String> {
-    let path = format!("{}/{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
+    let path = format!("{}/{}", git_repositories(&source.namespace), encode(&source.name));
     let object = match api.get(&path).await {
         Ok(object) => object,
         Err(e) if e.is_not_found() => return Err(format!("GitRepository {}/{} does not exist", source.namespace, source.name)),
@@ -121,21 +121,21 @@ pub fn verify(bytes: &[u8], digest: &str) -> Result<(), String> {
 }
 
 /// Follows the GitRepository for as long as the server runs.
-pub async fn follow(api: Api, follow: Follow, state: AppState) {
+pub async fn follow(api: Api, follow: Follow, sink: impl Sink) {
     let changed = Arc::new(Notify::new());
     tokio::spawn(watch(api.clone(), follow.source.clone(), follow.poll, Arc::clone(&changed)));
     let mut shown: Option<(String, PathBuf)> = None;
     loop {
         match refresh(&api, &follow, shown.as_ref().map(|s| s.0.as_str())).await {
             Ok(Some((revision, dir, snapshot))) => {
-                state.publish(snapshot, Some(revision.clone()), None);
+                sink.publish(snapshot, Some(revision.clone()), None);
                 tracing::info!(%revision, "showing a new revision");
                 if let Some((_, old)) = shown.replace((revision, dir)) {
                     let _ = std::fs::remove_dir_all(old);
                 }
             }
             Ok(None) => {}
-            Err(why) => state.fail(why),
+            Err(why) => sink.fail(why),
         }
         tokio::select! {
             () = changed.notified() => {}
@@ -187,7 +187,7 @@ fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, String> {
 /// Wakes the follower whenever the GitRepository changes; retries after `poll` when the
 /// watch cannot be opened (the poll in `follow` covers the gap).
 async fn watch(api: Api, source: SourceRef, poll: Duration, changed: Arc<Notify>) {
-    let path = format!("{}?fieldSelector=metadata.name%3D{}", git_repositories(&source.namespace), crate::server::views::encode(&source.name));
+    let path = format!("{}?fieldSelector=metadata.name%3D{}", git_repositories(&source.namespace), encode(&source.name));
     loop {
         match api.watch(&path, "0").await {
             Ok(mut events) => {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::patch::{Patch, Target};
+use super::manifest::Manifest;
 use super::yaml::{Node, Value};
 use super::{Repository, SourceFile};
 use crate::diagnostic::{Code, Diagnostic};
@@ -291,7 +292,7 @@ impl<'a> Builder<'a> {
                 let behavior = generator.get("behavior").and_then(Node::as_str).unwrap_or("create");
                 if behavior != "create" {
                     let existing = out.iter_mut().find(|r| {
-                        crate::model::type_of(&r.manifest).1 == kind && crate::model::metadata_name(&r.manifest).as_deref() == Some(&name)
+                        r.manifest.kind() == kind && r.manifest.name() == Some(name.as_str())
                     });
                     if let Some(existing) = existing {
                         let manifest = Arc::make_mut(&mut existing.manifest);
@@ -539,7 +540,7 @@ impl<'a> Builder<'a> {
         for doc in &file.documents {
             match doc {
                 Ok(doc) => {
-                    let (api, kind) = crate::model::type_of(&doc.root);
+                    let (api, kind) = (doc.root.api_version(), doc.root.kind());
                     if api.is_empty() || kind.is_empty() {
                         if doc.root.is_map() || generated {
                             self.build.diagnostics.push(Diagnostic::error(
@@ -665,7 +666,7 @@ fn apply_patches(patches: &[Patch], resources: &mut Vec<Resource>, diagnostics: 
                         Code::InvalidYaml,
                         if from.is_empty() { r.file.to_string() } else { from.to_string() },
                         r.line,
-                        format!("patch failed on {}: {e}", crate::model::metadata_name(&r.manifest).unwrap_or_default()),
+                        format!("patch failed on {}: {e}", r.manifest.name().unwrap_or_default()),
                     ));
                     true
                 }
@@ -688,7 +689,7 @@ fn is_cluster_scoped(kind: &str) -> bool {
 
 fn set_namespace(manifest: &mut Arc<Node>, namespace: &str) {
     let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
-    if is_cluster_scoped(kind) || crate::model::metadata_namespace(manifest).as_deref() == Some(namespace) {
+    if is_cluster_scoped(kind) || manifest.namespace() == Some(namespace) {
         return;
     }
     Arc::make_mut(manifest).map_mut("metadata").set("namespace", Value::Str(namespace.to_string()));
@@ -764,8 +765,8 @@ mod tests {
             .map(|r| {
                 format!(
                     "{}/{}",
-                    crate::model::metadata_namespace(&r.manifest).unwrap_or_default(),
-                    crate::model::metadata_name(&r.manifest).unwrap_or_default()
+                    r.manifest.namespace().unwrap_or_default(),
+                    r.manifest.name().unwrap_or_default()
                 )
             })
             .collect()

@@ -21,6 +21,7 @@
 
 pub mod edit;
 pub mod kustomize;
+pub mod manifest;
 pub mod patch;
 pub mod git;
 pub mod substitute;
@@ -37,6 +38,7 @@ use ignore::{WalkBuilder, WalkState};
 use ignore::overrides::OverrideBuilder;
 
 use crate::diagnostic::{Code, Diagnostic};
+pub use manifest::Manifest;
 pub use yaml::{Document, Node, Value, YamlError};
 
 /// The default budget of a repository: at most this many bytes of YAML read in all

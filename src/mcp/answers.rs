@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::args::{self, Paging};
 use crate::analysis::prerequisites::Wait;
+use crate::model::link::encode;
 use crate::model::{Kind, ObjectId};
 use crate::server::views::{self, DiagnosticFilter};
 use crate::server::{AppState, Current, pages};
@@ -41,20 +42,14 @@ impl Ctx<'_> {
     /// The cluster `name`, or the one the pages open on.
     pub fn view(&self, name: Option<&str>) -> Result<&ClusterView, String> {
         let snapshot = &self.current.snapshot;
-        if snapshot.clusters.is_empty() {
-            return Err("no cluster was found in the repository (no gotk-sync.yaml, no FluxInstance, no Flux Kustomization that nothing applies); start fluxgraph with --entry".into());
-        }
-        match snapshot.cluster_index(name) {
-            Some(i) => Ok(&snapshot.clusters[i]),
-            None => Err(crate::render::json::unknown_cluster(snapshot, name.unwrap_or_default())),
-        }
+        snapshot.cluster_index(name).map(|i| &snapshot.clusters[i]).map_err(|e| e.to_string())
     }
 
     /// The web link of an app path, when the server's public URL is known (`--public-url`).
     fn link(&self, view: &ClusterView, path: &str) -> Option<String> {
         let options = self.state.options();
         let public = options.public_url.as_deref()?;
-        let query = if self.current.snapshot.clusters.len() > 1 { format!("?cluster={}", views::encode(&view.cluster.name)) } else { String::new() };
+        let query = if self.current.snapshot.clusters.len() > 1 { format!("?cluster={}", encode(&view.cluster.name)) } else { String::new() };
         Some(format!("{}{}{path}{query}", public.trim_end_matches('/'), options.base_path))
     }
 
@@ -78,7 +73,7 @@ impl Ctx<'_> {
             out["file"] = json!(o.file);
             out["line"] = json!(o.line);
         }
-        if let Some(link) = self.link(view, &views::object_path(id)) {
+        if let Some(link) = self.link(view, &id.path()) {
             out["link"] = json!(link);
         }
         out
@@ -431,7 +426,7 @@ pub fn diagnostics(ctx: &Ctx<'_>, a: &args::Diagnostics) -> Reply {
         .iter()
         .map(|d| {
             let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
-            if let Some(link) = d.object.as_ref().filter(|id| view.cluster.objects.contains_key(id)).and_then(|id| ctx.link(view, &views::object_path(id))) {
+            if let Some(link) = d.object.as_ref().filter(|id| view.cluster.objects.contains_key(id)).and_then(|id| ctx.link(view, &id.path())) {
                 v["link"] = json!(link);
             }
             v
@@ -501,7 +496,7 @@ fn no_such_file(ctx: &Ctx<'_>, file: &str) -> String {
 }
 
 pub fn build(ctx: &Ctx<'_>, a: &args::Build) -> Reply {
-    use crate::model::Manifest;
+    use crate::load::Manifest;
     use crate::render::build;
     let view = ctx.view(a.cluster.as_deref())?;
     let given = match resolve(view, &a.id) {
@@ -548,7 +543,7 @@ pub fn build(ctx: &Ctx<'_>, a: &args::Build) -> Reply {
         "objects": items,
         "next_cursor": next,
     });
-    if let Some(link) = ctx.link(view, &format!("{}/applies", views::object_path(id))) {
+    if let Some(link) = ctx.link(view, &format!("{}/applies", id.path())) {
         out["link"] = json!(link);
     }
     Ok(Answer { text, structured: out })

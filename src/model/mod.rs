@@ -7,13 +7,14 @@
 //! but the rest of the object is still worth showing.
 
 pub mod duration;
+pub mod link;
 
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::load::Node;
+use crate::load::{Manifest, Node};
 pub use duration::Duration;
 
 /// The Flux kinds fluxgraph puts in the graph.
@@ -391,21 +392,8 @@ impl fmt::Display for ResourceId {
     }
 }
 
-/// What every Kubernetes manifest says of itself: its type and its metadata's namespace and
-/// name, read without copying.
-pub trait Manifest {
-    fn api_version(&self) -> &str;
-    fn kind(&self) -> &str;
-    /// `metadata.name` (a number written as a name is read as its text).
-    fn name(&self) -> Option<&str>;
-    /// `metadata.namespace`, when it is written and not empty.
-    fn namespace(&self) -> Option<&str>;
-
-    /// The API group: apiVersion before its `/`, empty for Kubernetes' core kinds.
-    fn group(&self) -> &str {
-        self.api_version().rsplit_once('/').map_or("", |(g, _)| g)
-    }
-
+/// What a manifest is in Flux's terms: its Flux kind and its identities.
+pub trait Identity: Manifest {
     /// The Flux kind, when it is one we graph.
     fn flux_kind(&self) -> Option<Kind> {
         Kind::of_manifest(self.api_version(), self.kind())
@@ -423,23 +411,7 @@ pub trait Manifest {
     }
 }
 
-impl Manifest for Node {
-    fn api_version(&self) -> &str {
-        self.get("apiVersion").and_then(Node::as_str).unwrap_or("")
-    }
-
-    fn kind(&self) -> &str {
-        self.get("kind").and_then(Node::as_str).unwrap_or("")
-    }
-
-    fn name(&self) -> Option<&str> {
-        self.at(&["metadata", "name"]).and_then(Node::scalar_str)
-    }
-
-    fn namespace(&self) -> Option<&str> {
-        self.at(&["metadata", "namespace"]).and_then(Node::scalar_str).filter(|s| !s.is_empty())
-    }
-}
+impl<M: Manifest + ?Sized> Identity for M {}
 
 /// The name written in a manifest's metadata, owned.
 pub fn metadata_name(manifest: &Node) -> Option<String> {

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
-use crate::load::{Node, Value};
-use crate::model::{FluxObject, Manifest};
+use crate::load::{Manifest, Node, Value};
+use crate::model::FluxObject;
 use crate::snapshot::ClusterView;
 
 /// What stands in for a secret value.

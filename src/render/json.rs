@@ -121,23 +121,33 @@ pub fn cluster_document(view: &ClusterView) -> ClusterDocument<'_> {
 /// The document for the whole snapshot: every cluster, or only the one `cluster` names (an
 /// error naming the clusters there are when none has that name).
 pub fn document<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Document<'a>, String> {
-    let clusters = match cluster {
-        Some(name) => vec![cluster_document(snapshot.cluster(name).ok_or_else(|| unknown_cluster(snapshot, name))?)],
+    let only = cluster.map(|name| snapshot.named(name)).transpose().map_err(|e| e.to_string())?;
+    Ok(document_of(snapshot, only))
+}
+
+/// The document of every cluster of `snapshot`, or of `only`.
+pub fn document_of<'a>(snapshot: &'a Snapshot, only: Option<&'a ClusterView>) -> Document<'a> {
+    let clusters = match only {
+        Some(view) => vec![cluster_document(view)],
         None => snapshot.clusters.iter().map(cluster_document).collect(),
     };
-    Ok(Document { version: VERSION, clusters, diagnostics: &snapshot.diagnostics })
+    Document { version: VERSION, clusters, diagnostics: &snapshot.diagnostics }
+}
+
+fn pretty(document: &Document<'_>) -> String {
+    let mut text = serde_json::to_string_pretty(document).expect("a document serialises");
+    text.push('\n');
+    text
 }
 
 /// [`document`], pretty-printed, with a final newline.
 pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, String> {
-    let mut text = serde_json::to_string_pretty(&document(snapshot, cluster)?).map_err(|e| e.to_string())?;
-    text.push('\n');
-    Ok(text)
+    Ok(pretty(&document(snapshot, cluster)?))
 }
 
-pub fn unknown_cluster(snapshot: &Snapshot, name: &str) -> String {
-    let names: Vec<&str> = snapshot.clusters.iter().map(|c| c.cluster.name.as_str()).collect();
-    format!("no cluster named {name:?}; the clusters are: {}", names.join(", "))
+/// [`document_of`], pretty-printed, with a final newline.
+pub fn render_document(snapshot: &Snapshot, only: Option<&ClusterView>) -> String {
+    pretty(&document_of(snapshot, only))
 }
 
 #[cfg(test)]

@@ -1,50 +1,34 @@
 //! Machine views: the JSON contract, DOT, Mermaid, search suggestions, health and readiness.
 
-use std::sync::Arc;
-
-use axum::extract::{OriginalUri, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::cache::Rendered;
-use super::pages::{self, Params};
+use super::error::{AppError, Problem};
+use super::pages;
+use super::request::{PageRequest, Text};
 use super::state::{AppState, Current};
-use super::views::object_path;
-use super::drawn;
 use crate::render;
 
-const PLAIN: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
 
-fn not_ready() -> Rendered {
-    Rendered::new(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "the first snapshot is still loading\n".into())
+pub async fn graph(request: PageRequest<Text>) -> Result<Response, AppError> {
+    // Every cluster, unless the URL names one.
+    request
+        .export(|r| {
+            let only = r.frame.named.is_some().then(|| r.view()).transpose()?;
+            Ok(Rendered::new(StatusCode::OK, JSON, render::json::render_document(&r.current.snapshot, only)))
+        })
+        .await
 }
 
-/// An export of the current snapshot, drawn once per snapshot and query like the pages.
-async fn export(state: AppState, uri: OriginalUri, headers: &HeaderMap, draw: impl FnOnce(&Current) -> Rendered + Send + 'static) -> Response {
-    drawn(state, uri, headers, move |_, current: Option<Arc<Current>>, _, _| current.map_or_else(not_ready, |c| draw(&c))).await
+pub async fn dot(request: PageRequest<Text>) -> Result<Response, AppError> {
+    request.export(|r| Ok(Rendered::new(StatusCode::OK, "text/vnd.graphviz; charset=utf-8", render::dot::render(r.view()?)))).await
 }
 
-pub async fn graph(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    export(state, uri, &headers, move |current| match render::json::render(&current.snapshot, params.get("cluster").map(String::as_str)) {
-        Ok(json) => Rendered::new(StatusCode::OK, "application/json", json),
-        Err(message) => Rendered::new(StatusCode::NOT_FOUND, PLAIN, message),
-    })
-    .await
-}
-
-fn one_cluster(current: &Current, params: &Params, content_type: &'static str, render: impl FnOnce(&crate::snapshot::ClusterView) -> String) -> Rendered {
-    match current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)) {
-        Ok(view) => Rendered::new(StatusCode::OK, content_type, render(view)),
-        Err(why) => Rendered::new(StatusCode::NOT_FOUND, PLAIN, why),
-    }
-}
-
-pub async fn dot(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    export(state, uri, &headers, move |current| one_cluster(current, &params, "text/vnd.graphviz; charset=utf-8", render::dot::render)).await
-}
-
-pub async fn mermaid(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    export(state, uri, &headers, move |current| one_cluster(current, &params, "text/vnd.mermaid; charset=utf-8", render::mermaid::render)).await
+pub async fn mermaid(request: PageRequest<Text>) -> Result<Response, AppError> {
+    request.export(|r| Ok(Rendered::new(StatusCode::OK, "text/vnd.mermaid; charset=utf-8", render::mermaid::render(r.view()?)))).await
 }
 
 #[derive(serde::Serialize)]
@@ -56,30 +40,25 @@ struct Suggestion {
     href: String,
 }
 
-pub async fn search(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    drawn(state, uri, &headers, move |state, current, _, _| match current {
-        None => not_ready(),
-        Some(current) => Rendered::new(StatusCode::OK, "application/json", suggestions(state, &current, &params)),
-    })
-    .await
+/// What the search box offers as one types, from the cluster the request is about.
+pub async fn search(request: PageRequest<Text>) -> Result<Response, AppError> {
+    request.export(|r| Ok(Rendered::new(StatusCode::OK, JSON, suggestions(r)?))).await
 }
 
-/// What the search box offers as one types.
-fn suggestions(state: &AppState, current: &Current, params: &Params) -> String {
-    let Ok(view) = current.snapshot.cluster_or_first(params.get("cluster").map(String::as_str)) else { return "[]".into() };
-    let query = params.get("q").map(String::as_str).unwrap_or("");
-    let cluster = params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", super::views::encode(c)));
-    let results: Vec<Suggestion> = pages::search(view, query, 8)
+fn suggestions(request: &PageRequest<Text>) -> Result<String, Problem> {
+    let query = request.params.get("q").map(String::as_str).unwrap_or("");
+    let cluster = request.frame.cluster_query();
+    let results: Vec<Suggestion> = pages::search(request.view()?, query, 8)
         .into_iter()
         .map(|id| Suggestion {
             id: id.to_string(),
             name: id.name.clone(),
             kind: id.kind.to_string(),
             namespace: id.namespace.clone(),
-            href: state.link(&format!("{}{cluster}", object_path(id))),
+            href: request.frame.state.link(&format!("{}{cluster}", id.path())),
         })
         .collect();
-    serde_json::to_string(&results).unwrap_or_else(|_| "[]".into())
+    Ok(serde_json::to_string(&results).unwrap_or_else(|_| "[]".into()))
 }
 
 /// Alive: answered at once, touching nothing.
@@ -108,27 +87,23 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     body.into_response()
 }
 
-/// The live status of a cluster's objects, from the state at the time of the request (not
-/// kept: it changes without a new snapshot).
-async fn live_json(state: AppState, params: Params, headers: &HeaderMap, draw: impl FnOnce(&AppState, &Current, usize) -> String + Send + 'static) -> Response {
-    if !state.live().enabled() {
-        return (StatusCode::NOT_FOUND, "the live status is off: start fluxgraph with --kube-status or --flux-source\n").into_response();
+/// The live status of the cluster the request is about, from the state at the time of the
+/// request (not kept: it changes without a new snapshot).
+async fn live_json(request: PageRequest<Text>, draw: impl FnOnce(&AppState, &Current, usize) -> String + Send + 'static) -> Result<Response, AppError> {
+    if !request.frame.state.live().enabled() {
+        return Err(Problem::LiveStatusOff.into());
     }
-    let rendered = tokio::task::spawn_blocking(move || {
-        let Some(current) = state.current() else { return not_ready() };
-        match current.snapshot.cluster_index(params.get("cluster").map(String::as_str)) {
-            Some(i) => Rendered::new(StatusCode::OK, "application/json", draw(&state, &current, i)),
-            None => Rendered::new(StatusCode::NOT_FOUND, PLAIN, "no such cluster\n".into()),
-        }
-    })
-    .await
-    .unwrap_or_else(|_| not_ready());
-    Arc::new(rendered).response(headers).await
+    request
+        .live(|r| {
+            r.view()?;
+            Ok(Rendered::new(StatusCode::OK, JSON, draw(&r.frame.state, &r.current, r.frame.index.unwrap_or_default())))
+        })
+        .await
 }
 
 /// `/api/status`: every object of the cluster with its state, reason and root blockers.
-pub async fn status(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    live_json(state, params, &headers, |state, current, i| {
+pub async fn status(request: PageRequest<Text>) -> Result<Response, AppError> {
+    live_json(request, |state, current, i| {
         let document = super::live::document(&state.live().lock(), &current.snapshot, i);
         serde_json::to_string(&document).unwrap_or_default()
     })
@@ -136,8 +111,8 @@ pub async fn status(State(state): State<AppState>, Query(params): Query<Params>,
 }
 
 /// `/api/blocked`: the report `fluxgraph blocked --format json` prints.
-pub async fn blocked(State(state): State<AppState>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    live_json(state, params, &headers, |state, current, i| {
+pub async fn blocked(request: PageRequest<Text>) -> Result<Response, AppError> {
+    live_json(request, |state, current, i| {
         let report = crate::status::report::build(&current.snapshot, &current.snapshot.clusters[i], &state.live().lock().store);
         serde_json::to_string(&report).unwrap_or_default()
     })

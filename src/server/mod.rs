@@ -11,11 +11,16 @@
 //! guard (`guard`) answers only for this server's own host names, and only GET and HEAD
 //! without a body (and at `/mcp`, a bounded POST from no foreign web page).
 //!
+//! Every route that reads the snapshot takes a [`PageRequest`] (the snapshot, the cluster chosen
+//! once, the view state) and answers with an [`AppError`] when it cannot serve it; `request`
+//! draws and keeps what they answer, `error` says what went wrong, as a page or as text.
+//!
 //! `app(state)` builds the router (tests call it without a socket); `serve` binds it.
 
 mod api;
 mod assets;
 pub mod cache;
+pub mod error;
 mod events;
 pub mod groups;
 pub mod guard;
@@ -23,15 +28,15 @@ mod listen;
 pub mod live;
 mod mcp;
 pub mod pages;
+pub mod request;
 pub mod state;
 pub mod views;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
@@ -39,9 +44,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::model::{Kind, ObjectId};
-use axum::response::IntoResponse;
-use cache::{Busy, Lane, Rendered};
-use pages::{Page, Params, Section};
+use cache::Lane;
+pub use error::{AppError, Problem};
+use pages::Section;
+pub use request::PageRequest;
 pub use state::{AppState, Current, Limits, Options, Update};
 
 /// Scripts and styles come only from this server; nothing inline, nothing framed.
@@ -105,305 +111,101 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdo
     listen::run(listener, state.clone(), app(state), shutdown).await
 }
 
-/// A response drawn by `draw` on the blocking pool, once per snapshot and URL (and fragment
-/// or whole page): later requests for the same URL get the same bytes.
-async fn drawn(
-    state: AppState,
-    uri: OriginalUri,
-    headers: &HeaderMap,
-    draw: impl FnOnce(&AppState, Option<Arc<Current>>, &OriginalUri, bool) -> Rendered + Send + 'static,
-) -> Response {
-    drawn_in(state, uri, headers, Lane::Pages, draw).await
-}
-
-/// Seconds a client refused for a full queue is asked to wait.
-const RETRY_AFTER: &str = "5";
-
-/// [`drawn`], admitted through `lane`; a 503 with `Retry-After` when the lane is full.
-async fn drawn_in(
-    state: AppState,
-    uri: OriginalUri,
-    headers: &HeaderMap,
-    lane: Lane,
-    draw: impl FnOnce(&AppState, Option<Arc<Current>>, &OriginalUri, bool) -> Rendered + Send + 'static,
-) -> Response {
-    let fragment = headers.contains_key(pages::FRAGMENT);
-    let current = state.current();
-    let generation = current.as_ref().map_or(0, |c| c.generation);
-    let key = format!("{} {}", if fragment { "fragment" } else { "page" }, uri.0.path_and_query().map_or("/", |p| p.as_str()));
-    let owned = state.clone();
-    match state.pages().get_or_render(generation, key, lane, move || draw(&owned, current, &uri, fragment)).await {
-        Ok(rendered) => rendered.response(headers).await,
-        Err(Busy) => {
-            let text = "fluxgraph is busy with other comparisons; try again in a few seconds\n";
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, RETRY_AFTER), (header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
-        }
-    }
-}
-
-/// The request's snapshot and cluster, or the page to answer with instead.
-struct Context {
-    current: Arc<Current>,
-    cluster: Option<String>,
-    index: usize,
-}
-
-/// A page's status and HTML.
-type Html = (StatusCode, String);
-
-fn context(state: &AppState, current: Option<Arc<Current>>, params: &Params, uri: &OriginalUri, fragment: bool) -> Result<Context, Html> {
-    let Some(current) = current else {
-        let body = pages::Message {
-            heading: "Loading".into(),
-            text: "fluxgraph is reading the repository; this page refreshes itself when it is ready.".into(),
-            suggestions: Vec::new(),
-            home: state.link("/"),
-        };
-        return Err(pages::respond(state, None, None, Section::Other, uri, fragment, StatusCode::SERVICE_UNAVAILABLE, ("loading".into(), askama::Template::render(&body).unwrap_or_default())));
-    };
-    let cluster = params.get("cluster").cloned();
-    let index = match &cluster {
-        None => current.snapshot.main_cluster(),
-        Some(name) => match current.snapshot.clusters.iter().position(|c| &c.cluster.name == name) {
-            Some(i) => i,
-            None => {
-                let body = pages::Message {
-                    heading: "No such cluster".into(),
-                    text: format!("This repository has no cluster named {name:?}."),
-                    suggestions: current
-                        .snapshot
-                        .clusters
-                        .iter()
-                        .map(|c| pages::Link { name: c.cluster.name.clone(), href: state.link(&format!("/?cluster={}", views::encode(&c.cluster.name))), note: c.cluster.entry.clone() })
-                        .collect(),
-                    home: state.link("/"),
-                };
-                let page = ("no such cluster".into(), askama::Template::render(&body).unwrap_or_default());
-                return Err(pages::respond(state, Some(&current), None, Section::Other, uri, fragment, StatusCode::NOT_FOUND, page));
-            }
-        },
-    };
-    if current.snapshot.clusters.is_empty() {
-        let body = pages::Message {
-            heading: "No cluster found".into(),
-            text: "No entry point was found: no gotk-sync.yaml, no FluxInstance, no Flux Kustomization that nothing applies. Start fluxgraph with --entry to name one.".into(),
-            suggestions: Vec::new(),
-            home: state.link("/diagnostics"),
-        };
-        let page = ("no cluster".into(), askama::Template::render(&body).unwrap_or_default());
-        return Err(pages::respond(state, Some(&current), None, Section::Other, uri, fragment, StatusCode::OK, page));
-    }
-    Ok(Context { current, cluster, index })
-}
-
-/// A page drawn by `render` with the request's context (once per snapshot and URL).
-async fn page(
-    state: AppState,
-    params: Params,
-    uri: OriginalUri,
-    headers: &HeaderMap,
-    section: Section,
-    render: impl FnOnce(&Page<'_>) -> Option<(String, String)> + Send + 'static,
-) -> Response {
-    drawn(state, uri, headers, move |state, current, uri, fragment| draw_page(state, current, &params, uri, fragment, section, render)).await
-}
-
-/// A page drawn from the live status (`/blocked`, an object's status part): drawn for each
-/// request on the blocking pool, never kept, since the status changes without a new
-/// snapshot. `part` asks for the content alone, as a fragment.
-async fn live_page(
-    state: AppState,
-    params: Params,
-    uri: OriginalUri,
-    headers: &HeaderMap,
-    section: Section,
-    part: bool,
-    render: impl FnOnce(&Page<'_>) -> Option<(String, String)> + Send + 'static,
-) -> Response {
-    let fragment = part || headers.contains_key(pages::FRAGMENT);
-    let drawn = tokio::task::spawn_blocking(move || {
-        let current = state.current();
-        draw_page(&state, current, &params, &uri, fragment, section, render)
-    })
-    .await
-    .unwrap_or_else(|_| Rendered::html(StatusCode::INTERNAL_SERVER_ERROR, "the page could not be drawn".into()));
-    Arc::new(drawn).response(headers).await
-}
-
-fn draw_page(
-    state: &AppState,
-    current: Option<Arc<Current>>,
-    params: &Params,
-    uri: &OriginalUri,
-    fragment: bool,
-    section: Section,
-    render: impl FnOnce(&Page<'_>) -> Option<(String, String)>,
-) -> Rendered {
-    let (status, html) = match context(state, current, params, uri, fragment) {
-        Err(page) => page,
-        Ok(ctx) => {
-            let view = &ctx.current.snapshot.clusters[ctx.index];
-            let page = Page { state, current: &ctx.current, view, params, view_state: pages::view_state(params) };
-            let (status, body) = match render(&page) {
-                Some(body) => (StatusCode::OK, body),
-                None => {
-                    let path = uri.0.path().to_string();
-                    let query = page_cluster_query(params);
-                    let name = path.rsplit('/').next().unwrap_or("").to_string();
-                    (StatusCode::NOT_FOUND, pages::not_found(state, Some(view), &query, &format!("page {path}"), &name))
-                }
-            };
-            pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), section, uri, fragment, status, body)
-        }
-    };
-    Rendered::html(status, html)
-}
-
-async fn blocked(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    let part = params.contains_key("part");
-    live_page(state, params, uri, &headers, Section::Blocked, part, move |p| Some(if part { ("what blocks".into(), pages::blocked::part(p)) } else { pages::blocked::page(p) })).await
+async fn blocked(request: PageRequest) -> Result<Response, AppError> {
+    let part = request.params.contains_key("part");
+    request.live_page(Section::Blocked, part, move |p| Ok(Some(if part { ("what blocks".into(), pages::blocked::part(p)?) } else { pages::blocked::page(p)? }))).await
 }
 
 /// The critical path's observed timing part (`/blocked/timing`).
-async fn observed_timing(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    live_page(state, params, uri, &headers, Section::Other, true, |p| Some(("observed timing".into(), pages::blocked::timing_part(p)))).await
+async fn observed_timing(request: PageRequest) -> Result<Response, AppError> {
+    request.live_page(Section::Other, true, |p| Ok(Some(("observed timing".into(), pages::blocked::timing_part(p)?)))).await
+}
+
+/// The id a path names, when the cluster shown has such an object (`has`): the path is only
+/// ever looked up among the snapshot's objects.
+fn named_object(kind: &str, namespace: String, name: String, has: impl Fn(&ObjectId) -> bool) -> Option<ObjectId> {
+    Kind::parse(kind).map(|k| ObjectId::new(k, namespace, name)).filter(has)
 }
 
 /// An object's live status part (`/blocked/k/{kind}/{namespace}/{name}`).
-async fn object_status(
-    State(state): State<AppState>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    live_page(state, params, uri, &headers, Section::Other, true, move |p| {
-        // The id is only ever looked up among the snapshot's objects.
-        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace, name)).filter(|id| p.view.cluster.objects.contains_key(id))?;
-        Some(("live status".into(), pages::blocked::object_part(p, &id)))
-    })
-    .await
+async fn object_status(Path((kind, namespace, name)): Path<(String, String, String)>, request: PageRequest) -> Result<Response, AppError> {
+    request
+        .live_page(Section::Other, true, move |p| {
+            let Some(id) = named_object(&kind, namespace, name, |id| p.view.cluster.objects.contains_key(id)) else { return Ok(None) };
+            Ok(Some(("live status".into(), pages::blocked::object_part(p, &id)?)))
+        })
+        .await
 }
 
 /// What a Kustomization applies (`/k/{kind}/{namespace}/{name}/applies`), with one object's
 /// YAML when `?object=` names one it applies.
-async fn applies(
-    State(state): State<AppState>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    page(state, params, uri, &headers, Section::Other, move |p| {
-        // The id is only ever looked up among the snapshot's builds.
-        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace, name)).filter(|id| p.view.cluster.builds.contains_key(id))?;
-        pages::applies(p, &id)
-    })
-    .await
+async fn applies(Path((kind, namespace, name)): Path<(String, String, String)>, request: PageRequest) -> Result<Response, AppError> {
+    request
+        .page(Section::Other, move |p| {
+            let Some(id) = named_object(&kind, namespace, name, |id| p.view.cluster.builds.contains_key(id)) else { return Ok(None) };
+            Ok(pages::applies(p, &id)?)
+        })
+        .await
 }
 
-fn page_cluster_query(params: &Params) -> String {
-    params.get("cluster").map_or(String::new(), |c| format!("?cluster={}", views::encode(c)))
+async fn levels(request: PageRequest) -> Result<Response, AppError> {
+    request.page(Section::Levels, |p| Ok(Some(pages::overview(p)?))).await
 }
 
-async fn levels(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(state, params, uri, &headers, Section::Levels, |p| Some(pages::overview(p))).await
+async fn level_list(request: PageRequest) -> Result<Response, AppError> {
+    request.page(Section::Levels, |p| Ok(Some(pages::levels(p)?))).await
 }
 
-async fn level_list(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(state, params, uri, &headers, Section::Levels, |p| Some(pages::levels(p))).await
+/// An object's page; a 404 naming what was asked for, with the closest names, when the
+/// cluster has no such object.
+async fn object(Path((kind, namespace, name)): Path<(String, String, String)>, request: PageRequest) -> Result<Response, AppError> {
+    request
+        .page(Section::Other, move |p| {
+            let what = format!("{kind} {namespace}/{name}");
+            let Some(id) = named_object(&kind, namespace, name.clone(), |id| p.view.cluster.objects.contains_key(id)) else {
+                return Err(Problem::NotFound { what, name });
+            };
+            Ok(Some(pages::object(p, &id)?))
+        })
+        .await
 }
 
-async fn object(
-    State(state): State<AppState>,
-    Path((kind, namespace, name)): Path<(String, String, String)>,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-) -> Response {
-    drawn(state, uri, &headers, move |state, current, uri, fragment| {
-        // The id is only ever looked up among the snapshot's objects.
-        let id = Kind::parse(&kind).map(|k| ObjectId::new(k, namespace.clone(), name.clone()));
-        let (status, html) = match context(state, current, &params, uri, fragment) {
-            Err(page) => page,
-            Ok(ctx) => {
-                let view = &ctx.current.snapshot.clusters[ctx.index];
-                let found = id.filter(|id| view.cluster.objects.contains_key(id));
-                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
-                let (status, body) = match &found {
-                    Some(id) => (StatusCode::OK, pages::object(&page, id)),
-                    None => (
-                        StatusCode::NOT_FOUND,
-                        pages::not_found(state, Some(view), &page_cluster_query(&params), &format!("{kind} {namespace}/{name}"), &name),
-                    ),
-                };
-                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), Section::Other, uri, fragment, status, body)
-            }
-        };
-        Rendered::html(status, html)
-    })
-    .await
-}
-
-async fn component(State(state): State<AppState>, Path(path): Path<String>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+async fn component(Path(path): Path<String>, request: PageRequest) -> Result<Response, AppError> {
     let path = path.trim_matches('/').to_string();
-    page(state, params, uri, &headers, Section::Other, move |p| pages::component(p, &path)).await
+    request.page(Section::Other, move |p| Ok(pages::component(p, &path)?)).await
 }
 
 /// A file of the repository as the snapshot holds it, redacted (`/source/{path}`).
-async fn source(State(state): State<AppState>, Path(path): Path<String>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
+async fn source(Path(path): Path<String>, request: PageRequest) -> Result<Response, AppError> {
     let path = path.trim_matches('/').to_string();
-    page(state, params, uri, &headers, Section::Other, move |p| pages::source(p, &path)).await
+    request.page(Section::Other, move |p| Ok(pages::source(p, &path)?)).await
 }
 
-async fn critical_path(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(state, params, uri, &headers, Section::CriticalPath, |p| Some(pages::critical_path(p))).await
+async fn critical_path(request: PageRequest) -> Result<Response, AppError> {
+    request.page(Section::CriticalPath, |p| Ok(Some(pages::critical_path(p)?))).await
 }
 
-async fn cycles(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(state, params, uri, &headers, Section::Cycles, |p| Some(pages::cycles(p))).await
+async fn cycles(request: PageRequest) -> Result<Response, AppError> {
+    request.page(Section::Cycles, |p| Ok(Some(pages::cycles(p)?))).await
 }
 
-async fn diagnostics(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    page(state, params, uri, &headers, Section::Diagnostics, |p| Some(pages::diagnostics(p, &p.current.snapshot.diagnostics))).await
+async fn diagnostics(request: PageRequest) -> Result<Response, AppError> {
+    request.page(Section::Diagnostics, |p| Ok(Some(pages::diagnostics(p, &p.current.snapshot.diagnostics)?))).await
 }
 
 /// The diff page, in the diffs' lane. The page is named by its canonical view state alone:
 /// parameters it does not read, or spelt another way, make no new entry and no new diff.
-async fn diff(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    let params = pages::diff::canonical(&params);
-    let query = views::query_string(&params);
-    let path = uri.0.path();
-    let canonical = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
-    let uri = OriginalUri(canonical.parse().unwrap_or_else(|_| uri.0.clone()));
-    drawn_in(state, uri, &headers, Lane::Diffs, move |state, current, uri, fragment| {
-        let (status, html) = match context(state, current, &params, uri, fragment) {
-            Err(page) => page,
-            Ok(ctx) => {
-                let view = &ctx.current.snapshot.clusters[ctx.index];
-                let page = Page { state, current: &ctx.current, view, params: &params, view_state: pages::view_state(&params) };
-                let (status, body) = pages::diff(&page);
-                pages::respond(state, Some(&ctx.current), ctx.cluster.as_deref(), Section::Diff, uri, fragment, status, body)
-            }
-        };
-        Rendered::html(status, html)
-    })
-    .await
+async fn diff(request: PageRequest) -> Result<Response, AppError> {
+    let params = pages::diff::canonical(&request.params);
+    request.with_params(params).page_in(Lane::Diffs, Section::Diff, |p| Ok(Some(pages::diff(p)?))).await
 }
 
-async fn search(State(state): State<AppState>, Query(params): Query<Params>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    let query = params.get("q").cloned().unwrap_or_default();
-    page(state, params, uri, &headers, Section::Other, move |p| Some(pages::search_page(p, &query))).await
+async fn search(request: PageRequest) -> Result<Response, AppError> {
+    let query = request.params.get("q").cloned().unwrap_or_default();
+    request.page(Section::Other, move |p| Ok(Some(pages::search_page(p, &query)?))).await
 }
 
-async fn fallback(State(state): State<AppState>, uri: OriginalUri, headers: HeaderMap) -> Response {
-    drawn(state, uri, &headers, |state, current, uri, fragment| {
-        let view = current.as_ref().and_then(|c| c.snapshot.clusters.first());
-        let path = uri.0.path().to_string();
-        let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("").to_string();
-        let body = pages::not_found(state, view, "", &format!("page {path}"), &name);
-        let (status, html) = pages::respond(state, current.as_deref(), None, Section::Other, uri, fragment, StatusCode::NOT_FOUND, body);
-        Rendered::html(status, html)
-    })
-    .await
+/// Any other path: the helpful 404, about the cluster the request is about.
+async fn fallback(request: PageRequest) -> Result<Response, AppError> {
+    request.not_found().await
 }

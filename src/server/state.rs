@@ -305,6 +305,24 @@ impl AppState {
     }
 }
 
+impl crate::snapshot::Sink for AppState {
+    fn shown(&self) -> Option<Arc<Snapshot>> {
+        self.current().map(|c| Arc::clone(&c.snapshot))
+    }
+
+    fn publish(&self, snapshot: Snapshot, revision: Option<String>, message: Option<String>) {
+        AppState::publish(self, snapshot, revision, message);
+    }
+
+    fn fail(&self, why: String) {
+        AppState::fail(self, why);
+    }
+
+    fn source_gone(&self, why: String) {
+        AppState::source_gone(self, why);
+    }
+}
+
 /// The `/mcp` session store: sessions closed when idle, and when `initialize` does not come.
 fn mcp_sessions(limits: &Limits) -> LocalSessionManager {
     let mut config = SessionConfig::default();

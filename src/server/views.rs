@@ -10,6 +10,8 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::EdgeKind;
 use crate::layout;
 use crate::load::parent_dir;
+use crate::model::link::encode_path;
+pub use crate::model::link::encode;
 use crate::model::{FluxObject, Kind, ObjectId, Spec};
 use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
 use crate::snapshot::ClusterView;
@@ -47,23 +49,9 @@ pub fn component_of(object: &FluxObject) -> Option<&str> {
     (object.id.kind == Kind::Kustomization && (name == "ks.yaml" || name == "ks.yml")).then(|| parent_dir(&object.file))
 }
 
-/// The object page's link for an id.
+/// The object page's link for an id ([`ObjectId::path`]).
 pub fn object_path(id: &ObjectId) -> String {
-    format!("/k/{}/{}/{}", id.kind, encode(&id.namespace), encode(&id.name))
-}
-
-/// Percent-encodes a path segment (names are DNS labels, but a hostile repository may hold
-/// anything).
-pub fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    id.path()
 }
 
 /// `key=value&…` of `params`, in key order, each part percent-encoded.
@@ -153,7 +141,7 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
             subtitle: format!("{} · {}", id.kind, id.namespace),
             kind: kind_class(id.kind),
             layer: level.map_or(cycle_column, |l| column[&(l as usize)]),
-            href: format!("{base}{}{query}", object_path(id)),
+            href: format!("{base}{}{query}", id.path()),
             marks,
             classes,
             tooltip: tooltip(object, level, on_cycle.contains(id)),
@@ -278,7 +266,7 @@ fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawin
                     subtitle: format!("{} stages · {}", stages.len(), parent_dir(c).rsplit('/').next().unwrap_or("")),
                     kind: "kustomization",
                     layer: first.layer,
-                    href: format!("{base}/component/{}{query}", c.split('/').map(encode).collect::<Vec<_>>().join("/")),
+                    href: format!("{base}/component/{}{query}", encode_path(c)),
                     marks,
                     classes,
                     tooltip: format!("{c}\n{} stages, folded", stages.len()),
@@ -444,7 +432,7 @@ pub fn spec_fields(view: &ClusterView, object: &FluxObject, base: &str) -> Vec<F
     }
     for (kind, r) in object.source_refs() {
         let id = r.resolve(kind, &object.id.namespace);
-        let href = view.cluster.objects.contains_key(&id).then(|| format!("{base}{}", object_path(&id)));
+        let href = view.cluster.objects.contains_key(&id).then(|| format!("{base}{}", id.path()));
         out.push(Field { label: "sourceRef", value: id.to_string(), href });
     }
     out

@@ -1,5 +1,6 @@
 //! Watch: file changes under the repository → a new snapshot, built off the request path and
-//! swapped into the server; open pages hear of it over server-sent events.
+//! published to a [`Sink`] (the server's state, which swaps it in and tells open pages over
+//! server-sent events).
 //!
 //! notify with notify-debouncer-full (editors' atomic saves and renames arrive as one
 //! change); only create, modify and remove events on files Flux would read count (YAML,
@@ -23,8 +24,7 @@ use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use crate::diagnostic::{Code, Severity};
-use crate::server::AppState;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Sink, Snapshot};
 
 /// How long a burst of changes must be quiet before the repository is read again.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -38,7 +38,7 @@ pub struct Watching {
 
 /// Loads the first snapshot, then rebuilds it on every relevant change, in a thread of its
 /// own. `root` is kept as given: when it is a link, it is resolved again on every change.
-pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::Result<Watching> {
+pub fn spawn(root: PathBuf, entry: Option<String>, sink: impl Sink) -> notify::Result<Watching> {
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     let debouncer = Arc::new(Mutex::new(new_debouncer(DEBOUNCE, None, move |result| {
         let _ = tx.send(result);
@@ -66,7 +66,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
         .name("fluxgraph-watch".into())
         .stack_size(crate::snapshot::THREAD_STACK)
         .spawn(move || {
-            rebuild(&root, entry.as_deref(), &state, &BTreeSet::new(), false);
+            rebuild(&root, entry.as_deref(), &sink, &BTreeSet::new(), false);
             // True while the root is gone: its watch is dropped and the parent's waits for it.
             let mut gone = false;
             while let Ok(first) = rx.recv() {
@@ -80,7 +80,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
                         gone = true;
                         let _ = shared.lock().unwrap_or_else(|e| e.into_inner()).unwatch(&target);
                         tracing::warn!(root = %root.display(), "the repository folder is gone; waiting for it to come back");
-                        state.source_gone(format!("the repository folder {} is gone; serving the last good snapshot until it comes back", root.display()));
+                        sink.source_gone(format!("the repository folder {} is gone; serving the last good snapshot until it comes back", root.display()));
                     }
                     continue;
                 };
@@ -108,7 +108,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, state: AppState) -> notify::R
                 }
                 let changed: BTreeSet<String> = batch.into_iter().flat_map(|b| relevant(&target, b)).collect();
                 if moved || !changed.is_empty() {
-                    rebuild(&root, entry.as_deref(), &state, &changed, !moved);
+                    rebuild(&root, entry.as_deref(), &sink, &changed, !moved);
                 }
             }
         })
@@ -142,10 +142,10 @@ fn is_link(path: &Path) -> bool {
 /// Reads the repository again and swaps the snapshot in; says which changed file broke.
 /// With `reuse`, files outside `changed` are taken from the current snapshot unparsed; a
 /// lost track of events (the empty path) reads everything.
-fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSet<String>, reuse: bool) {
+fn rebuild(root: &Path, entry: Option<&str>, sink: &impl Sink, changed: &BTreeSet<String>, reuse: bool) {
     let started = std::time::Instant::now();
-    let current = state.current().filter(|_| reuse && !changed.contains(""));
-    match Snapshot::read_again(root, entry, current.as_deref().map(|c| c.snapshot.as_ref()), changed) {
+    let shown = sink.shown().filter(|_| reuse && !changed.contains(""));
+    match Snapshot::read_again(root, entry, shown.as_deref(), changed) {
         Ok(snapshot) => {
             let broken: Vec<String> = snapshot
                 .all_diagnostics()
@@ -162,9 +162,9 @@ fn rebuild(root: &Path, entry: Option<&str>, state: &AppState, changed: &BTreeSe
                 Read::Changed(n) => tracing::info!(elapsed_ms, changed = n, "snapshot rebuilt"),
             }
             let message = (!broken.is_empty()).then(|| broken.join("; "));
-            state.publish(snapshot, None, message);
+            sink.publish(snapshot, None, message);
         }
-        Err(why) => state.fail(why),
+        Err(why) => sink.fail(why),
     }
 }
 

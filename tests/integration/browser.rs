@@ -183,6 +183,24 @@ async fn overview_click_and_shared_link() {
 }
 
 
+/// In a repository whose largest cluster is not the first, the page opens on the largest and
+/// the search box suggests from it: the box sends the cluster the page shows, though the URL
+/// names none.
+#[tokio::test]
+#[cfg_attr(not(has_chromium), ignore = "needs /usr/bin/chromium and chromedriver on PATH (apt-get install chromium chromium-driver)")]
+async fn the_search_box_suggests_from_the_cluster_shown() {
+    let (_server, url) = serve(&crate::util::repo("largest-cluster-last"));
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&format!("{url}/")).await.unwrap();
+    assert!(node_ids(c).await.contains(&"Kustomization/flux-system/monitoring".to_string()), "the page shows another cluster");
+    c.find(Locator::Id("search")).await.unwrap().send_keys("monitor").await.unwrap();
+    let suggestion = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#search-results a")).await.unwrap();
+    let href = suggestion.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.ends_with("/k/Kustomization/flux-system/monitoring?cluster=zulu"), "{href}");
+    b.client.close().await.unwrap();
+}
+
 /// A Kustomization's page shows what it applies, grouped by kind; one click opens an object's YAML
 /// (Secret values redacted), its origin opens the file at that line, and the section's link shows the
 /// same section to whoever opens it.

@@ -421,3 +421,77 @@ async fn every_page_of_the_corpus_renders() {
     }
     assert!(pages > 500, "only {pages} pages");
 }
+
+/// A repository whose largest cluster (`zulu`, the only one with `monitoring`) is not the first
+/// by name (`alpha`): a URL that names no cluster is about the largest on every route, pages
+/// and machine routes alike, the 404 page and the MCP tools included, and the search box asks
+/// about the cluster the page shows. `/graph.dot`, `/graph.mmd`, `/api/search` and the 404 page
+/// took the first cluster, and the search box sent none.
+#[tokio::test]
+async fn every_route_and_the_search_box_answer_about_the_cluster_shown() {
+    let state = state_for(&repo("largest-cluster-last"), Options::default());
+    state.enable_status();
+    let current = state.current().unwrap();
+    let names: Vec<&str> = current.snapshot.clusters.iter().map(|c| c.cluster.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "zulu"], "the largest cluster comes last");
+    let monitoring = "/k/Kustomization/flux-system/monitoring";
+    let switcher = |name: &str| format!(r#"<a href="/?cluster={name}" class="current" aria-current="page">{name}</a>"#);
+    let search_box = |name: &str| format!(r#"<input type="hidden" name="cluster" value="{name}">"#);
+    let pages: &[(&str, StatusCode, &str)] = &[
+        ("/", StatusCode::OK, monitoring),
+        ("/levels", StatusCode::OK, monitoring),
+        ("/critical-path", StatusCode::OK, monitoring),
+        ("/cycles", StatusCode::OK, "No dependency cycle"),
+        ("/diagnostics", StatusCode::OK, "false-ready-dependency"),
+        ("/search?q=monitor", StatusCode::OK, monitoring),
+        ("/blocked", StatusCode::OK, "what blocks"),
+        (monitoring, StatusCode::OK, "Spec at a glance"),
+        ("/k/Kustomization/flux-system/monitoring/applies", StatusCode::OK, "ConfigMap"),
+        // The helpful 404s suggest from the cluster shown.
+        ("/k/Kustomization/flux-system/monitorin", StatusCode::NOT_FOUND, monitoring),
+        ("/no/such/monitorin", StatusCode::NOT_FOUND, monitoring),
+    ];
+    for (uri, status, shows) in pages {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, *status, "{uri}: {}", reply.body);
+        for part in [switcher("zulu"), search_box("zulu"), shows.to_string()] {
+            assert!(reply.body.contains(&part), "{uri} lacks {part}");
+        }
+    }
+    for part in ["/blocked/timing", "/blocked/k/Kustomization/flux-system/monitoring"] {
+        assert_eq!(get(&state, part).await.status, StatusCode::OK, "{part}");
+    }
+    for uri in ["/graph.dot", "/graph.mmd"] {
+        let reply = get(&state, uri).await;
+        assert!(reply.status == StatusCode::OK && reply.body.contains("monitoring"), "{uri}: {}", reply.body);
+    }
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    for uri in ["/api/status", "/api/blocked"] {
+        assert_eq!(json(&get(&state, uri).await.body)["cluster"], "zulu", "{uri}");
+    }
+    let all = json(&get(&state, "/api/graph").await.body);
+    assert_eq!(crate::util::cluster_names(&all), ["alpha", "zulu"].map(String::from).into(), "the document holds every cluster unless one is named");
+    // The search box: the suggestions without a cluster, and with the one its form sends.
+    let ids = |uri: &str| {
+        let state = state.clone();
+        let uri = uri.to_string();
+        async move { json(&get(&state, &uri).await.body).as_array().unwrap().iter().map(|s| s["href"].as_str().unwrap().to_string()).collect::<Vec<_>>() }
+    };
+    assert_eq!(ids("/api/search?q=monitor").await, [monitoring]);
+    assert_eq!(ids("/api/search?q=monitor&cluster=zulu").await, [format!("{monitoring}?cluster=zulu")]);
+    assert!(ids("/api/search?q=monitor&cluster=alpha").await.is_empty(), "alpha has no monitoring");
+    // The MCP tools choose alike.
+    let ctx = fluxgraph::mcp::answers::Ctx { state: &state, current: &current };
+    let object = fluxgraph::mcp::answers::object(&ctx, &fluxgraph::mcp::args::Object { id: "monitoring".into(), cluster: None }).unwrap();
+    assert_eq!(object.structured["cluster"], "zulu");
+    // A URL that names a cluster is about that one, and the search box says so.
+    let alpha = get(&state, "/?cluster=alpha").await.body;
+    assert!(alpha.contains(&switcher("alpha")) && alpha.contains(&search_box("alpha")) && !alpha.contains(monitoring));
+    assert!(!get(&state, "/graph.dot?cluster=alpha").await.body.contains("monitoring"));
+    // A cluster the repository does not have is a 404 everywhere, told as a page or as text.
+    for uri in ["/?cluster=mars", "/graph.dot?cluster=mars", "/api/search?q=web&cluster=mars", "/api/status?cluster=mars", "/nope?cluster=mars"] {
+        let reply = get(&state, uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(reply.body.contains("alpha") && reply.body.contains("zulu"), "{uri} names the clusters there are: {}", reply.body);
+    }
+}

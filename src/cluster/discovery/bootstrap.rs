@@ -16,8 +16,8 @@ use crate::cluster::BOOTSTRAP_NAMESPACE;
 use crate::cluster::entry::{self, Entry, EntryKind, cluster_name, flux_documents, resource_id, sync_path};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::join;
-use crate::load::{Node, parent_dir};
-use crate::model::{Kind, Manifest};
+use crate::load::{Manifest, Node, parent_dir};
+use crate::model::{Kind, Identity};
 
 /// Every gotk-sync.yaml of the repository, with its verdict.
 pub fn candidates(catalog: &Catalog<'_>, facts: &Facts) -> Vec<Candidate> {

@@ -25,8 +25,8 @@ use crate::cluster::entry::{self, Entry, EntryKind, add_root_sources, cluster_na
 use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, FLUX_DISTRIBUTION, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, Resource, join, normalize};
-use crate::load::{Node, Repository, parent_dir};
-use crate::model::{Kind, Manifest, ObjectId, ResourceId};
+use crate::load::{Manifest, Node, Repository, parent_dir};
+use crate::model::{Kind, Identity, ObjectId, ResourceId};
 
 /// The groups of Kustomizations nothing applies, by folder. `urls` are this repository's;
 /// `taken` the entries already found, whose own documents are roots, not guesses.

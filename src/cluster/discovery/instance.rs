@@ -28,8 +28,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, join, normalize};
 use crate::load::patch::{Patch, Target};
 use crate::load::substitute::Variables;
-use crate::load::{Node, parent_dir};
-use crate::model::{self, Kind, Manifest};
+use crate::load::{Manifest, Node, parent_dir};
+use crate::model::{self, Kind, Identity};
 
 /// One `FluxInstance` sync, wherever it was written.
 struct Instance<'a> {

@@ -28,8 +28,8 @@ use super::entry::{Entry, sync_path};
 use super::{BOOTSTRAP_NAMESPACE, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, join, normalize};
-use crate::load::{Node, Repository};
-use crate::model::{Kind, Manifest, ObjectId};
+use crate::load::{Manifest, Node, Repository};
+use crate::model::{Kind, Identity, ObjectId};
 
 /// Whether a candidate is taken as a cluster's entry point.
 #[derive(Debug, Clone, PartialEq, Eq)]

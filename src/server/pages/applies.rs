@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 
-use super::Page;
+use super::{Body, Page};
 use crate::cluster::KustomizationBuild;
 use crate::load::kustomize::Resource;
-use crate::model::{Manifest, ObjectId};
+use crate::load::Manifest;
+use crate::model::{Identity, ObjectId};
 use crate::render::build::{applied, redacted, skipped};
 
 pub struct AppliedObject {
@@ -85,9 +86,9 @@ pub fn section(page: &Page<'_>, id: &ObjectId, selected: Option<&str>) -> Option
 }
 
 /// The section's own page, with one object's YAML when `?object=` names one it applies.
-pub fn applies(page: &Page<'_>, id: &ObjectId) -> Option<(String, String)> {
+pub fn applies(page: &Page<'_>, id: &ObjectId) -> askama::Result<Option<Body>> {
     let selected = page.params.get("object").map(String::as_str);
-    let section = section(page, id, selected)?;
+    let Some(section) = section(page, id, selected) else { return Ok(None) };
     let build = &page.view.cluster.builds[id];
     let chosen = selected.and_then(|s| applied(build).find(|r| object_id(r, id) == s));
     let body = AppliesPage {
@@ -99,12 +100,12 @@ pub fn applies(page: &Page<'_>, id: &ObjectId) -> Option<(String, String)> {
         selected: chosen.map(|r| (object_id(r, id), web_yaml(r))),
         selected_location: chosen.map_or(String::new(), |r| format!("{}:{}", r.file, r.line)),
     };
-    Some((format!("what {} applies", id.name), body.render().unwrap_or_default()))
+    Ok(Some((format!("what {} applies", id.name), body.render()?)))
 }
 
 /// `/k/{kind}/{namespace}/{name}/applies`, under the base path.
 fn applies_path(page: &Page<'_>, id: &ObjectId) -> String {
-    format!("{}{}/applies", page.base(), crate::server::views::object_path(id))
+    format!("{}{}/applies", page.base(), id.path())
 }
 
 fn applied_object(page: &Page<'_>, by: &ObjectId, r: &Resource, selected: Option<&str>) -> AppliedObject {

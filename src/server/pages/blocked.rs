@@ -8,10 +8,9 @@
 use askama::Template;
 use petgraph::graph::NodeIndex;
 
-use super::{Page, stats};
+use super::{Body, Page, stats};
 use crate::model::ObjectId;
 use crate::server::live::Inner;
-use crate::server::views::object_path;
 use crate::status::{self, ObjectStatus, State, blockers, report, timing};
 
 pub struct Step {
@@ -93,9 +92,9 @@ struct ObjectStatusPart {
 }
 
 /// The whole `/blocked` page.
-pub fn page(page: &Page<'_>) -> (String, String) {
+pub fn page(page: &Page<'_>) -> askama::Result<Body> {
     let part_href = format!("{}/blocked{}", page.base(), page.with("part", Some("1")));
-    ("what blocks".into(), BlockedPage { stats: stats(page), part_href, part: part(page) }.render().unwrap_or_default())
+    Ok(("what blocks".into(), BlockedPage { stats: stats(page)?, part_href, part: part(page)? }.render()?))
 }
 
 fn stale_text(inner: &Inner) -> String {
@@ -105,15 +104,10 @@ fn stale_text(inner: &Inner) -> String {
     })
 }
 
-/// The index of the page's cluster in the snapshot.
-fn index(page: &Page<'_>) -> usize {
-    page.current.snapshot.clusters.iter().position(|c| std::ptr::eq(c, page.view)).unwrap_or(0)
-}
-
 /// Why the live status does not apply to this page's cluster, or empty when it does.
 fn other_cluster(page: &Page<'_>, inner: &Inner) -> String {
     match status::matching_cluster(&page.current.snapshot, &inner.store) {
-        Some(i) if i == index(page) => String::new(),
+        Some(i) if i == page.index => String::new(),
         Some(i) => format!("The live status is of cluster {} of this repository, not of this one.", page.current.snapshot.clusters[i].cluster.name),
         None => "No live status yet.".into(),
     }
@@ -124,10 +118,10 @@ fn step(page: &Page<'_>, id: &ObjectId) -> Step {
 }
 
 /// The list of `/blocked`, alone: what open pages fetch again.
-pub fn part(page: &Page<'_>) -> String {
+pub fn part(page: &Page<'_>) -> askama::Result<String> {
     let live = page.state.live();
     if !live.enabled() {
-        return BlockedPart { off: true, stale: String::new(), loading: String::new(), other: String::new(), counts: Vec::new(), roots: Vec::new(), not_in_git: Vec::new(), instances: Vec::new() }.render().unwrap_or_default();
+        return BlockedPart { off: true, stale: String::new(), loading: String::new(), other: String::new(), counts: Vec::new(), roots: Vec::new(), not_in_git: Vec::new(), instances: Vec::new() }.render();
     }
     let inner = live.lock();
     let other = other_cluster(page, &inner);
@@ -162,11 +156,11 @@ pub fn part(page: &Page<'_>) -> String {
         let kinds: Vec<String> = report.loading.iter().map(ToString::to_string).collect();
         format!("Loading: the cluster's list of {} has not come back yet. Those objects are not known yet, neither applied nor missing.", kinds.join(", "))
     };
-    BlockedPart { off: false, stale: stale_text(&inner), loading, other, counts, roots, not_in_git, instances }.render().unwrap_or_default()
+    BlockedPart { off: false, stale: stale_text(&inner), loading, other, counts, roots, not_in_git, instances }.render()
 }
 
 /// One object's live status: its state, and what blocks it with the chain to each.
-pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
+pub fn object_part(page: &Page<'_>, id: &ObjectId) -> askama::Result<String> {
     let live = page.state.live();
     let inner = live.lock();
     let other = if live.enabled() { other_cluster(page, &inner) } else { "The live status is off.".into() };
@@ -213,12 +207,11 @@ pub fn object_part(page: &Page<'_>, id: &ObjectId) -> String {
         blocked_href: format!("{}/blocked{q}", page.base()),
     }
     .render()
-    .unwrap_or_default()
 }
 
 /// Where an object's live part is fetched from.
 pub fn object_part_href(page: &Page<'_>, id: &ObjectId) -> String {
-    format!("{}/blocked{}{}", page.base(), object_path(id), page.cluster_query())
+    format!("{}/blocked{}{}", page.base(), id.path(), page.cluster_query())
 }
 
 pub struct HopRow {
@@ -244,7 +237,7 @@ struct TimingPart {
 }
 
 /// The critical path's observed timing (its part of `/critical-path`).
-pub fn timing_part(page: &Page<'_>) -> String {
+pub fn timing_part(page: &Page<'_>) -> askama::Result<String> {
     let live = page.state.live();
     let inner = live.lock();
     let other = if live.enabled() { other_cluster(page, &inner) } else { "The live status is off.".into() };
@@ -274,5 +267,5 @@ pub fn timing_part(page: &Page<'_>) -> String {
             }
         })
         .collect();
-    TimingPart { other, total: observed.total.map_or(String::new(), |t| t.to_string()), estimate: observed.estimate.to_string(), hops }.render().unwrap_or_default()
+    TimingPart { other, total: observed.total.map_or(String::new(), |t| t.to_string()), estimate: observed.estimate.to_string(), hops }.render()
 }

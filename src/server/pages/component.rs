@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 
-use super::{DiagnosticRow, Link, Page, diagnostic_row, level_text, stats};
+use super::{Body, DiagnosticRow, Link, Page, diagnostic_row, level_text, stats};
 use crate::analysis::prerequisites::Wait;
 use crate::graph::EdgeKind;
 use crate::model::{Kind, ObjectId};
@@ -48,10 +48,10 @@ struct ComponentPage {
     waited_by: Vec<Link>,
 }
 
-pub fn component(page: &Page<'_>, path: &str) -> Option<(String, String)> {
+pub fn component(page: &Page<'_>, path: &str) -> askama::Result<Option<Body>> {
     let view = page.view;
     let stages = views::stages(view, path);
-    let first = stages.first()?;
+    let Some(first) = stages.first() else { return Ok(None) };
     let members: BTreeSet<&ObjectId> = stages.iter().map(|s| &s.id).collect();
     let pre = &view.analysis.prerequisites;
     let mut waits_on = BTreeMap::new();
@@ -134,7 +134,7 @@ pub fn component(page: &Page<'_>, path: &str) -> Option<(String, String)> {
         })
         .collect();
     let body = ComponentPage {
-        stats: stats(page),
+        stats: stats(page)?,
         overview_href: format!("{}/{}", page.base(), page.cluster_query()),
         name: path.rsplit('/').next().unwrap_or(path).to_string(),
         path: path.to_string(),
@@ -145,5 +145,5 @@ pub fn component(page: &Page<'_>, path: &str) -> Option<(String, String)> {
         waits_on: links(waits_on),
         waited_by: links(waited_by),
     };
-    Some((format!("{} (component)", path.rsplit('/').next().unwrap_or(path)), body.render().unwrap_or_default()))
+    Ok(Some((format!("{} (component)", path.rsplit('/').next().unwrap_or(path)), body.render()?)))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 
-use super::{ChainStep, Page, Toggle, level_text, stats};
+use super::{Body, ChainStep, Page, Toggle, level_text, stats};
 use crate::analysis::critical_path::REQUEUE_DEPENDENCY;
 use crate::analysis::prerequisites::Wait;
 use crate::graph::EdgeKind;
@@ -84,7 +84,7 @@ fn path_drawing(page: &Page<'_>, path: &[ObjectId], near: bool) -> String {
     svg::render(&drawing)
 }
 
-pub fn critical_path(page: &Page<'_>) -> (String, String) {
+pub fn critical_path(page: &Page<'_>) -> askama::Result<Body> {
     let view = page.view;
     let a = &view.analysis;
     let near = page.params.get("near").map(String::as_str) == Some("1");
@@ -126,7 +126,7 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
         format!("{} dominates: it may take {} of the {}.{note}", d.id.name, d.worst_case, a.weighted_path.total)
     });
     let body = CriticalPage {
-        stats: stats(page),
+        stats: stats(page)?,
         hops: a.critical_path.nodes.len(),
         total: a.weighted_path.total,
         cold_start: a.cold_start.total,
@@ -154,5 +154,5 @@ pub fn critical_path(page: &Page<'_>) -> (String, String) {
         dominant,
         live_part: if page.state.live().enabled() { format!("{}/blocked/timing{}", page.base(), page.cluster_query()) } else { String::new() },
     };
-    ("critical path".into(), body.render().unwrap_or_default())
+    Ok(("critical path".into(), body.render()?))
 }

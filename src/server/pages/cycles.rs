@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 
-use super::{Page, stats};
+use super::{Body, Page, stats};
 use crate::graph::EdgeKind;
 use crate::model::ObjectId;
 use crate::render::svg;
@@ -27,7 +27,7 @@ struct CyclesPage {
     cycles: Vec<CycleView>,
 }
 
-pub fn cycles(page: &Page<'_>) -> (String, String) {
+pub fn cycles(page: &Page<'_>) -> askama::Result<Body> {
     let view = page.view;
     let cycles = view
         .analysis
@@ -55,5 +55,5 @@ pub fn cycles(page: &Page<'_>) -> (String, String) {
             }
         })
         .collect();
-    ("cycles".into(), CyclesPage { stats: stats(page), cycles }.render().unwrap_or_default())
+    Ok(("cycles".into(), CyclesPage { stats: stats(page)?, cycles }.render()?))
 }

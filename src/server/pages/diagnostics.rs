@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 
-use super::{DiagnosticRow, Page, Toggle, diagnostic_row, stats};
+use super::{Body, DiagnosticRow, Page, Toggle, diagnostic_row, stats};
 use crate::diagnostic::Diagnostic;
 use crate::server::views::DiagnosticFilter;
 
@@ -27,7 +27,7 @@ pub struct DiagnosticGroup {
     pub rows: Vec<DiagnosticRow>,
 }
 
-pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) {
+pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> askama::Result<Body> {
     let all: Vec<&Diagnostic> = page.view.analysis.diagnostics.iter().chain(outside).collect();
     let severity = page.params.get("severity").map(String::as_str);
     let code = page.params.get("code").map(String::as_str);
@@ -67,6 +67,6 @@ pub fn diagnostics(page: &Page<'_>, outside: &[Diagnostic]) -> (String, String) 
             groups.into_iter().map(|((heading, href), rows)| DiagnosticGroup { heading, href, rows }).collect()
         }
     };
-    let body = DiagnosticsPage { stats: stats(page), severity_toggles, code_toggles, by_toggles, groups, empty, filtered: severity.is_some() || code.is_some() };
-    ("diagnostics".into(), body.render().unwrap_or_default())
+    let body = DiagnosticsPage { stats: stats(page)?, severity_toggles, code_toggles, by_toggles, groups, empty, filtered: severity.is_some() || code.is_some() };
+    Ok(("diagnostics".into(), body.render()?))
 }

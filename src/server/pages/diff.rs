@@ -11,7 +11,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::http::StatusCode;
 
-use super::{Link, Page, Params, whole_cluster_state};
+use super::{Body, Link, Page, Params, whole_cluster_state};
 use crate::diff::{self, Edge, Report, Status};
 use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds, version_line};
 use crate::graph;
@@ -80,12 +80,12 @@ pub fn canonical(params: &Params) -> Params {
     out
 }
 
-pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
+pub fn diff(page: &Page<'_>) -> askama::Result<(StatusCode, Body)> {
     let root = page.current.snapshot.repository.root.clone();
     let hide = |text: &str| crate::server::state::hide_in(text, page.state.options().hidden_paths.iter().chain([&root]));
     let problem = |status: StatusCode, text: String| {
         let body = super::Message { heading: "Cannot compare".into(), text: hide(&text), suggestions: vec![Link { name: "the levels".into(), href: format!("{}/{}", page.base(), page.cluster_query()), note: String::new() }], home: format!("{}/", page.base()) };
-        (status, ("diff".to_string(), body.render().unwrap_or_default()))
+        Ok((status, ("diff".to_string(), body.render()?)))
     };
     let (base, head) = (page.params.get("base").map(String::as_str), page.params.get("head").map(String::as_str));
     if let Some(bad) = [base, head].into_iter().flatten().find(|r| !diff::sides::valid_revision(r)) {
@@ -124,7 +124,7 @@ pub fn diff(page: &Page<'_>) -> (StatusCode, (String, String)) {
         builds: builds(page, c),
         svg,
     };
-    (StatusCode::OK, (format!("diff {} → {}", side(&report.base), side(&report.head)), body.render().unwrap_or_default()))
+    Ok((StatusCode::OK, (format!("diff {} → {}", side(&report.base), side(&report.head)), body.render()?)))
 }
 
 /// What a change does to the served snapshot's cluster `cluster`: `head` a revision, or the

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use super::{Page, stats};
+use super::{Body, Page, stats};
 use crate::model::ObjectId;
 use crate::server::views;
 
@@ -67,7 +67,7 @@ struct LevelsPage {
     rows: Vec<LevelRow>,
 }
 
-pub fn levels(page: &Page<'_>) -> (String, String) {
-    let body = LevelsPage { stats: stats(page), graph_href: format!("{}/{}", page.base(), page.cluster_query()), rows: level_rows(page) };
-    (format!("{} levels", page.view.cluster.name), body.render().unwrap_or_default())
+pub fn levels(page: &Page<'_>) -> askama::Result<Body> {
+    let body = LevelsPage { stats: stats(page)?, graph_href: format!("{}/{}", page.base(), page.cluster_query()), rows: level_rows(page) };
+    Ok((format!("{} levels", page.view.cluster.name), body.render()?))
 }

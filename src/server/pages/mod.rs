@@ -12,11 +12,10 @@ use std::fmt::Write;
 use std::sync::LazyLock;
 
 use askama::Template;
-use axum::extract::OriginalUri;
-use axum::http::StatusCode;
-
+use super::request::{Body, Frame};
 use super::state::{AppState, Current};
-use super::views::{ViewState, encode, object_path};
+use super::views::ViewState;
+use crate::model::link::{encode, encode_path};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::EdgeKind;
 use crate::layout::Direction;
@@ -55,6 +54,8 @@ pub struct Page<'a> {
     pub state: &'a AppState,
     pub current: &'a Current,
     pub view: &'a ClusterView,
+    /// The view's place in the snapshot.
+    pub index: usize,
     pub params: &'a Params,
     pub view_state: ViewState,
 }
@@ -66,10 +67,7 @@ impl Page<'_> {
 
     /// The query string that keeps the cluster (and nothing else) when following a link.
     fn cluster_query(&self) -> String {
-        match self.params.get("cluster") {
-            Some(c) => format!("?cluster={}", encode(c)),
-            None => String::new(),
-        }
+        cluster_query(self.params.get("cluster").map(String::as_str))
     }
 
     /// The current query with `key` set to `value` (or removed when `None`).
@@ -83,7 +81,7 @@ impl Page<'_> {
     }
 
     fn href(&self, id: &ObjectId) -> String {
-        format!("{}{}{}", self.base(), object_path(id), self.cluster_query())
+        format!("{}{}{}", self.base(), id.path(), self.cluster_query())
     }
 
     fn file_href(&self, file: &str, line: u32) -> String {
@@ -98,11 +96,16 @@ impl Page<'_> {
     fn line_href(&self, file: &str, line: u32) -> String {
         match self.file_href(file, line) {
             href if href.is_empty() && self.current.snapshot.repository.files.contains_key(file) => {
-                format!("{}/source/{}{}#L{line}", self.base(), file.split('/').map(encode).collect::<Vec<_>>().join("/"), self.cluster_query())
+                format!("{}/source/{}{}#L{line}", self.base(), encode_path(file), self.cluster_query())
             }
             href => href,
         }
     }
+}
+
+/// `?cluster=NAME` when the URL names a cluster: what links keep of it.
+pub fn cluster_query(named: Option<&str>) -> String {
+    named.map_or(String::new(), |c| format!("?cluster={}", encode(c)))
 }
 
 pub fn query_string(params: &Params) -> String {
@@ -238,7 +241,7 @@ fn count(n: usize, noun: &str) -> Count {
     (n, if n == 1 { noun.to_string() } else { format!("{noun}s") })
 }
 
-fn stats(page: &Page<'_>) -> String {
+fn stats(page: &Page<'_>) -> askama::Result<String> {
     let v = page.view;
     let of_kind = |k: Kind| v.cluster.objects.keys().filter(|id| id.kind == k).count();
     let sev = |s: Severity| v.analysis.diagnostics.iter().filter(|d| d.severity == s).count();
@@ -262,7 +265,6 @@ fn stats(page: &Page<'_>) -> String {
         revision: page.current.revision.clone().unwrap_or_default(),
     }
     .render()
-    .unwrap_or_default()
 }
 
 fn edge_toggles(page: &Page<'_>) -> Vec<Toggle> {
@@ -354,6 +356,7 @@ struct Layout<'a> {
     base: &'a str,
     banner: String,
     repository: String,
+    /// The cluster the search box asks about; empty when there is no choice to make.
     cluster: String,
     cluster_query: String,
     clusters: Vec<NamedLink>,
@@ -394,92 +397,80 @@ pub enum Section {
 /// The request header that asks for a page's `<main>` alone.
 pub const FRAGMENT: &str = "x-fluxgraph-fragment";
 
-/// Wraps a page's content in the layout, or returns the content alone for a fragment request.
-#[allow(clippy::too_many_arguments)] // each is one part of the request or the page; a struct would only rename them
-pub fn respond(
-    state: &AppState,
-    current: Option<&Current>,
-    cluster: Option<&str>,
-    section: Section,
-    uri: &OriginalUri,
-    fragment: bool,
-    status: StatusCode,
-    (title, content): (String, String),
-) -> (StatusCode, String) {
-    let html = if fragment {
-        content
-    } else {
-        let base = state.options().base_path.as_str();
-        let cluster_query = cluster.map_or(String::new(), |c| format!("?cluster={}", encode(c)));
-        let clusters = current
-            .map(|c| {
-                c.snapshot
-                    .clusters
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| NamedLink {
-                        name: v.cluster.name.clone(),
-                        href: format!("{base}/?cluster={}", encode(&v.cluster.name)),
-                        current: cluster.map_or(i == c.snapshot.main_cluster(), |name| name == v.cluster.name),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let views = [
-            (Section::Levels, "Levels", "/"),
-            (Section::CriticalPath, "Critical path", "/critical-path"),
-            (Section::Cycles, "Cycles", "/cycles"),
-            (Section::Diagnostics, "Diagnostics", "/diagnostics"),
-            (Section::Blocked, "Blocked", "/blocked"),
-        ]
-        .into_iter()
-        .filter(|(s, _, _)| *s != Section::Blocked || state.live().enabled())
-        .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
-        .collect();
-        // The switch to the change against the default branch, where there is a git work tree.
-        let git = current.is_some_and(|c| crate::load::git::is_work_tree(&c.snapshot.repository.root));
-        let diff = NamedLink { name: "Diff".into(), href: if git { format!("{base}/diff{cluster_query}") } else { String::new() }, current: section == Section::Diff };
-        let path_and_query = uri.0.path_and_query().map_or("/", |p| p.as_str());
-        let mut footer = String::new();
-        if let Some(c) = current {
-            let _ = write!(footer, "snapshot {}", c.version);
-            if let Some(r) = &c.revision {
-                let _ = write!(footer, " · revision {r}");
-            }
-            let _ = write!(footer, " · {} files", c.snapshot.repository.files.len() + c.snapshot.repository.other_files.len());
+/// Wraps a page's content in the layout, or gives the content alone for a fragment request.
+pub fn respond(frame: &Frame, section: Section, (title, content): Body) -> askama::Result<String> {
+    if frame.fragment {
+        return Ok(content);
+    }
+    let state = &frame.state;
+    let current = frame.current.as_deref();
+    let base = state.options().base_path.as_str();
+    let cluster_query = frame.cluster_query();
+    let snapshot = current.map(|c| &*c.snapshot);
+    let clusters = snapshot
+        .map(|s| {
+            s.clusters
+                .iter()
+                .enumerate()
+                .map(|(i, v)| NamedLink { name: v.cluster.name.clone(), href: format!("{base}/?cluster={}", encode(&v.cluster.name)), current: Some(i) == frame.index })
+                .collect()
+        })
+        .unwrap_or_default();
+    let views = [
+        (Section::Levels, "Levels", "/"),
+        (Section::CriticalPath, "Critical path", "/critical-path"),
+        (Section::Cycles, "Cycles", "/cycles"),
+        (Section::Diagnostics, "Diagnostics", "/diagnostics"),
+        (Section::Blocked, "Blocked", "/blocked"),
+    ]
+    .into_iter()
+    .filter(|(s, _, _)| *s != Section::Blocked || state.live().enabled())
+    .map(|(s, name, path)| NamedLink { name: name.into(), href: format!("{base}{path}{cluster_query}"), current: s == section })
+    .collect();
+    // The switch to the change against the default branch, where there is a git work tree.
+    let git = snapshot.is_some_and(|s| crate::load::git::is_work_tree(&s.repository.root));
+    let diff = NamedLink { name: "Diff".into(), href: if git { format!("{base}/diff{cluster_query}") } else { String::new() }, current: section == Section::Diff };
+    let path_and_query = frame.uri.0.path_and_query().map_or("/", |p| p.as_str());
+    let mut footer = String::new();
+    if let Some(c) = current {
+        let _ = write!(footer, "snapshot {}", c.version);
+        if let Some(r) = &c.revision {
+            let _ = write!(footer, " · revision {r}");
         }
-        let layout = Layout {
-            title: &title,
-            base,
-            banner: current.and_then(|c| c.failure.clone()).map(|f| format!("The last refresh failed: {f}")).unwrap_or_default(),
-            repository: current
-                .and_then(|c| c.snapshot.repository.root.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_default(),
-            cluster: cluster.unwrap_or("").to_string(),
-            cluster_query,
-            clusters,
-            views,
-            diff,
-            share_url: state.share_url(path_and_query),
-            version: current.map_or(0, |c| c.version),
-            content: &content,
-            footer,
-            status: if state.live().enabled() { format!("{base}/api/status") } else { String::new() },
-            states: STATES.as_str(),
-        };
-        layout.render().unwrap_or_default()
+        let _ = write!(footer, " · {} files", c.snapshot.repository.files.len() + c.snapshot.repository.other_files.len());
+    }
+    // The search box asks about the cluster shown, named whenever there is a choice: the
+    // largest cluster may be another by the time the reader types.
+    let several = snapshot.is_some_and(|s| s.clusters.len() > 1);
+    let search_cluster = frame.view().filter(|_| several || frame.named.is_some()).map_or(String::new(), |v| v.cluster.name.clone());
+    let layout = Layout {
+        title: &title,
+        base,
+        banner: current.and_then(|c| c.failure.clone()).map(|f| format!("The last refresh failed: {f}")).unwrap_or_default(),
+        repository: snapshot.and_then(|s| s.repository.root.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default(),
+        cluster: search_cluster,
+        cluster_query,
+        clusters,
+        views,
+        diff,
+        share_url: state.share_url(path_and_query),
+        version: current.map_or(0, |c| c.version),
+        content: &content,
+        footer,
+        status: if state.live().enabled() { format!("{base}/api/status") } else { String::new() },
+        states: STATES.as_str(),
     };
-    (status, html)
+    layout.render()
 }
 
 /// The helpful 404: what was asked for, and the closest objects by name.
-pub fn not_found(state: &AppState, view: Option<&ClusterView>, cluster_query: &str, what: &str, name: &str) -> (String, String) {
+pub fn not_found(state: &AppState, view: Option<&ClusterView>, cluster_query: &str, what: &str, name: &str) -> askama::Result<Body> {
     let base = &state.options().base_path;
     let suggestions = view
         .map(|v| {
             search(v, name, 5)
                 .into_iter()
-                .map(|id| Link { name: id.to_string(), href: format!("{base}{}{cluster_query}", object_path(id)), note: String::new() })
+                .map(|id| Link { name: id.to_string(), href: format!("{base}{}{cluster_query}", id.path()), note: String::new() })
                 .collect()
         })
         .unwrap_or_default();
@@ -489,5 +480,5 @@ pub fn not_found(state: &AppState, view: Option<&ClusterView>, cluster_query: &s
         suggestions,
         home: format!("{base}/{cluster_query}"),
     };
-    ("not found".into(), message.render().unwrap_or_default())
+    Ok(("not found".into(), message.render()?))
 }

@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 
-use super::{ChainStep, DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_toggles, kind_toggles, level_text, stats};
+use super::{Body, ChainStep, DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_toggles, kind_toggles, level_text, stats};
 use crate::analysis::prerequisites::Wait;
 use crate::model::{Kind, ObjectId};
 use crate::render::{redact, svg};
-use crate::server::views::{self, Field, component_of, encode};
+use crate::model::link::encode_path;
+use crate::server::views::{self, Field, component_of};
 
 pub struct Line {
     pub number: usize,
@@ -72,7 +73,7 @@ struct ObjectPage {
     live_part: String,
 }
 
-pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
+pub fn object(page: &Page<'_>, id: &ObjectId) -> askama::Result<Body> {
     let view = page.view;
     let object = &view.cluster.objects[id];
     let level = view.analysis.levels.get(id).copied().flatten();
@@ -152,9 +153,9 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
     let component = component_of(object).unwrap_or("").to_string();
     let body = ObjectPage {
         live_part: if page.state.live().enabled() { super::blocked::object_part_href(page, id) } else { String::new() },
-        stats: stats(page),
+        stats: stats(page)?,
         overview_href: format!("{}/{}", page.base(), page.cluster_query()),
-        component_href: format!("{}/component/{}{}", page.base(), component.split('/').map(encode).collect::<Vec<_>>().join("/"), page.cluster_query()),
+        component_href: format!("{}/component/{}{}", page.base(), encode_path(&component), page.cluster_query()),
         component,
         kind: id.kind.to_string(),
         name: id.name.clone(),
@@ -176,7 +177,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> (String, String) {
         applies_section,
         source: source_lines(page, object.file.as_str(), object.line),
     };
-    (format!("{} ({})", id.name, id.kind), body.render().unwrap_or_default())
+    Ok((format!("{} ({})", id.name, id.kind), body.render()?))
 }
 
 /// The lines of the document that defines an object, redacted, with its first line marked.
@@ -204,9 +205,9 @@ struct SourcePage {
 /// A whole file of the repository (`/source/{path}`), redacted, each line an anchor: where a
 /// file:line links when no forge URL is given. Only files the snapshot holds are shown; the
 /// path in the URL is looked up among them, never opened.
-pub fn source(page: &Page<'_>, file: &str) -> Option<(String, String)> {
-    let source = page.current.snapshot.repository.files.get(file)?;
+pub fn source(page: &Page<'_>, file: &str) -> askama::Result<Option<Body>> {
+    let Some(source) = page.current.snapshot.repository.files.get(file) else { return Ok(None) };
     let lines = redact::redact(source).iter().enumerate().map(|(i, l)| Line { number: i + 1, parts: pieces(l), mark: false }).collect();
     let body = SourcePage { file: file.to_string(), lines };
-    Some((file.rsplit('/').next().unwrap_or(file).to_string(), body.render().unwrap_or_default()))
+    Ok(Some((file.rsplit('/').next().unwrap_or(file).to_string(), body.render()?)))
 }

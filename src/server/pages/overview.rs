@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use askama::Template;
 
 use super::levels::{LevelRow, level_rows};
-use super::{DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_toggles, kind_toggles, layout_toggles, stats, whole_cluster_state};
+use super::{Body, DiagnosticRow, Link, Page, Toggle, diagnostic_row, edge_toggles, kind_toggles, layout_toggles, stats, whole_cluster_state};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::render::svg;
 use crate::server::groups::{self, GROUP_ABOVE};
@@ -50,7 +50,7 @@ fn grouped(page: &Page<'_>) -> bool {
     }
 }
 
-pub fn overview(page: &Page<'_>) -> (String, String) {
+pub fn overview(page: &Page<'_>) -> askama::Result<Body> {
     let page = &Page { view_state: whole_cluster_state(page), ..*page };
     let drawing = views::overview(page.view, &page.view_state, page.base(), &page.cluster_query());
     let grouped = grouped(page);
@@ -86,7 +86,7 @@ pub fn overview(page: &Page<'_>) -> (String, String) {
     let important: Vec<&Diagnostic> = page.view.analysis.diagnostics.iter().filter(|d| d.severity != Severity::Info).collect();
     let shown = 8;
     let body = Overview {
-        stats: stats(page),
+        stats: stats(page)?,
         edge_toggles: edge_toggles(page),
         kind_toggles: kind_toggles(page),
         layout_toggles: layout_toggles(page),
@@ -102,5 +102,5 @@ pub fn overview(page: &Page<'_>) -> (String, String) {
         more: important.len().saturating_sub(shown),
         diagnostics_href: format!("{}/diagnostics{}", page.base(), page.cluster_query()),
     };
-    (format!("{} levels", page.view.cluster.name), body.render().unwrap_or_default())
+    Ok((format!("{} levels", page.view.cluster.name), body.render()?))
 }

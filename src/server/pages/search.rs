@@ -55,10 +55,10 @@ pub struct SearchResult {
     pub href: String,
 }
 
-pub fn search_page(page: &Page<'_>, query: &str) -> (String, String) {
+pub fn search_page(page: &Page<'_>, query: &str) -> askama::Result<super::Body> {
     let results = search(page.view, query, 50)
         .into_iter()
         .map(|id| SearchResult { name: id.name.clone(), kind: id.kind.to_string(), namespace: id.namespace.clone(), href: page.href(id) })
         .collect();
-    (format!("search {query}"), SearchPage { query: query.to_string(), results }.render().unwrap_or_default())
+    Ok((format!("search {query}"), SearchPage { query: query.to_string(), results }.render()?))
 }
