@@ -23,6 +23,7 @@ pub mod edit;
 pub mod kustomize;
 pub mod patch;
 pub mod git;
+pub mod scalar;
 pub mod substitute;
 pub mod tree;
 pub mod yaml;

@@ -3,8 +3,8 @@
 //! Takes the text of one file and gives its documents, one `Result` each, so that one bad
 //! document does not hide the others (the stream is split at `---` lines and each part
 //! parsed alone). Anchors, aliases and merge keys (`<<`) are resolved; tags are ignored,
-//! except `!!str`; plain scalars follow YAML 1.2's core schema, and numbers keep the text
-//! they were written with (`1.10` stays `1.10`).
+//! except `!!str`; plain scalars are typed as kustomize's reader (Go's yaml.v3) types them
+//! ([`super::scalar`]), and numbers keep the text they were written with (`1.10` stays `1.10`).
 //!
 //! The events come from granit-parser, the YAML parser serde-saphyr is built on. We checked
 //! serde-saphyr itself (multi-document, anchors with merge keys, `Spanned<T>` lines on nested
@@ -19,6 +19,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
+
+use super::scalar::{Number, number};
 
 /// One YAML node and the line it starts on (1-based; 0 when not known).
 #[derive(Debug, Clone, PartialEq)]
@@ -186,12 +188,7 @@ impl Node {
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => n
-                .parse::<i64>()
-                .map(J::from)
-                .ok()
-                .or_else(|| n.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(J::Number))
-                .unwrap_or_else(|| J::String(n.clone())),
+            Value::Number(n) => number(n).and_then(Number::to_json).unwrap_or_else(|| J::String(n.clone())),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
@@ -233,18 +230,18 @@ impl Node {
     }
 }
 
-/// A node written back out (YAML or JSON) as the value it is: maps keep their order, numbers
-/// are numbers (an integer as one, anything else as a float, text that is neither as text).
+/// A node written back out (YAML or JSON) as the value it is, as kustomize writes it: maps keep
+/// their order, numbers are the numbers Go reads (`0775` is 509, `7.0` is 7; [`number`]).
 impl serde::Serialize for Node {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match &self.value {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Number(n) => match (n.parse::<i64>(), n.parse::<u64>(), n.parse::<f64>()) {
-                (Ok(i), _, _) => serializer.serialize_i64(i),
-                (_, Ok(u), _) => serializer.serialize_u64(u),
-                (_, _, Ok(f)) if f.is_finite() => serializer.serialize_f64(f),
+            Value::Number(n) => match number(n).and_then(Number::to_json) {
+                Some(serde_json::Value::Number(j)) if j.is_i64() => serializer.serialize_i64(j.as_i64().unwrap_or_default()),
+                Some(serde_json::Value::Number(j)) if j.is_u64() => serializer.serialize_u64(j.as_u64().unwrap_or_default()),
+                Some(serde_json::Value::Number(j)) => serializer.serialize_f64(j.as_f64().unwrap_or_default()),
                 _ => serializer.serialize_str(n),
             },
             Value::Str(s) => serializer.serialize_str(s),
@@ -555,35 +552,7 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
 }
 
 fn is_number(t: &str) -> bool {
-    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if digits.is_empty() {
-        return false;
-    }
-    if let Some(hex) = t.strip_prefix("0x") {
-        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    }
-    if let Some(oct) = t.strip_prefix("0o") {
-        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    }
-    if matches!(digits, ".inf" | ".Inf" | ".INF") || matches!(t, ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    let (mantissa, exponent) = match digits.find(['e', 'E']) {
-        Some(i) => (&digits[..i], Some(&digits[i + 1..])),
-        None => (digits, None),
-    };
-    let (int, frac) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mantissa, None),
-    };
-    let int_ok = int.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()));
-    let has_digit = !int.is_empty() || frac.is_some_and(|f| !f.is_empty());
-    let exp_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-    });
-    int_ok && frac_ok && has_digit && exp_ok
+    number(t).is_some()
 }
 
 #[cfg(test)]
@@ -662,6 +631,20 @@ mod tests {
         assert_eq!(root.get("hex").unwrap().value, Value::Number("0x1F".into()));
         assert_eq!(root.get("neg").unwrap().value, Value::Number("-1e3".into()));
         assert_eq!(root.get("word").unwrap().as_str(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn numbers_are_written_as_go_reads_them() {
+        let d = docs("mode: 0775
+big: 1_000
+float: 7.0
+rate: 0.25
+hex: 0x1F
+");
+        let json = d[0].as_ref().unwrap().root.to_json();
+        assert_eq!(json, serde_json::json!({"mode": 509, "big": 1000, "float": 7, "rate": 0.25, "hex": 31}));
+        let written = serde_json::to_value(&*d[0].as_ref().unwrap().root).unwrap();
+        assert_eq!(written, json, "Serialize and to_json agree");
     }
 
     #[test]
