@@ -16,8 +16,8 @@ use std::sync::Arc;
 use super::variables::{self, Scope, VariableIndex};
 use super::{Applied, Cluster, KustomizationBuild, normalize_url, resourceset};
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::load::kustomize::{self, Overlay, Resource, normalize};
-use crate::load::patch::{Patch, Target};
+use crate::load::kustomize::{self, Image, Overlay, Resource, normalize};
+use crate::load::patch::{Origin, Patch, Target};
 use crate::load::substitute::Variables;
 use crate::load::{Node, Repository};
 use crate::model::{FluxObject, KustomizationSpec, Manifest, ObjectId, Kind, Spec};
@@ -135,7 +135,9 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         return Outcome::Deferred;
     }
     let vars = vars.filter(|v| !v.is_empty());
-    let build = kustomize::build(ctx.repo, &path, &overlay(object, &path));
+    let (overlay, unreadable_patches) = overlay(object, &path);
+    let mut build = kustomize::build(ctx.repo, &path, &overlay);
+    build.diagnostics.extend(unreadable_patches);
     let error = build.diagnostics.iter().find(|d| d.severity == Severity::Error).map(|d| d.clone().on(&object.id));
     diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(&object.id)));
     let common = common_metadata(&object.manifest);
@@ -366,27 +368,31 @@ fn artifact_path(cluster: &Cluster, artifact: &ObjectId, path: &str) -> Option<O
     Some(best.map(|(_, p)| p))
 }
 
-/// What the Kustomization adds to the kustomization file at its path.
-fn overlay(object: &FluxObject, path: &str) -> Overlay {
+/// What the Kustomization adds to the kustomization file at its path. Each patch remembers
+/// the Kustomization's file and its own line, for the changes it makes; one that cannot be read
+/// fails the build (`patch-failed`).
+fn overlay(object: &FluxObject, path: &str) -> (Overlay, Vec<Diagnostic>) {
     let spec = object.kustomization().expect("a Kustomization");
-    let patches = object
-        .manifest
-        .at(&["spec", "patches"])
-        .map(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| {
-            let target = p.get("target").map(Target::read);
-            Patch::parse(p.get("patch")?.as_str()?, target).ok()
-        })
-        .collect();
-    Overlay {
+    let file: Arc<str> = Arc::from(object.file.as_str());
+    let mut patches = Vec::new();
+    let mut diagnostics = Vec::new();
+    for p in object.manifest.at(&["spec", "patches"]).map(Node::as_seq).unwrap_or_default() {
+        let Some(text) = p.get("patch").and_then(Node::as_str) else { continue };
+        let origin = Origin { file: file.clone(), line: p.line };
+        match Patch::parse_at(text, p.get("target").map(Target::read), origin) {
+            Ok(patch) => patches.push(patch),
+            Err(e) => diagnostics.push(Diagnostic::error(Code::PatchFailed, &object.file, p.line, format!("spec.patches: {e}"))),
+        }
+    }
+    let overlay = Overlay {
         namespace: spec.target_namespace.clone(),
         patches,
         components: spec.components.iter().filter_map(|c| normalize(&kustomize::join(path, c))).collect(),
         name_prefix: spec.name_prefix.clone(),
         name_suffix: spec.name_suffix.clone(),
-    }
+        images: object.manifest.at(&["spec", "images"]).map(Node::as_seq).unwrap_or_default().iter().filter_map(Image::read).collect(),
+    };
+    (overlay, diagnostics)
 }
 
 /// A hint for a path that does not exist: the nearest existing folder above it.

@@ -466,7 +466,7 @@ fn config_map_entry(repo: &Repository, dir: &str, name: &str, key: &str) -> Opti
     while let Some(d) = folder {
         if kustomize::kustomization_file(repo, d).is_some() {
             let build = kustomize::build(repo, d, &Overlay::default());
-            let made = build.resources.iter().find(|r| model::type_of(&r.manifest) == ("v1", "ConfigMap") && model::metadata_name(&r.manifest).as_deref() == Some(name));
+            let made = build.resources.iter().find(|r| model::type_of(&r.manifest) == ("v1", "ConfigMap") && r.was_named(name));
             if let Some(text) = made.and_then(|r| r.manifest.at(&["data", key])).and_then(Node::scalar_text) {
                 return Some(text);
             }
@@ -488,7 +488,7 @@ fn synthetic_kustomization(namespace: &str, name: &str, path: &str, source_kind:
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"interval": "10m0s", "path": path, "prune": true, "sourceRef": {"kind": source_kind.as_str(), "name": name}},
     });
-    Resource { file: Arc::from(file), line, manifest: Arc::new(Node::from_json(&manifest, None, line)), sops: false }
+    Resource::new(Arc::from(file), line, Arc::new(Node::from_json(&manifest, None, line)), false)
 }
 
 /// The source that bootstrap or the operator creates.
@@ -505,7 +505,7 @@ fn synthetic_source(kind: Kind, namespace: &str, name: &str, url: Option<&str>, 
     }
     let api = if kind == Kind::GitRepository { "source.toolkit.fluxcd.io/v1" } else { "source.toolkit.fluxcd.io/v1beta2" };
     let manifest = serde_json::json!({"apiVersion": api, "kind": kind.as_str(), "metadata": {"name": name, "namespace": namespace}, "spec": spec});
-    Resource { file: Arc::from(file), line, manifest: Arc::new(Node::from_json(&manifest, None, line)), sops: false }
+    Resource::new(Arc::from(file), line, Arc::new(Node::from_json(&manifest, None, line)), false)
 }
 
 fn resource_id(r: &Resource) -> ObjectId {
@@ -522,7 +522,7 @@ fn flux_documents(repo: &Repository, path: &str) -> Vec<Resource> {
         .iter()
         .flatten()
         .filter(|d| model::flux_kind(&d.root).is_some())
-        .map(|d| Resource { file: shared.clone(), line: d.line, manifest: Arc::clone(&d.root), sops: is_sops(&d.root) })
+        .map(|d| Resource::new(shared.clone(), d.line, Arc::clone(&d.root), is_sops(&d.root)))
         .collect()
 }
 
@@ -608,7 +608,7 @@ fn unapplied_entries(repo: &Repository, patches: &BTreeSet<String>, urls: &BTree
     let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
     for &(file, line, node, kind) in &documents {
         if root_files.contains(file) && !applied_by_other(file, line) && !(kind == Kind::Kustomization && reads_foreign(node)) {
-            groups.entry(parent_dir(file)).or_default().push(Resource { file: Arc::from(file), line, manifest: Arc::clone(node), sops: false });
+            groups.entry(parent_dir(file)).or_default().push(Resource::new(Arc::from(file), line, Arc::clone(node), false));
         }
     }
     groups

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic};
+use crate::load::kustomize::Resource;
 use crate::load::substitute::{Binding, Variables};
 use crate::load::{Node, Repository};
 use crate::model::{self, FluxObject, PostBuild};
@@ -48,15 +49,25 @@ impl VariableIndex {
         index
     }
 
+    /// Adds a built object when it is a ConfigMap or a Secret, in `namespace`.
+    pub fn add_resource(&mut self, resource: &Resource, namespace: Option<String>) {
+        self.add_with(&resource.manifest, resource.data_unknown(), namespace, &resource.file, resource.line);
+    }
+
     /// Adds `manifest` when it is a ConfigMap or a Secret.
     pub fn add(&mut self, manifest: &Node, namespace: Option<String>, file: &Arc<str>, line: u32) {
+        self.add_with(manifest, false, namespace, file, line);
+    }
+
+    /// `data_unknown`: it was generated from inputs not all readable here.
+    fn add_with(&mut self, manifest: &Node, data_unknown: bool, namespace: Option<String>, file: &Arc<str>, line: u32) {
         let (api, kind) = model::type_of(manifest);
         if api != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
             return;
         }
         let Some(name) = model::metadata_name(manifest) else { return };
         let entries = |key: &str| manifest.get(key).map(Node::entries).unwrap_or_default();
-        let generated_open = manifest.at(&["metadata", "annotations", crate::load::kustomize::UNKNOWN_DATA_ANNOTATION]).is_some();
+        let generated_open = data_unknown;
         let definition = if kind == "ConfigMap" {
             let bindings = entries("data").iter().map(|(k, v)| (k.clone(), Binding::Value(v.scalar_text().unwrap_or_default()))).collect();
             Definition { file: file.clone(), line, bindings, open: generated_open }

@@ -269,12 +269,27 @@ impl fmt::Display for YamlError {
     }
 }
 
+/// How plain scalars are typed: as kustomize reads its files (yaml.v3), or as sigs.k8s.io/yaml
+/// reads a JSON 6902 patch and kustomize-controller a substituted manifest (yaml.v2, YAML 1.1:
+/// `yes` and `on` are booleans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    #[default]
+    Go,
+    Yaml11,
+}
+
 /// Parses every document of a file. A leading BOM and CRLF line ends are accepted.
 /// Empty documents (only comments) are skipped.
 pub fn parse_documents(text: &str) -> Vec<Result<Document, YamlError>> {
+    parse_documents_with(text, Schema::Go)
+}
+
+/// [`parse_documents`] with plain scalars typed by `schema`.
+pub fn parse_documents_with(text: &str, schema: Schema) -> Vec<Result<Document, YamlError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     split_documents(text)
-        .filter_map(|(first_line, chunk)| parse_one(chunk, first_line).transpose())
+        .filter_map(|(first_line, chunk)| parse_one(chunk, first_line, schema).transpose())
         .collect()
 }
 
@@ -295,16 +310,16 @@ fn split_documents(text: &str) -> impl Iterator<Item = (u32, &str)> {
     starts.into_iter().zip(ends).map(move |((line, start), end)| (line, &text[start..end]))
 }
 
-fn parse_one(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError> {
+fn parse_one(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<Document>, YamlError> {
     if chunk.lines().all(is_blank_or_marker) {
         return Ok(None);
     }
-    match parse_events(chunk, first_line) {
+    match parse_events(chunk, first_line, schema) {
         // Go's YAML reader (libyaml's scanner) ends an anchor or alias name at the first
         // character that is not a letter, digit, `_` or `-`, so `*app:` is the alias `app`
         // used as a key. YAML 1.2 reads `app:` as the name; where that fails, read it as Go does.
         Err(e) => match go_anchor_names(chunk) {
-            Some(rewritten) => parse_events(&rewritten, first_line).map_err(|_| e),
+            Some(rewritten) => parse_events(&rewritten, first_line, schema).map_err(|_| e),
             None => Err(e),
         },
         ok => ok,
@@ -342,9 +357,9 @@ fn go_anchor_names(chunk: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-fn parse_events(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError> {
+fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<Document>, YamlError> {
     let offset = first_line - 1;
-    let mut builder = Builder::default();
+    let mut builder = Builder { schema, ..Builder::default() };
     for event in Parser::new_from_str(chunk) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line() as u32 + offset,
@@ -412,6 +427,7 @@ struct Builder {
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    schema: Schema,
 }
 
 impl Builder {
@@ -420,7 +436,11 @@ impl Builder {
         let error = |message: String| YamlError { line, message };
         let node = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let node = Node::new(line, scalar(text, style, tag.as_deref()));
+                let value = match self.schema {
+                    Schema::Yaml11 if style == ScalarStyle::Plain && tag.is_none() => super::scalar::resolve_v2(&text),
+                    _ => scalar(text, style, tag.as_deref()),
+                };
+                let node = Node::new(line, value);
                 self.remember(anchor, &node);
                 node
             }
