@@ -559,6 +559,9 @@ pub(crate) fn plain_scalar(text: &str) -> Value {
 
 /// YAML 1.2 core schema for plain scalars; quoted and block scalars are strings.
 fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if style == ScalarStyle::Folded {
+        return Value::Str(go_folding(&text));
+    }
     if style != ScalarStyle::Plain || tag.is_some_and(|t| t.is_yaml_core_schema_tag("str")) {
         return Value::Str(text.into_owned());
     }
@@ -569,6 +572,28 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
         t if is_number(t) => Value::Number(text.into_owned()),
         _ => Value::Str(text.into_owned()),
     }
+}
+
+/// A folded (`>`) scalar as Go's YAML reader folds it: where a more-indented line follows a
+/// normal one, it keeps one line break more than YAML says (`a\n  b` is `a\n\n  b`). kustomize
+/// reads files with it, so that is what reaches the cluster. `text` is folded as YAML says.
+fn go_folding(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous_normal = false;
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            let more_indented = line.starts_with([' ', '\t']);
+            if more_indented && previous_normal {
+                out.push('\n');
+            }
+            previous_normal = !more_indented;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 fn is_number(t: &str) -> bool {
@@ -651,6 +676,15 @@ mod tests {
         assert_eq!(root.get("hex").unwrap().value, Value::Number("0x1F".into()));
         assert_eq!(root.get("neg").unwrap().value, Value::Number("-1e3".into()));
         assert_eq!(root.get("word").unwrap().as_str(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn folded_scalars_keep_a_break_more_before_a_more_indented_line_as_go_does() {
+        let d = docs("a: >\n  x\n    y\n  z\nb: >\n  x\n\n    y\n    w\nc: >-\n  one\n  two\n");
+        let root = &d[0].as_ref().unwrap().root;
+        assert_eq!(root.get("a").unwrap().as_str(), Some("x\n\n  y\nz\n"));
+        assert_eq!(root.get("b").unwrap().as_str(), Some("x\n\n\n  y\n  w\n"));
+        assert_eq!(root.get("c").unwrap().as_str(), Some("one two"));
     }
 
     #[test]
