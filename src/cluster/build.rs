@@ -19,7 +19,7 @@ use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::load::kustomize::{self, Image, Overlay, Resource, normalize};
 use crate::load::patch::{Origin, Patch, Target};
 use crate::load::substitute::Variables;
-use crate::load::{Node, Repository};
+use crate::load::{Node, Repository, Value, scalar};
 use crate::model::{FluxObject, KustomizationSpec, Manifest, ObjectId, Kind, Spec};
 
 /// What a build may read of the cluster resolved so far.
@@ -65,7 +65,7 @@ impl Built {
     pub fn add(&mut self, resource: Resource, unresolved: bool) {
         self.inventory.push(applied(&resource));
         let manifest = &resource.manifest;
-        if manifest.api_version() == "v1" && matches!(manifest.kind(), "ConfigMap" | "Secret") {
+        if (manifest.api_version() == "v1" && matches!(manifest.kind(), "ConfigMap" | "Secret")) || variables::makes_a_secret(manifest) {
             self.variables.push(resource.clone());
         }
         if resourceset::is_provider(manifest) {
@@ -130,7 +130,11 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     // substituteFrom reads what the cluster applies; a source it has not applied yet may
     // come from a Kustomization still to be built, so this one waits for the rest.
     let mut missing = variables::Missing::default();
-    let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, Scope::Cluster(ctx.applied), diagnostics, &mut missing));
+    // Once nothing else will move, a source no Kustomization applies is looked for in the files
+    // the cluster does not apply: a bootstrap applies such files.
+    let outside = ctx.last_round.then_some(variables::Outside { repo: ctx.repo, applied: &ctx.cluster.files });
+    let scope = Scope::Cluster { applied: ctx.applied, outside };
+    let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, &mut missing));
     if !ctx.last_round && (missing.required || (missing.optional && !ctx.optional_may_miss)) {
         return Outcome::Deferred;
     }
@@ -144,14 +148,21 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
     let mut literal: Vec<(Arc<Node>, Arc<str>)> = Vec::new();
     let mut built = Built::default();
+    let mut failed = None;
     let sops = sops_without_decryption(object, &build.resources);
     for mut resource in build.resources {
         // Asked when the build substitutes, or for the unsubstituted-variable lint.
         let asked = vars.is_some() || spec.post_build.is_none();
         let has_dollar = asked && may_hold_dollar(ctx.repo, &resource) && resource.manifest.any_string_contains(b'$');
         let mut unresolved = false;
-        if let Some(vars) = vars.as_ref().filter(|_| has_dollar) {
-            unresolved = substitute(&mut resource, vars, &mut undefined);
+        if let Some(vars) = vars.as_ref().filter(|v| has_dollar || v.invalid_name().is_some()) {
+            match substitute(&mut resource, vars, &mut undefined) {
+                Ok(u) => unresolved = u,
+                Err(e) => {
+                    failed.get_or_insert(e.on(&object.id));
+                    continue;
+                }
+            }
         }
         if spec.post_build.is_none() && has_dollar {
             literal.push((Arc::clone(&resource.manifest), resource.file.clone()));
@@ -164,6 +175,14 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         }
         built.add(resource, unresolved);
     }
+    let error = match (error, failed) {
+        (Some(e), _) => Some(e),
+        (None, Some(f)) => {
+            diagnostics.push(f.clone());
+            Some(f)
+        }
+        (None, None) => None,
+    };
     diagnostics.extend(undefined_variables(&object.id, undefined));
     diagnostics.extend(sops);
     let substitution = match &vars {
@@ -217,25 +236,99 @@ fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diag
     Ok(path)
 }
 
-/// Substitutes `vars` into a manifest's strings, unless substitution is disabled on it;
-/// notes the variables it found undefined. Whether a value stayed unknown.
-fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> bool {
+/// Substitutes `vars` into a manifest as kustomize-controller does (fluxcd/pkg
+/// `kustomize_varsub.go`): on the manifest's YAML text, which it then reads again, unless the
+/// object disables substitution. A string written plain in that text is read again as YAML 1.1
+/// once substituted, so `${PORT}` may become a number, `"${CRON}"`'s quotes go, and an empty
+/// value is `null`; the names substituted are kept on the resource. Whether a value stayed
+/// unknown; `Err` when Flux's substitution fails (the whole build fails).
+fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Diagnostic> {
     if substitution_disabled(&resource.manifest) {
-        return false;
+        return Ok(false);
     }
-    let mut unresolved = false;
-    let file = resource.file.clone();
-    Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
-        if s.contains('$') {
-            let out = vars.substitute(s);
-            for name in out.undefined {
-                undefined.entry(name).or_insert_with(|| (file.clone(), line));
-            }
-            unresolved |= !out.unresolved.is_empty();
-            *s = out.text;
+    let shown = format!("{}/{}", resource.manifest.kind(), resource.manifest.name().unwrap_or_default());
+    let fail = |line: u32, message: String| Diagnostic::error(Code::SubstitutionFailed, resource.file.to_string(), line, format!("post build failed for '{shown}': {message}"));
+    if let Some(name) = vars.invalid_name() {
+        return Err(fail(resource.line, format!("'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")));
+    }
+    let mut state = Expansion { vars, undefined, file: resource.file.clone(), unresolved: false, used: Vec::new() };
+    let mut manifest = (*resource.manifest).clone();
+    state.node(&mut manifest).map_err(|(line, e)| fail(line, e))?;
+    if manifest != *resource.manifest {
+        resource.manifest = Arc::new(manifest);
+    }
+    for name in state.used {
+        if !resource.substituted.contains(&name) {
+            resource.substituted.push(name);
         }
-    });
-    unresolved
+    }
+    Ok(state.unresolved)
+}
+
+/// One manifest's substitution under way.
+struct Expansion<'v> {
+    vars: &'v Variables,
+    undefined: &'v mut BTreeMap<String, (Arc<str>, u32)>,
+    file: Arc<str>,
+    unresolved: bool,
+    used: Vec<String>,
+}
+
+impl Expansion<'_> {
+    /// Substitutes into `node` and below; `Err` holds the line and Flux's error.
+    fn node(&mut self, node: &mut Node) -> Result<(), (u32, String)> {
+        let line = node.line;
+        match &mut node.value {
+            Value::Str(s) if s.contains('$') => {
+                let text = self.text(s, line)?;
+                if text != *s {
+                    node.value = if scalar::written_plain(s) {
+                        let mut value = scalar::reread(&text).map_err(|e| (line, format!("error converting YAML to JSON: {e}")))?;
+                        value.line = line;
+                        restamp(&mut value, line);
+                        value.value
+                    } else {
+                        Value::Str(text)
+                    };
+                }
+            }
+            Value::Seq(items) => items.iter_mut().try_for_each(|item| self.node(item))?,
+            Value::Map(entries) => {
+                for (key, value) in entries.iter_mut() {
+                    if key.contains('$') {
+                        *key = self.text(key, value.line)?;
+                    }
+                    self.node(value)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str, line: u32) -> Result<String, (u32, String)> {
+        let out = self.vars.expand(text).map_err(|e| (line, format!("envsubst error: {e}")))?;
+        for name in out.undefined {
+            self.undefined.entry(name).or_insert_with(|| (self.file.clone(), line));
+        }
+        self.unresolved |= !out.unresolved.is_empty();
+        for name in out.used {
+            if !self.used.contains(&name) {
+                self.used.push(name);
+            }
+        }
+        Ok(out.text)
+    }
+}
+
+/// Gives a value read from substituted text the line of the text it replaced.
+fn restamp(node: &mut Node, line: u32) {
+    node.line = line;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|i| restamp(i, line)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| restamp(v, line)),
+        _ => {}
+    }
 }
 
 /// `undefined-variable`: a `${VAR}` the postBuild does not define, which Flux replaces with

@@ -124,6 +124,57 @@ pub fn resolve_v2(text: &str) -> Value {
     }
 }
 
+/// Whether sigs.k8s.io/yaml (yaml.v2's emitter) writes `s` as a plain scalar, as it writes each
+/// manifest before kustomize-controller substitutes in its text: single-line, read back as the
+/// same string, and free of what YAML reads as syntax (libyaml's `analyze_scalar`).
+pub fn written_plain(s: &str) -> bool {
+    let Some(first) = s.chars().next() else { return false };
+    let blank = |c: char| c == ' ' || c == '\t';
+    let followed_by_blank = |i: usize| s[i + 1..].chars().next().is_none_or(blank);
+    if s.contains(['\n', '\r']) || s.starts_with(blank) || s.ends_with(blank) || s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    if "#,[]{}&*!|>'\"%@`".contains(first) || ("?:-".contains(first) && followed_by_blank(0)) {
+        return false;
+    }
+    let syntax = s.char_indices().any(|(i, c)| (c == ':' && followed_by_blank(i)) || (c == '#' && s[..i].ends_with(blank)) || c.is_control());
+    !syntax && matches!(resolve_v2(s), Value::Str(_)) && !is_base60(s)
+}
+
+/// yaml.v2's sexagesimal floats (`1:20`), which its emitter quotes.
+fn is_base60(s: &str) -> bool {
+    let t = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let mut parts = int.split(':');
+    let head = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    !rest.is_empty()
+        && head.starts_with(|c: char| c.is_ascii_digit())
+        && head.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+        && rest.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n < 60))
+        && frac.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+}
+
+/// What a plain scalar's text is once read again as sigs.k8s.io/yaml reads it (YAML 1.1): the
+/// value of `key: TEXT`. Text that YAML takes for syntax (`[a, b]`, `"quoted"`, `a: b`) is read
+/// as such; what it cannot read is the error kustomize-controller reports.
+pub fn reread(text: &str) -> Result<super::Node, String> {
+    let simple = text.chars().next().is_some_and(|c| c.is_alphanumeric() || "$/._(~+=".contains(c))
+        && !text.ends_with([' ', '\t', ':'])
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.contains(['\n', '\r']);
+    if simple {
+        return Ok(super::Node::new(0, resolve_v2(text)));
+    }
+    let doc = format!("v: {text}\n");
+    match super::yaml::parse_documents_with(&doc, super::yaml::Schema::Yaml11).into_iter().next() {
+        Some(Ok(d)) => d.root.get("v").cloned().ok_or_else(|| "not a value".to_string()),
+        Some(Err(e)) => Err(e.message),
+        None => Ok(super::Node::new(0, Value::Null)),
+    }
+}
+
 impl Number {
     /// As encoding/json writes it: an integral float without a fraction (`7.0` is `7`).
     pub fn to_json(self) -> Option<serde_json::Value> {
@@ -170,6 +221,21 @@ mod tests {
         assert_eq!(number("7.0").unwrap().to_json(), Some(serde_json::json!(7)));
         assert_eq!(number("0.25").unwrap().to_json(), Some(serde_json::json!(0.25)));
         assert_eq!(number(".inf").unwrap().to_json(), None);
+    }
+
+    #[test]
+    fn strings_written_plain_and_read_again() {
+        for plain in ["${APP}", "https://${HOST}/x", "a:b", "-x", "${A}#x"] {
+            assert!(written_plain(plain), "{plain}");
+        }
+        for quoted in ["", " x", "x ", "a: b", "a #b", "#x", "*x", "- x", "yes", "8080", "1:20", "two\nlines", "x:"] {
+            assert!(!written_plain(quoted), "{quoted:?}");
+        }
+        assert_eq!(reread("8080").unwrap().value, Value::Number("8080".into()));
+        assert_eq!(reread("\"H * * * *\"").unwrap().value, Value::Str("H * * * *".into()));
+        assert_eq!(reread("null").unwrap().value, Value::Null);
+        assert_eq!(reread("[a, b]").unwrap().as_seq().len(), 2);
+        assert!(reread("a: b").is_err(), "a mapping where a value goes");
     }
 
     #[test]
