@@ -366,11 +366,30 @@ fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<D
             message: e.info(),
         })?;
         let line = span.start.line() as u32 + offset;
+        let event = match event {
+            Event::Scalar(text, style, anchor, tag) if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && !chunk.ends_with('\n') => {
+                let end = span.end.byte_offset().unwrap_or(span.end.index());
+                let start = span.start.byte_offset().unwrap_or(span.start.index());
+                let header = chunk.get(start..).and_then(|h| h.lines().next()).unwrap_or("");
+                let text = if end >= chunk.len() && !header.contains('+') { at_end_without_break(text) } else { text };
+                Event::Scalar(text, style, anchor, tag)
+            }
+            event => event,
+        };
         if let Some(root) = builder.push(event, line)? {
             return Ok(Some(Document { line: root.line, root: Arc::new(root), has_dollar: chunk.as_bytes().contains(&b'$') }));
         }
     }
     Ok(None)
+}
+
+/// A block scalar that runs to the end of a text without a final line break: Go's reader has
+/// no line break to keep, so it ends without one (a patch written `|-` that holds a `|` block).
+fn at_end_without_break(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text.strip_suffix('\n') {
+        Some(stripped) => Cow::Owned(stripped.to_string()),
+        None => text,
+    }
 }
 
 fn is_blank_or_marker(line: &str) -> bool {
@@ -685,6 +704,16 @@ mod tests {
         assert_eq!(root.get("a").unwrap().as_str(), Some("x\n\n  y\nz\n"));
         assert_eq!(root.get("b").unwrap().as_str(), Some("x\n\n\n  y\n  w\n"));
         assert_eq!(root.get("c").unwrap().as_str(), Some("one two"));
+    }
+
+    #[test]
+    fn a_block_scalar_at_the_end_of_a_text_without_a_line_break_ends_without_one() {
+        let d = docs("a: |\n  x\n  y");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\ny"));
+        let d = docs("a: |\n  x\nb: 1");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"), "not at the end: clipped as usual");
+        let d = docs("a: |\n  x\n");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"));
     }
 
     #[test]
