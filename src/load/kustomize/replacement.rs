@@ -105,7 +105,7 @@ impl Options {
 }
 
 impl Replacement {
-    fn read(node: &Node, origin: Origin) -> Replacement {
+    pub(super) fn read(node: &Node, origin: Origin) -> Replacement {
         let source = node.get("source");
         let targets = node
             .get("targets")

@@ -2,7 +2,8 @@
 //! kustomize's order (`api/internal/target/kusttarget_configplugin.go`): strategic-merge patches
 //! (`patchesStrategicMerge`), `patches` (the Flux Kustomization's own last), `namespace`,
 //! `namePrefix`/`nameSuffix`, `labels` and `commonLabels`, `commonAnnotations`,
-//! `patchesJson6902`, `replicas`, `images`, `replacements`.
+//! `patchesJson6902`, `replicas`, `images`, `replacements`, then `transformers:` (kustomize's
+//! built-in transformers configured by hand; plugins do not run in kustomize-controller).
 //!
 //! Each is read from kustomize's own: `api/filters/namespace` (every kind its schema does not
 //! know as cluster-scoped gets the namespace, a `Namespace` is renamed to it, role bindings'
@@ -17,6 +18,7 @@ use regex::Regex;
 
 use super::fieldspec::{Config, FieldSpec, Leaf};
 use super::{Built, Builder, Change, Overlay, Resource, origin, scope};
+use crate::load::patch::Origin;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::patch::{Patch, PatchBody, Target, changed_fields};
 use crate::load::{Node, Value};
@@ -113,6 +115,7 @@ impl Builder<'_> {
         patches.extend(overlay.map_or(&[][..], |o| &o.patches).iter().cloned());
         let json6902 = self.patches(dir, root, from, "patchesJson6902");
         let replacements = self.replacements(dir, root, from);
+        let configured = self.configured_transformers(dir, root, from);
         if !self.manifests {
             return;
         }
@@ -168,6 +171,98 @@ impl Builder<'_> {
             if let Err(message) = replacement.apply(resources) {
                 self.build.diagnostics.push(Diagnostic::error(Code::InvalidObject, &*replacement.origin.file, replacement.origin.line, message));
             }
+        }
+        for (transformer, origin) in &configured {
+            self.run_configured(transformer, origin, resources, &config);
+        }
+    }
+
+    /// `transformers:` entries: inline configurations, or files of them.
+    fn configured_transformers(&mut self, dir: &str, root: &Node, from: &str) -> Vec<(Node, Origin)> {
+        let mut out = Vec::new();
+        for entry in root.get("transformers").map(Node::as_seq).unwrap_or_default() {
+            let Some(value) = entry.as_str() else { continue };
+            let inline: Vec<Node> = crate::load::yaml::parse_documents(value).into_iter().flatten().map(|d| (*d.root).clone()).filter(Node::is_map).collect();
+            if !inline.is_empty() {
+                out.extend(inline.into_iter().map(|n| (n, origin(from, entry.line))));
+                continue;
+            }
+            let Some(file) = self.listed_file(dir, value, from, entry.line, "transformer configuration") else { continue };
+            for doc in file.documents.iter().flatten() {
+                out.push(((*doc.root).clone(), origin(&file.path, doc.line)));
+            }
+        }
+        out
+    }
+
+    /// One of kustomize's built-in transformers, configured by hand (`apiVersion: builtin`);
+    /// any other is a plugin, which kustomize-controller does not run: the build fails.
+    fn run_configured(&mut self, config: &Node, origin: &Origin, resources: &mut Vec<Resource>, defaults: &Config) {
+        let specs = |key: &str, default: &[FieldSpec]| -> Vec<FieldSpec> {
+            match config.get(key) {
+                Some(list) => list.as_seq().iter().filter_map(FieldSpec::read).collect(),
+                None => default.to_vec(),
+            }
+        };
+        let text = |k: &str| config.get(k).and_then(Node::scalar_text).unwrap_or_default();
+        match (config.api_version(), config.kind()) {
+            ("builtin", "LabelTransformer") => set_fields(resources, &pairs(config.get("labels")), &specs("fieldSpecs", &defaults.common_labels)),
+            ("builtin", "AnnotationsTransformer") => {
+                set_fields(resources, &pairs(config.get("annotations")), &specs("fieldSpecs", &defaults.common_annotations))
+            }
+            ("builtin", "NamespaceTransformer") => {
+                if let Some(ns) = config.at(&["metadata", "namespace"]).and_then(Node::scalar_text) {
+                    let mut with = defaults.clone();
+                    with.namespace = specs("fieldSpecs", &defaults.namespace);
+                    set_namespace(resources, &ns, &with);
+                }
+            }
+            ("builtin", "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer") => {
+                let mut with = defaults.clone();
+                with.name_prefix = specs("fieldSpecs", &defaults.name_prefix);
+                add_affixes(resources, &text("prefix"), &text("suffix"), &with);
+            }
+            ("builtin", "ImageTagTransformer") => {
+                if let Some(image) = config.get("imageTag").and_then(Image::read) {
+                    set_images(resources, &image);
+                }
+            }
+            ("builtin", "ReplicaCountTransformer") => {
+                if let Some(replica) = config.get("replica") {
+                    if let (Some(name), Some(count)) = (replica.get("name").and_then(Node::scalar_text), replica.get("count")) {
+                        set_replicas(resources, &name, count);
+                    }
+                }
+            }
+            ("builtin", "PatchTransformer" | "PatchJson6902Transformer") => {
+                let target = config.get("target").map(Target::read);
+                let body = config.get("patch").or_else(|| config.get("jsonOp")).and_then(Node::as_str).unwrap_or_default();
+                match Patch::parse_at(body, target, origin.clone()) {
+                    Ok(patch) => self.apply_patch(&patch, resources),
+                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
+                }
+            }
+            ("builtin", "PatchStrategicMergeTransformer") => {
+                let body = config.get("patches").and_then(Node::as_str).unwrap_or_default();
+                match Patch::parse_all(body, None, origin.clone()) {
+                    Ok(patches) => patches.iter().for_each(|p| self.apply_patch(p, resources)),
+                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
+                }
+            }
+            ("builtin", "ReplacementTransformer") => {
+                for entry in config.get("replacements").map(Node::as_seq).unwrap_or_default() {
+                    let replacement = super::replacement::Replacement::read(entry, origin.clone());
+                    if let Err(message) = replacement.apply(resources) {
+                        self.error(Code::InvalidObject, &origin.file, origin.line, message);
+                    }
+                }
+            }
+            (api, kind) => self.error(
+                Code::InvalidObject,
+                &origin.file,
+                origin.line,
+                format!("transformer {api} {kind} is a kustomize plugin, which kustomize-controller does not run: the build fails"),
+            ),
         }
     }
 
