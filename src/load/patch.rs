@@ -218,6 +218,16 @@ impl Patch {
 
     /// Applies the patch to one manifest. `Ok(None)` means the manifest is deleted.
     pub fn apply(&self, manifest: &Node) -> Result<Option<Node>, String> {
+        // kyaml's merge drops the fields whose value is written as nothing (`key:`) from the
+        // maps of the object it patches.
+        let pruned;
+        let manifest = match &self.body {
+            PatchBody::StrategicMerge { .. } if has_empty_fields(manifest) => {
+                pruned = without_empty_fields(manifest);
+                &pruned
+            }
+            _ => manifest,
+        };
         let mut json = manifest.to_json();
         match &self.body {
             PatchBody::StrategicMerge { delete: true, .. } => return Ok(None),
@@ -239,6 +249,22 @@ impl Patch {
             PatchBody::Json6902(ops) => json6902(&mut json, ops)?,
         }
         Ok(Some(Node::from_json(&json, Some(manifest), manifest.line)))
+    }
+}
+
+/// Whether a map field of `node`, at any depth through maps, is written as nothing.
+fn has_empty_fields(node: &Node) -> bool {
+    node.entries().iter().any(|(_, v)| v.empty || (v.is_map() && has_empty_fields(v)))
+}
+
+/// `node` without its map fields written as nothing (lists are left as they are).
+fn without_empty_fields(node: &Node) -> Node {
+    match &node.value {
+        Value::Map(entries) => {
+            let kept = entries.iter().filter(|(_, v)| !v.empty).map(|(k, v)| (k.clone(), without_empty_fields(v))).collect();
+            Node { value: Value::Map(kept), ..node.clone() }
+        }
+        _ => node.clone(),
     }
 }
 
@@ -533,6 +559,14 @@ mod tests {
         assert_eq!(out["spec"], serde_json::json!({"a": {"z": 3}, "d": {}}));
         let delete = Patch::parse_at("kind: Thing\nmetadata:\n  name: t\n$patch: delete\n", None, origin()).unwrap();
         assert!(delete.apply(&m).unwrap().is_none());
+    }
+
+    #[test]
+    fn strategic_merge_drops_fields_written_as_nothing_from_the_maps_it_patches() {
+        let m = manifest("apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\nspec:\n  a:\n  b: ~\n  n:\n    x:\n  l:\n    - x:\n");
+        let p = Patch::parse_at("kind: Thing\nmetadata:\n  name: t\nspec:\n  c: 1\n", None, origin()).unwrap();
+        let out = p.apply(&m).unwrap().unwrap().to_json();
+        assert_eq!(out["spec"], serde_json::json!({"b": null, "n": {}, "l": [{"x": null}], "c": 1}));
     }
 
     #[test]

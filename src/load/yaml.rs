@@ -27,6 +27,9 @@ use super::scalar::{Number, number};
 pub struct Node {
     pub line: u32,
     pub value: Value,
+    /// A null written as nothing at all (`key:`), which kustomize's strategic merge drops
+    /// from the object it patches (`~` and `null` it keeps).
+    pub empty: bool,
 }
 
 /// The value of a node. Mapping keys are kept as strings, in document order.
@@ -64,7 +67,7 @@ const MAX_NODES: usize = 2_000_000;
 
 impl Node {
     pub fn new(line: u32, value: Value) -> Node {
-        Node { line, value }
+        Node { line, value, empty: false }
     }
 
     /// The child under `key` when this is a mapping.
@@ -226,7 +229,7 @@ impl Node {
                     .collect(),
             ),
         };
-        Node { line, value }
+        Node::new(line, value)
     }
 }
 
@@ -367,7 +370,9 @@ fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<D
         })?;
         let line = span.start.line() as u32 + offset;
         let event = match event {
-            Event::Scalar(text, style, anchor, tag) if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && !chunk.ends_with('\n') => {
+            Event::Scalar(text, style, anchor, tag)
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && !chunk.rsplit('\n').next().unwrap_or("").trim().is_empty() =>
+            {
                 let end = span.end.byte_offset().unwrap_or(span.end.index());
                 let start = span.start.byte_offset().unwrap_or(span.start.index());
                 let header = chunk.get(start..).and_then(|h| h.lines().next()).unwrap_or("");
@@ -376,15 +381,17 @@ fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<D
             }
             event => event,
         };
-        if let Some(root) = builder.push(event, line)? {
+        // A value written as nothing reads as `~` with an empty span.
+        let empty = matches!(event, Event::Scalar(_, ScalarStyle::Plain, _, None)) && span.start.index() == span.end.index();
+        if let Some(root) = builder.push(event, line, empty)? {
             return Ok(Some(Document { line: root.line, root: Arc::new(root), has_dollar: chunk.as_bytes().contains(&b'$') }));
         }
     }
     Ok(None)
 }
 
-/// A block scalar that runs to the end of a text without a final line break: Go's reader has
-/// no line break to keep, so it ends without one (a patch written `|-` that holds a `|` block).
+/// A block scalar whose last line ends the text without a line break: Go's reader has no line
+/// break to keep, so it ends without one (a patch written `|-` that holds a `|` block).
 fn at_end_without_break(text: Cow<'_, str>) -> Cow<'_, str> {
     match text.strip_suffix('\n') {
         Some(stripped) => Cow::Owned(stripped.to_string()),
@@ -451,7 +458,7 @@ struct Builder {
 
 impl Builder {
     /// Takes one event; returns the root once the document's top node is complete.
-    fn push(&mut self, event: Event<'_>, line: u32) -> Result<Option<Node>, YamlError> {
+    fn push(&mut self, event: Event<'_>, line: u32, empty: bool) -> Result<Option<Node>, YamlError> {
         let error = |message: String| YamlError { line, message };
         let node = match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -459,7 +466,7 @@ impl Builder {
                     Schema::Yaml11 if style == ScalarStyle::Plain && tag.is_none() => super::scalar::resolve_v2(&text),
                     _ => scalar(text, style, tag.as_deref()),
                 };
-                let node = Node::new(line, value);
+                let node = Node { line, value, empty };
                 self.remember(anchor, &node);
                 node
             }
@@ -714,6 +721,8 @@ mod tests {
         assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"), "not at the end: clipped as usual");
         let d = docs("a: |\n  x\n");
         assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"));
+        let d = docs("a: |\n  x\n  ");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"), "a last line of blanks has the break before it");
     }
 
     #[test]

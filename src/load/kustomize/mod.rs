@@ -589,6 +589,40 @@ impl<'a> Builder<'a> {
         built.resources.retain(|r| {
             r.manifest.at(&["metadata", "annotations", LOCAL_CONFIG]).and_then(Node::scalar_str) != Some("true")
         });
+        for r in &mut built.resources {
+            if annotations_need_rewrite(&r.manifest) {
+                let m = Arc::make_mut(&mut r.manifest);
+                rewrite_annotations(m);
+            }
+        }
+    }
+}
+
+/// kustomize keeps its own annotations on every object while it builds and writes the map back
+/// when it takes them off: annotations that are no map, or an empty one, are gone, and every
+/// value is a string (`api/resource/resource.go`, `SetAnnotations`).
+fn annotations_need_rewrite(manifest: &Node) -> bool {
+    match manifest.at(&["metadata", "annotations"]) {
+        None => false,
+        Some(a) => !a.is_map() || a.entries().is_empty() || a.entries().iter().any(|(_, v)| !matches!(v.value, Value::Str(_))),
+    }
+}
+
+fn rewrite_annotations(manifest: &mut Node) {
+    let Some(meta) = manifest.get_mut("metadata") else { return };
+    let keep = meta.get("annotations").is_some_and(|a| a.is_map() && !a.entries().is_empty());
+    if !keep {
+        meta.remove("annotations");
+        return;
+    }
+    if let Some(Value::Map(entries)) = meta.get_mut("annotations").map(|a| &mut a.value) {
+        for (_, v) in entries.iter_mut() {
+            let text = match &v.value {
+                Value::Null => String::new(),
+                _ => v.scalar_text().unwrap_or_else(|| v.to_json().to_string()),
+            };
+            v.value = Value::Str(text);
+        }
     }
 }
 
