@@ -265,10 +265,7 @@ fn make(generator: &Node, from: &str, name: &str, secret: bool, options: &Option
 /// the same id (kustomize's `appendReplaceOrMerge`).
 fn absorb(resources: &mut Vec<Resource>, mut new: Resource, behavior: Behavior) -> Result<(), String> {
     let id = new.id();
-    let mut matches: Vec<usize> = resources.iter().enumerate().filter(|(_, r)| r.has_id(&id)).map(|(i, _)| i).collect();
-    if matches.is_empty() {
-        matches = resources.iter().enumerate().filter(|(_, r)| r.trace.previous.iter().chain([&r.id()]).any(|p| p.gvkn_equals(&id))).map(|(i, _)| i).collect();
-    }
+    let matches: Vec<usize> = resources.iter().enumerate().filter(|(_, r)| r.has_id(&id)).map(|(i, _)| i).collect();
     let shown = format!("{}/{}", id.kind, id.name);
     match (matches.as_slice(), behavior) {
         ([], Behavior::Create) => {

@@ -320,6 +320,7 @@ impl<'a> Builder<'a> {
             Some(file) => self.kustomization(dir, file, overlay),
             None => {
                 let mut built = self.generated(dir);
+                self.refuse_duplicates(dir, &built);
                 let empty = Node::new(0, Value::Map(Vec::new()));
                 let overlay = overlay.cloned().unwrap_or_default();
                 let components: Vec<(String, String, u32)> = overlay.components.iter().map(|c| (c.clone(), String::new(), 0)).collect();
@@ -442,6 +443,7 @@ impl<'a> Builder<'a> {
                 built.join(added);
             }
         }
+        self.refuse_duplicates(from, built);
         self.configurations(dir, root, from, built);
         if root.get("helmCharts").is_some_and(|c| !c.as_seq().is_empty()) || root.get("helmChartInflationGenerator").is_some() {
             self.error(
@@ -466,6 +468,25 @@ impl<'a> Builder<'a> {
             self.component(&component, &from, line, built);
         }
         self.transform(dir, root, from, overlay, built);
+    }
+
+    /// kustomize refuses to add an object whose id is there already ("may not add resource
+    /// with an already registered id"): the build fails.
+    fn refuse_duplicates(&mut self, from: &str, built: &Built) {
+        if !self.manifests {
+            return;
+        }
+        let mut seen = HashSet::with_capacity(built.resources.len());
+        for r in &built.resources {
+            let id = r.id();
+            let namespace = if id.namespace.is_empty() { "default".to_string() } else { id.namespace.clone() };
+            if !seen.insert((id.group.clone(), id.version.clone(), id.kind.clone(), id.name.clone(), namespace)) {
+                let shown = format!("{}/{}", id.kind, id.name);
+                let message = format!("{shown} ({}:{}) is there twice; kustomize refuses an object with an id it already has, and fails the build", r.file, r.line);
+                self.error(Code::InvalidObject, from, 0, message);
+                return;
+            }
+        }
     }
 
     /// `configurations:` files: field specs added to kustomize's own.
