@@ -274,11 +274,15 @@ struct Built {
     resources: Vec<Resource>,
     /// Beyond kustomize's built-in configuration.
     config: Option<Box<Config>>,
+    /// A remote resource was left out: what names an object that is not here may name one of
+    /// its objects.
+    remote: bool,
 }
 
 impl Built {
     fn join(&mut self, other: Built) {
         self.resources.extend(other.resources);
+        self.remote |= other.remote;
         if let Some(config) = other.config {
             match &mut self.config {
                 Some(mine) => mine.merge(&config),
@@ -524,7 +528,7 @@ impl<'a> Builder<'a> {
                 line,
                 format!("remote resource {rel} is applied too, but fluxgraph does not fetch it"),
             ));
-            return Built::default();
+            return Built { remote: true, ..Built::default() };
         }
         let Some(path) = normalize(&join(dir, rel)) else {
             self.error(Code::PathNotFound, from, line, format!("resource {rel} points outside the repository"));
@@ -532,7 +536,7 @@ impl<'a> Builder<'a> {
         };
         if let Some(file) = self.repo.files.get(&path) {
             self.build.files.insert(path);
-            return Built { resources: self.file_resources(file, false), config: None };
+            return Built { resources: self.file_resources(file, false), ..Built::default() };
         }
         if self.repo.is_dir(&path) {
             return match kustomization_file(self.repo, &path) {

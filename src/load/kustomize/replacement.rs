@@ -128,9 +128,14 @@ impl Replacement {
         }
     }
 
-    /// Copies the source's value into every target; why the build fails, when it does.
-    pub(super) fn apply(&self, resources: &mut [Resource]) -> Result<(), String> {
-        let value = self.value(resources)?;
+    /// Copies the source's value into every target; why the build fails, when it does. With
+    /// `remote` resources left out, a source that is not here may be one of theirs: nothing is
+    /// copied, and nothing fails.
+    pub(super) fn apply(&self, resources: &mut [Resource], remote: bool) -> Result<(), String> {
+        let value = match self.value(resources) {
+            Err(_) if remote && !resources.iter().any(|r| self.source.selects_any_id(r)) => return Ok(()),
+            value => value?,
+        };
         for target in &self.targets {
             let paths: Vec<String> = if target.field_paths.is_empty() { vec!["metadata.name".into()] } else { target.field_paths.clone() };
             for r in resources.iter_mut() {
@@ -359,7 +364,7 @@ mod tests {
             resource("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\nspec:\n  path: ./x\n"),
         ];
         let r = replacement("source:\n  kind: Namespace\n  fieldPath: metadata.name\ntargets:\n  - select:\n      kind: Kustomization\n      group: kustomize.toolkit.fluxcd.io\n    fieldPaths: [spec.targetNamespace]\n    options:\n      create: true\n");
-        r.apply(&mut resources).unwrap();
+        r.apply(&mut resources, false).unwrap();
         assert_eq!(resources[1].manifest.to_json()["spec"]["targetNamespace"], "media");
     }
 
@@ -370,13 +375,13 @@ mod tests {
             resource("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          ports:\n            - containerPort: 80\n          env:\n            - name: HOST\n              value: x.y\n"),
         ];
         let r = replacement("source:\n  kind: ConfigMap\n  name: src\n  fieldPath: data.port\ntargets:\n  - select:\n      kind: Deployment\n    fieldPaths:\n      - spec.template.spec.containers.[name=app].ports.0.containerPort\n");
-        r.apply(&mut resources).unwrap();
+        r.apply(&mut resources, false).unwrap();
         let r2 = replacement("source:\n  kind: ConfigMap\n  fieldPath: data.host\n  options: {delimiter: '.', index: 0}\ntargets:\n  - select: {kind: Deployment}\n    fieldPaths: ['spec.template.spec.containers.*.env.[name=HOST].value']\n    options: {delimiter: '.', index: 1}\n");
-        r2.apply(&mut resources).unwrap();
+        r2.apply(&mut resources, false).unwrap();
         let d = resources[1].manifest.to_json();
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 8080, "an int stays an int");
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "x.a");
-        assert!(replacement("source:\n  kind: Secret\ntargets: []\n").apply(&mut resources).is_err(), "no source fails");
+        assert!(replacement("source:\n  kind: Secret\ntargets: []\n").apply(&mut resources, false).is_err(), "no source fails");
     }
 
     #[test]

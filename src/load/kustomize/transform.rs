@@ -127,9 +127,10 @@ impl Builder<'_> {
             }
             None => std::borrow::Cow::Borrowed(Config::built_in()),
         };
+        let remote = built.remote;
         let resources = &mut built.resources;
         for patch in strategic.iter().chain(&patches) {
-            self.apply_patch(patch, resources);
+            self.apply_patch(patch, resources, remote);
         }
         let text = |k: &str| root.get(k).and_then(Node::scalar_text).filter(|s| !s.is_empty());
         let namespace = overlay.and_then(|o| o.namespace.clone()).or_else(|| text("namespace"));
@@ -157,7 +158,7 @@ impl Builder<'_> {
         set_fields(resources, &pairs(root.get("commonLabels")), &config.common_labels);
         set_fields(resources, &pairs(root.get("commonAnnotations")), &config.common_annotations);
         for patch in &json6902 {
-            self.apply_patch(patch, resources);
+            self.apply_patch(patch, resources, remote);
         }
         for replica in root.get("replicas").map(Node::as_seq).unwrap_or_default() {
             if let (Some(name), Some(count)) = (replica.get("name").and_then(Node::scalar_text), replica.get("count")) {
@@ -168,12 +169,12 @@ impl Builder<'_> {
             set_images(resources, &image);
         }
         for replacement in &replacements {
-            if let Err(message) = replacement.apply(resources) {
+            if let Err(message) = replacement.apply(resources, remote) {
                 self.build.diagnostics.push(Diagnostic::error(Code::InvalidObject, &*replacement.origin.file, replacement.origin.line, message));
             }
         }
         for (transformer, origin) in &configured {
-            self.run_configured(transformer, origin, resources, &config);
+            self.run_configured(transformer, origin, resources, &config, remote);
         }
     }
 
@@ -197,7 +198,7 @@ impl Builder<'_> {
 
     /// One of kustomize's built-in transformers, configured by hand (`apiVersion: builtin`);
     /// any other is a plugin, which kustomize-controller does not run: the build fails.
-    fn run_configured(&mut self, config: &Node, origin: &Origin, resources: &mut Vec<Resource>, defaults: &Config) {
+    fn run_configured(&mut self, config: &Node, origin: &Origin, resources: &mut Vec<Resource>, defaults: &Config, remote: bool) {
         let specs = |key: &str, default: &[FieldSpec]| -> Vec<FieldSpec> {
             match config.get(key) {
                 Some(list) => list.as_seq().iter().filter_map(FieldSpec::read).collect(),
@@ -238,21 +239,21 @@ impl Builder<'_> {
                 let target = config.get("target").map(Target::read);
                 let body = config.get("patch").or_else(|| config.get("jsonOp")).and_then(Node::as_str).unwrap_or_default();
                 match Patch::parse_at(body, target, origin.clone()) {
-                    Ok(patch) => self.apply_patch(&patch, resources),
+                    Ok(patch) => self.apply_patch(&patch, resources, remote),
                     Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
                 }
             }
             ("builtin", "PatchStrategicMergeTransformer") => {
                 let body = config.get("patches").and_then(Node::as_str).unwrap_or_default();
                 match Patch::parse_all(body, None, origin.clone()) {
-                    Ok(patches) => patches.iter().for_each(|p| self.apply_patch(p, resources)),
+                    Ok(patches) => patches.iter().for_each(|p| self.apply_patch(p, resources, remote)),
                     Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
                 }
             }
             ("builtin", "ReplacementTransformer") => {
                 for entry in config.get("replacements").map(Node::as_seq).unwrap_or_default() {
                     let replacement = super::replacement::Replacement::read(entry, origin.clone());
-                    if let Err(message) = replacement.apply(resources) {
+                    if let Err(message) = replacement.apply(resources, remote) {
                         self.error(Code::InvalidObject, &origin.file, origin.line, message);
                     }
                 }
@@ -315,7 +316,7 @@ impl Builder<'_> {
 
     /// Applies one patch where it belongs, noting what it changed on each object; a patch
     /// that fails, or names no object, fails the build (`patch-failed`, at the patch's entry).
-    pub(super) fn apply_patch(&mut self, patch: &Patch, resources: &mut Vec<Resource>) {
+    pub(super) fn apply_patch(&mut self, patch: &Patch, resources: &mut Vec<Resource>, remote: bool) {
         let fail = |builder: &mut Self, message: String| {
             builder.build.diagnostics.push(Diagnostic::error(Code::PatchFailed, &*patch.origin.file, patch.origin.line, message));
         };
@@ -325,6 +326,8 @@ impl Builder<'_> {
                 let shown = format!("{}/{}{}", id.kind, if id.namespace.is_empty() { String::new() } else { format!("{}/", id.namespace) }, id.name);
                 match found.len() {
                     1 => found,
+                    // It may patch an object of a remote resource, which is not fetched here.
+                    0 if remote => return,
                     0 => return fail(self, format!("no resource matches the strategic merge patch for {shown}: kustomize fails the build")),
                     _ => return fail(self, format!("several resources match the strategic merge patch for {shown}: kustomize fails the build")),
                 }
