@@ -251,10 +251,10 @@ fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMa
     if let Some(name) = vars.invalid_name() {
         return Err(fail(resource.line, format!("'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")));
     }
-    let mut state = Expansion { vars, undefined, file: resource.file.clone(), unresolved: false, used: Vec::new() };
+    let mut state = Expansion { vars, undefined, file: resource.file.clone(), unresolved: false, used: Vec::new(), changed: false };
     let mut manifest = (*resource.manifest).clone();
     state.node(&mut manifest).map_err(|(line, e)| fail(line, e))?;
-    if manifest != *resource.manifest {
+    if state.changed {
         resource.manifest = Arc::new(manifest);
     }
     for name in state.used {
@@ -272,6 +272,8 @@ struct Expansion<'v> {
     file: Arc<str>,
     unresolved: bool,
     used: Vec<String>,
+    /// Some text changed.
+    changed: bool,
 }
 
 impl Expansion<'_> {
@@ -308,6 +310,7 @@ impl Expansion<'_> {
 
     fn text(&mut self, text: &str, line: u32) -> Result<String, (u32, String)> {
         let out = self.vars.expand(text).map_err(|e| (line, format!("envsubst error: {e}")))?;
+        self.changed |= out.text != text;
         for name in out.undefined {
             self.undefined.entry(name).or_insert_with(|| (self.file.clone(), line));
         }

@@ -98,6 +98,27 @@ impl Target {
         }
     }
 
+    /// Whether this target selects `manifest`, whose first id was `original` when it was
+    /// renamed since (kustomize's `resWrangler.Select`).
+    pub fn selects_resource(&self, manifest: &Node, original: Option<&ResId>) -> bool {
+        if original.is_some() || self.namespace.is_some() {
+            let current = ResId::of(manifest);
+            return self.selects(manifest, &current, original.unwrap_or(&current));
+        }
+        // Never renamed, and any namespace: the current id decides, read without copies.
+        let matches = |p: &Option<Pattern>, value: &str| p.as_ref().is_none_or(|p| p.matches(value));
+        let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
+        let meta = manifest.get("metadata");
+        let name = meta.and_then(|m| m.get("name")).and_then(Node::scalar_str).unwrap_or("");
+        matches(&self.name, name)
+            && matches(&self.group, group)
+            && matches(&self.version, version)
+            && matches(&self.kind, manifest.get("kind").and_then(Node::as_str).unwrap_or(""))
+            && self.label_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
+            && self.annotation_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
+    }
+
     /// Whether this target selects an object whose current id is `current` and original id
     /// `original` (kustomize's `resWrangler.Select`).
     pub fn selects(&self, manifest: &Node, current: &ResId, original: &ResId) -> bool {

@@ -141,14 +141,38 @@ impl ResId {
         self.gvkn_equals(other) && self.namespace_equals(other)
     }
 
+    /// [`ResId::equals`] with the id `manifest` has now, read without copies.
+    fn equals_manifest(&self, manifest: &Node) -> bool {
+        let (group, version) = fieldspec::split_api_version(manifest.api_version());
+        self.kind == manifest.kind()
+            && self.name == manifest.name().unwrap_or_default()
+            && self.group == group
+            && self.version == version
+            && or_default(&self.namespace) == or_default(manifest.namespace().unwrap_or_default())
+    }
+
+    /// Whether this is exactly the id `manifest` has now.
+    fn is_manifests(&self, manifest: &Node) -> bool {
+        let (group, version) = fieldspec::split_api_version(manifest.api_version());
+        self.kind == manifest.kind()
+            && self.name == manifest.name().unwrap_or_default()
+            && self.namespace == manifest.namespace().unwrap_or_default()
+            && self.group == group
+            && self.version == version
+    }
+
     fn gvkn_equals(&self, other: &ResId) -> bool {
         self.group == other.group && self.version == other.version && self.kind == other.kind && self.name == other.name
     }
 
     fn namespace_equals(&self, other: &ResId) -> bool {
-        let ns = |n: &str| if n.is_empty() { "default" } else { n }.to_string();
-        ns(&self.namespace) == ns(&other.namespace)
+        or_default(&self.namespace) == or_default(&other.namespace)
     }
+}
+
+/// A namespace as kustomize compares them: none is `default`.
+fn or_default(namespace: &str) -> &str {
+    if namespace.is_empty() { "default" } else { namespace }
 }
 
 impl Resource {
@@ -179,7 +203,7 @@ impl Resource {
 
     /// Whether any id it has had, or has, is `id` (kustomize's `GetMatchingResourcesByAnyId`).
     fn has_id(&self, id: &ResId) -> bool {
-        self.trace.previous.iter().any(|p| p.equals(id)) || self.id().equals(id)
+        self.trace.previous.iter().any(|p| p.equals(id)) || id.equals_manifest(&self.manifest)
     }
 
     /// Edits the manifest; if its id changes, the old one is remembered (kustomize's
@@ -187,7 +211,7 @@ impl Resource {
     pub(crate) fn edit(&mut self, edit: impl FnOnce(&mut Node)) {
         let before = self.id();
         edit(Arc::make_mut(&mut self.manifest));
-        if self.id() != before {
+        if !before.is_manifests(&self.manifest) {
             self.trace.previous.push(before);
         }
     }
@@ -480,12 +504,15 @@ impl<'a> Builder<'a> {
         if !self.manifests {
             return;
         }
+        if built.resources.len() < 2 {
+            return;
+        }
         let mut seen = HashSet::with_capacity(built.resources.len());
         for r in &built.resources {
-            let id = r.id();
-            let namespace = if id.namespace.is_empty() { "default".to_string() } else { id.namespace.clone() };
-            if !seen.insert((id.group.clone(), id.version.clone(), id.kind.clone(), id.name.clone(), namespace)) {
-                let shown = format!("{}/{}", id.kind, id.name);
+            let m = &r.manifest;
+            let namespace = m.namespace().unwrap_or("default");
+            if !seen.insert((m.api_version(), m.kind(), m.name().unwrap_or_default(), namespace)) {
+                let shown = format!("{}/{}", m.kind(), m.name().unwrap_or_default());
                 let message = format!("{shown} ({}:{}) is there twice; kustomize refuses an object with an id it already has, and fails the build", r.file, r.line);
                 self.error(Code::InvalidObject, from, 0, message);
                 return;

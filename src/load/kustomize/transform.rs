@@ -336,7 +336,7 @@ impl Builder<'_> {
             (_, Some(target)) => resources
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| target.selects(&r.manifest, &r.id(), &r.original_id()))
+                .filter(|(_, r)| target.selects_resource(&r.manifest, r.trace.previous.first()))
                 .map(|(i, _)| i)
                 .collect(),
         };
@@ -366,14 +366,15 @@ impl Builder<'_> {
 /// kustomize's namespace transformer.
 fn set_namespace(resources: &mut [Resource], namespace: &str, config: &Config) {
     for r in resources {
-        let (api, kind) = (r.manifest.api_version().to_string(), r.manifest.kind().to_string());
-        let namespaced = !scope::is_cluster_scoped(&api, &kind);
-        let specs: Vec<&FieldSpec> = config.namespace.iter().filter(|s| s.selects(&api, &kind)).collect();
-        let binding = matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
-            && r.manifest.get("subjects").is_some_and(|s| {
+        let m = &r.manifest;
+        let (api, kind) = (m.api_version(), m.kind());
+        let namespaced = !scope::is_cluster_scoped(api, kind);
+        let specs: Vec<&FieldSpec> = config.namespace.iter().filter(|s| s.selects(api, kind)).collect();
+        let binding = matches!(kind, "RoleBinding" | "ClusterRoleBinding")
+            && m.get("subjects").is_some_and(|s| {
                 s.as_seq().iter().any(|s| s.get("name").and_then(Node::scalar_str) == Some("default") && s.get("namespace").and_then(Node::scalar_str) != Some(namespace))
             });
-        let current = r.manifest.at(&["metadata", "namespace"]).and_then(Node::scalar_str);
+        let current = m.at(&["metadata", "namespace"]).and_then(Node::scalar_str);
         if (!namespaced || current == Some(namespace)) && specs.is_empty() && !binding {
             continue;
         }
