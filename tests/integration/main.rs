@@ -11,6 +11,7 @@ mod fake_api;
 mod fixture;
 mod flux_source;
 mod fuzz;
+mod kustomize;
 mod load;
 mod pages;
 mod rules;
