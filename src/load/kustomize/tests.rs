@@ -128,3 +128,51 @@ fn normalize_paths() {
     assert_eq!(normalize("apps\\base").as_deref(), Some("apps/base"));
     assert_eq!(normalize("apps/..").as_deref(), Some(""));
 }
+
+#[test]
+fn a_resource_remembers_the_patches_that_changed_it_and_where_they_are_written() {
+    let r = repo(&[
+        (
+            "apps/kustomization.yaml",
+            "resources:\n  - cm.yaml\n  - other.yaml\npatches:\n  - target:\n      kind: ConfigMap\n      name: x\n    patch: |\n      - op: add\n        path: /data\n        value: {k: v}\n",
+        ),
+        ("apps/cm.yaml", &format!("{CM}x\n")),
+        ("apps/other.yaml", &format!("{CM}y\n")),
+    ]);
+    let flux = crate::load::patch::Origin { file: Arc::from("clusters/apps.yaml"), line: 12 };
+    let patch = Patch::parse_at("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    team: web\n", None, flux).unwrap();
+    let b = build(&r, "apps", &Overlay { patches: vec![patch], ..Overlay::default() });
+    assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+    let changes: Vec<(String, u32, Vec<String>)> = b.resources[0].changes.iter().map(|c| (c.file.to_string(), c.line, c.fields.clone())).collect();
+    assert_eq!(
+        changes,
+        [
+            ("apps/kustomization.yaml".to_string(), 5, vec!["data".to_string()]),
+            ("clusters/apps.yaml".to_string(), 12, vec!["metadata.labels".to_string()]),
+        ]
+    );
+    assert!(b.resources[1].changes.is_empty(), "the other ConfigMap is not patched");
+}
+
+#[test]
+fn a_patch_that_finds_nothing_fails_at_its_entry_unless_a_remote_resource_may_hold_it() {
+    let patch = "patches:\n  - patch: |\n      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: absent\n      data: {k: v}\n";
+    let r = repo(&[("apps/kustomization.yaml", &format!("resources:\n  - cm.yaml\n{patch}")), ("apps/cm.yaml", &format!("{CM}x\n"))]);
+    let b = build(&r, "apps", &Overlay::default());
+    let found: Vec<_> = b.diagnostics.iter().map(|d| (d.code, d.file.as_str(), d.line)).collect();
+    assert_eq!(found, [(Code::PatchFailed, "apps/kustomization.yaml", 4)]);
+    let r = repo(&[("apps/kustomization.yaml", &format!("resources:\n  - https://example.com/base.yaml\n{patch}"))]);
+    let codes: Vec<_> = build(&r, "apps", &Overlay::default()).diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::RemoteResource]);
+}
+
+#[test]
+fn an_object_listed_twice_fails_the_build_as_kustomize_refuses_it() {
+    let r = repo(&[
+        ("apps/kustomization.yaml", "resources:\n  - a.yaml\n  - b.yaml\n"),
+        ("apps/a.yaml", &format!("{CM}x\n")),
+        ("apps/b.yaml", &format!("{CM}x\n  namespace: default\n")),
+    ]);
+    let codes: Vec<_> = build(&r, "apps", &Overlay::default()).diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::InvalidObject], "no namespace and `default` are the same to kustomize");
+}
