@@ -176,3 +176,25 @@ fn an_object_listed_twice_fails_the_build_as_kustomize_refuses_it() {
     let codes: Vec<_> = build(&r, "apps", &Overlay::default()).diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, [Code::InvalidObject], "no namespace and `default` are the same to kustomize");
 }
+
+#[test]
+fn built_in_transformers_run_under_transformers_and_plugins_fail() {
+    let r = repo(&[
+        (
+            "apps/kustomization.yaml",
+            "resources:\n  - ns.yaml\n  - cm.yaml\ntransformers:\n  - |-\n    apiVersion: builtin\n    kind: LabelTransformer\n    metadata:\n      name: not-used\n    labels:\n      routed: \"true\"\n    fieldSpecs:\n      - kind: Namespace\n        path: metadata/labels\n        create: true\n",
+        ),
+        ("apps/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n"),
+        ("apps/cm.yaml", &format!("{CM}x\n")),
+    ]);
+    let b = build(&r, "apps", &Overlay::default());
+    assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+    assert_eq!(b.resources[0].manifest.at(&["metadata", "labels", "routed"]).and_then(Node::as_str), Some("true"));
+    assert!(b.resources[1].manifest.at(&["metadata", "labels"]).is_none(), "only where its field specs say");
+    let r = repo(&[
+        ("apps/kustomization.yaml", "resources:\n  - cm.yaml\ntransformers:\n  - |-\n    apiVersion: example.com/v1\n    kind: MyPlugin\n    metadata:\n      name: p\n"),
+        ("apps/cm.yaml", &format!("{CM}x\n")),
+    ]);
+    let codes: Vec<_> = build(&r, "apps", &Overlay::default()).diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::InvalidObject], "kustomize-controller runs no plugin");
+}
