@@ -71,9 +71,19 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub enum PatchBody {
     /// A strategic-merge patch: its identity (which selects the object when there is no target),
-    /// and the fields it merges. `delete` for `$patch: delete` at the top.
-    StrategicMerge { id: ResId, fields: J, delete: bool },
+    /// and the fields it merges. `delete` for `$patch: delete` at the top; `renames` when its
+    /// options allow it to change the object's name or kind.
+    StrategicMerge { id: ResId, fields: J, delete: bool, renames: Renames },
     Json6902(json_patch::Patch),
+}
+
+/// What a strategic-merge patch may change of the object's identity (`options:
+/// allowNameChange`, `allowKindChange`; kustomize's `ApplySmPatch` otherwise puts both back).
+/// The namespace is always put back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Renames {
+    pub name: bool,
+    pub kind: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +204,27 @@ impl Patch {
         Patch::parse_all(text, target, origin)?.into_iter().next().ok_or_else(|| "the patch is empty".into())
     }
 
+    /// The patch with its entry's `options:` read: a strategic-merge patch allowed to change the
+    /// name or kind of what it patches merges its own (kustomize's `PatchTransformer`).
+    pub fn allowing(mut self, options: Option<&Node>) -> Patch {
+        let allowed = |key: &str| options.and_then(|o| o.get(key)).and_then(Node::as_bool) == Some(true);
+        if let PatchBody::StrategicMerge { id, fields, renames, .. } = &mut self.body {
+            *renames = Renames { name: allowed("allowNameChange"), kind: allowed("allowKindChange") };
+            if let Some(map) = fields.as_object_mut() {
+                if renames.kind && !id.kind.is_empty() {
+                    map.insert("kind".into(), J::String(id.kind.clone()));
+                }
+                if renames.name && !id.name.is_empty() {
+                    let meta = map.entry("metadata").or_insert_with(|| J::Object(Default::default()));
+                    if let Some(meta) = meta.as_object_mut() {
+                        meta.insert("name".into(), J::String(id.name.clone()));
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// Whether the patch applies to a manifest seen alone (its id never changed): by its target,
     /// or else by its own id.
     pub fn selects(&self, manifest: &Node) -> bool {
@@ -231,7 +262,7 @@ impl Patch {
                 let delete = node.get("$patch").and_then(Node::as_str) == Some("delete");
                 let mut fields = node.to_json();
                 strip_identity(&mut fields);
-                Ok(Patch { target, body: PatchBody::StrategicMerge { id, fields, delete }, origin })
+                Ok(Patch { target, body: PatchBody::StrategicMerge { id, fields, delete, renames: Renames::default() }, origin })
             }
             _ => Err("a patch must be a mapping (strategic merge) or a list (JSON 6902)".into()),
         }
@@ -252,7 +283,7 @@ impl Patch {
         let mut json = manifest.to_json();
         match &self.body {
             PatchBody::StrategicMerge { delete: true, .. } => return Ok(None),
-            PatchBody::StrategicMerge { fields, .. } => {
+            PatchBody::StrategicMerge { fields, renames, .. } => {
                 let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
                 let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
                 let schema = KindSchema { built_in: super::kustomize::scope::is_built_in_group(api.rsplit_once('/').map_or("", |(g, _)| g)), service: kind == "Service" };
@@ -261,7 +292,7 @@ impl Patch {
                 }
                 if fields.get("$patch").and_then(J::as_str) == Some("replace") {
                     let mut replaced = without_directives(fields);
-                    restore_identity(&mut replaced, &json);
+                    restore_identity(&mut replaced, &json, *renames);
                     json = replaced;
                 } else {
                     merge_map(&mut json, fields, &mut Vec::new(), &schema);
@@ -473,19 +504,24 @@ fn strip_identity(body: &mut J) {
     }
 }
 
-/// After a `$patch: replace` of the whole object, it keeps its type, name and namespace.
-fn restore_identity(replaced: &mut J, old: &J) {
+/// After a `$patch: replace` of the whole object, it keeps its type, name and namespace (but
+/// the name or kind the patch may change and sets).
+fn restore_identity(replaced: &mut J, old: &J, renames: Renames) {
     let Some(map) = replaced.as_object_mut() else { return };
     for key in ["apiVersion", "kind"] {
         if let Some(v) = old.get(key) {
-            map.insert(key.into(), v.clone());
+            if !(key == "kind" && renames.kind && map.contains_key(key)) {
+                map.insert(key.into(), v.clone());
+            }
         }
     }
     let meta = map.entry("metadata").or_insert_with(|| J::Object(Default::default()));
     if let Some(meta) = meta.as_object_mut() {
         for key in ["name", "namespace"] {
             if let Some(v) = old.get("metadata").and_then(|m| m.get(key)) {
-                meta.insert(key.into(), v.clone());
+                if !(key == "name" && renames.name && meta.contains_key(key)) {
+                    meta.insert(key.into(), v.clone());
+                }
             }
         }
     }

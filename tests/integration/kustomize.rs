@@ -315,3 +315,15 @@ fn a_failed_patch_is_patch_failed_at_its_entry() {
     let d = diag_on(only_cluster(&doc), "patch-failed", Some("Kustomization/flux-system/apps"));
     assert_eq!((d["file"].as_str(), d["line"].as_u64()), (Some("apps/kustomization.yaml"), Some(6)));
 }
+
+/// A patch's `options:` allowNameChange and allowKindChange keep the name or kind it sets (and
+/// references follow the new name); without them kustomize puts both back.
+#[test]
+fn patch_options_allow_a_rename() {
+    let builds = conforms("kustomize-patch-options-rename");
+    let apps = &builds["Kustomization/flux-system/apps"];
+    object(apps, "ConfigMap", "renamed");
+    let set = object(apps, "StatefulSet", "d");
+    assert_eq!(set["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"], "renamed");
+}
+

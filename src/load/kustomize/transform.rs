@@ -239,7 +239,7 @@ impl Builder<'_> {
                 let target = config.get("target").map(Target::read);
                 let body = config.get("patch").or_else(|| config.get("jsonOp")).and_then(Node::as_str).unwrap_or_default();
                 match Patch::parse_at(body, target, origin.clone()) {
-                    Ok(patch) => self.apply_patch(&patch, resources, remote),
+                    Ok(patch) => self.apply_patch(&patch.allowing(config.get("options")), resources, remote),
                     Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
                 }
             }
@@ -284,7 +284,7 @@ impl Builder<'_> {
                 }
             };
             match Patch::parse_at(&text, target, origin(from, entry.line)) {
-                Ok(p) => out.push(p),
+                Ok(p) => out.push(p.allowing(entry.get("options"))),
                 Err(message) => self.error(Code::InvalidYaml, from, entry.line, message),
             }
         }
