@@ -205,7 +205,7 @@ impl Repository {
         let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
         repo.dirs.insert(String::new(), Dir::default());
         for (path, text) in files {
-            let documents = if is_yaml_name(path) { yaml::parse_documents(text) } else { Vec::new() };
+            let documents = if is_yaml_name(path) { documents_of(path, text) } else { Vec::new() };
             repo.insert(SourceFile { path: path.to_string(), text: text.into(), documents, unreadable: None });
         }
         repo
@@ -349,6 +349,15 @@ fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8
         let documents = yaml::parse_documents(&text);
         repo.files.insert(path.clone(), SourceFile { path, text: text.into(), documents, unreadable: None });
     }
+}
+
+/// A YAML file's documents, typed as their reader types them: kustomize decodes a
+/// kustomization file through sigs.k8s.io/yaml (YAML 1.1: `yes` and `n` are booleans), and
+/// every other file with yaml.v3.
+fn documents_of(path: &str, text: &str) -> Vec<Result<yaml::Document, yaml::YamlError>> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let schema = if kustomize::KUSTOMIZATION_FILES.contains(&name) { yaml::Schema::Yaml11 } else { yaml::Schema::Go };
+    yaml::parse_documents_with(text, schema)
 }
 
 fn read_input(root: &Path, rel: &str) -> Option<Vec<u8>> {
@@ -628,7 +637,7 @@ fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> O
         return None;
     }
     Some(Found::File(match read_text(&rel, opened) {
-        Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
+        Ok(text) => SourceFile { documents: documents_of(&rel, &text), path: rel, text: text.into(), unreadable: None },
         Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
     }))
 }

@@ -327,3 +327,22 @@ fn patch_options_allow_a_rename() {
     assert_eq!(set["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"], "renamed");
 }
 
+/// The kustomization file as kustomize decodes it: YAML 1.1 (`n` and `yes` are booleans), a value
+/// of the wrong type fails the build, an unknown field fails where kustomize reads the file first
+/// (kustomize-controller drops it from the file at a Kustomization's path), the apiVersion must
+/// be kustomize's, and a Component is refused as a resource but built at a Kustomization's path.
+#[test]
+fn the_kustomization_file_is_decoded_as_kustomize_decodes_it() {
+    let case = "kustomization-file-as-kustomize-decodes-it";
+    let builds = conforms(case);
+    for failing in ["top-boolean-namespace", "top-number-tag", "nested-unknown-field", "nested-boolean-label", "wrong-api-version", "component-as-resource"] {
+        assert_eq!(builds[&format!("Kustomization/flux-system/{failing}")]["error"]["code"], "invalid-object", "{failing}");
+    }
+    let (_, doc) = check(&repo(case));
+    let d = diag_on(only_cluster(&doc), "invalid-object", Some("Kustomization/flux-system/top-number-tag"));
+    assert_eq!((d["file"].as_str(), d["line"].as_u64()), (Some("apps/top-number-tag/kustomization.yaml"), Some(5)));
+    let quoted = &builds["Kustomization/flux-system/quoted"];
+    assert_eq!(object(quoted, "Deployment", "web")["metadata"]["labels"]["monitored"], "yes");
+    object(quoted, "ConfigMap", "settings");
+    object(&builds["Kustomization/flux-system/component-at-path"], "ConfigMap", "settings");
+}

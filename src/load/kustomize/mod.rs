@@ -15,6 +15,7 @@
 //! them (`targetNamespace`, `namePrefix`/`nameSuffix`, `patches`, `images`, `components`).
 //! Remote resources are noted, never fetched. Written by hand because no Rust kustomize exists.
 
+mod decode;
 pub mod fieldspec;
 mod generator;
 mod nameref;
@@ -32,6 +33,7 @@ use super::sealed::Sealed;
 use super::yaml::{Node, Value};
 use super::{Repository, SourceFile};
 use crate::diagnostic::{Code, Diagnostic};
+use decode::Reader;
 use crate::model::Manifest;
 use fieldspec::Config;
 pub use transform::Image;
@@ -345,7 +347,7 @@ impl<'a> Builder<'a> {
     /// A Flux Kustomization's path: its kustomization file, or the one Flux generates.
     fn target(&mut self, dir: &str, overlay: Option<&Overlay>) -> Built {
         match kustomization_file(self.repo, dir) {
-            Some(file) => self.kustomization(dir, file, overlay),
+            Some(file) => self.kustomization(dir, file, overlay, Reader::Flux),
             None => {
                 let mut built = self.generated(dir);
                 self.refuse_duplicates(dir, &built);
@@ -376,7 +378,7 @@ impl<'a> Builder<'a> {
         let subdirs: Vec<&str> = self.repo.subdirs(dir).collect();
         for sub in subdirs {
             let unit = match kustomization_file(self.repo, sub) {
-                Some(k) => self.kustomization(sub, k, None),
+                Some(k) => self.kustomization(sub, k, None, Reader::Kustomize),
                 None => self.generated(sub),
             };
             built.join(unit);
@@ -384,10 +386,16 @@ impl<'a> Builder<'a> {
         built
     }
 
-    /// Reads a kustomization file's document: `None` (reported) when it cannot be read.
-    fn kustomization_root(&mut self, file: &SourceFile) -> Option<Arc<Node>> {
+    /// Reads a kustomization file's document: `None` (reported) when it cannot be read. What
+    /// kustomize refuses to decode fails the build, which goes on to say what else it finds.
+    fn kustomization_root(&mut self, file: &SourceFile, reader: Reader) -> Option<Arc<Node>> {
         match file.documents.first() {
-            Some(Ok(doc)) => Some(Arc::clone(&doc.root)),
+            Some(Ok(doc)) => {
+                if let Some((line, message)) = decode::refusal(&doc.root, reader) {
+                    self.error(Code::InvalidObject, &file.path, line, message);
+                }
+                Some(Arc::clone(&doc.root))
+            }
             Some(Err(e)) => {
                 self.error(Code::InvalidYaml, &file.path, e.line, format!("kustomization file is not valid YAML: {}", e.message));
                 None
@@ -419,7 +427,7 @@ impl<'a> Builder<'a> {
         false
     }
 
-    fn kustomization(&mut self, dir: &str, kfile: &'a SourceFile, overlay: Option<&Overlay>) -> Built {
+    fn kustomization(&mut self, dir: &str, kfile: &'a SourceFile, overlay: Option<&Overlay>, reader: Reader) -> Built {
         self.build.files.insert(kfile.path.clone());
         if overlay.is_none_or(|o| o.components.is_empty()) && self.seen(dir) {
             return Built::default();
@@ -427,8 +435,9 @@ impl<'a> Builder<'a> {
         if self.refuses(dir, kfile) {
             return Built::default();
         }
-        let Some(root) = self.kustomization_root(kfile) else { return Built::default() };
-        if is_component(&root) {
+        let Some(root) = self.kustomization_root(kfile, reader) else { return Built::default() };
+        // A Component built at a Kustomization's path is built as any kustomization is.
+        if reader == Reader::Kustomize && is_component(&root) {
             self.error(Code::InvalidObject, &kfile.path, root.line, format!("{dir} is a Component; kustomize includes it only under components:, not as a resource"));
         }
         self.stack.push(dir.to_string());
@@ -450,7 +459,7 @@ impl<'a> Builder<'a> {
         if self.refuses(dir, kfile) {
             return;
         }
-        let Some(root) = self.kustomization_root(kfile) else { return };
+        let Some(root) = self.kustomization_root(kfile, Reader::Kustomize) else { return };
         if !is_component(&root) {
             let message = format!("component {dir} is a Kustomization, not a Component (kind: Component); kustomize refuses it");
             self.error(Code::InvalidObject, from, line, message);
@@ -567,7 +576,7 @@ impl<'a> Builder<'a> {
         }
         if self.repo.is_dir(&path) {
             return match kustomization_file(self.repo, &path) {
-                Some(k) => self.kustomization(&path, k, None),
+                Some(k) => self.kustomization(&path, k, None, Reader::Kustomize),
                 None => {
                     self.error(Code::PathNotFound, from, line, format!("resource directory {path} has no kustomization.yaml, so kustomize cannot build it"));
                     Built::default()
