@@ -159,7 +159,7 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
             match substitute(&mut resource, vars, &mut undefined) {
                 Ok(u) => unresolved = u,
                 Err(e) => {
-                    failed.get_or_insert(e.on(&object.id));
+                    failed.get_or_insert((*e).on(&object.id));
                     continue;
                 }
             }
@@ -242,12 +242,14 @@ fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diag
 /// once substituted, so `${PORT}` may become a number, `"${CRON}"`'s quotes go, and an empty
 /// value is `null`; the names substituted are kept on the resource. Whether a value stayed
 /// unknown; `Err` when Flux's substitution fails (the whole build fails).
-fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Diagnostic> {
+fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Box<Diagnostic>> {
     if substitution_disabled(&resource.manifest) {
         return Ok(false);
     }
     let shown = format!("{}/{}", resource.manifest.kind(), resource.manifest.name().unwrap_or_default());
-    let fail = |line: u32, message: String| Diagnostic::error(Code::SubstitutionFailed, resource.file.to_string(), line, format!("post build failed for '{shown}': {message}"));
+    let fail = |line: u32, message: String| {
+        Box::new(Diagnostic::error(Code::SubstitutionFailed, resource.file.to_string(), line, format!("post build failed for '{shown}': {message}")))
+    };
     if let Some(name) = vars.invalid_name() {
         return Err(fail(resource.line, format!("'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")));
     }

@@ -171,7 +171,7 @@ impl Replacement {
             (Some(_), Some(_)) => return Err(format!("several objects match the source of a replacement in {}: kustomize fails the build", self.origin.file)),
         };
         let found = lookup(&source.manifest, &split_path(&self.field_path));
-        let Some(node) = found.filter(|n| !matches!(n.value, Value::Null) && !(n.as_seq().is_empty() && matches!(n.value, Value::Seq(_))) && !(n.is_map() && n.entries().is_empty())) else {
+        let Some(node) = found.filter(|n| !is_nothing(n)) else {
             return Err(format!("fieldPath {} is missing in the source of a replacement in {}: kustomize fails the build", self.field_path, self.origin.file));
         };
         let options = &self.source_options;
@@ -241,6 +241,16 @@ fn lookup<'n>(node: &'n Node, path: &[String]) -> Option<&'n Node> {
 }
 
 /// Writes `value` at `path` (every match of a `*`), making what is missing with `create`.
+/// A source value kustomize takes for missing: null, or an empty list or map.
+fn is_nothing(node: &Node) -> bool {
+    match &node.value {
+        Value::Null => true,
+        Value::Seq(items) => items.is_empty(),
+        Value::Map(entries) => entries.is_empty(),
+        _ => false,
+    }
+}
+
 fn set(node: &mut Node, path: &[String], value: &Node, options: &Options) -> Result<(), String> {
     let Some((first, rest)) = path.split_first() else {
         return set_value(node, value, options);
