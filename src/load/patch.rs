@@ -406,7 +406,9 @@ fn merge_key(path: &[String], schema: &KindSchema) -> Option<&'static str> {
 fn merge_map(dest: &mut J, patch: &J, path: &mut Vec<String>, schema: &KindSchema) {
     let (Some(into), Some(from)) = (dest.as_object_mut(), patch.as_object()) else { return };
     for (key, value) in from {
-        if key.starts_with('$') {
+        // kyaml knows one directive, `$patch`; other `$` keys (`$setElementOrder/…`,
+        // `$retainKeys`) are fields to it, merged as any other.
+        if key == "$patch" {
             continue;
         }
         path.push(key.clone());
@@ -472,12 +474,12 @@ fn merge_list(existing: &[J], items: &[J], field: &str, path: &mut Vec<String>, 
     out
 }
 
-/// A patch value as it lands where nothing was: without `$` directives and `null` fields.
+/// A patch value as it lands where nothing was: without `$patch` directives and `null` fields.
 fn without_directives(value: &J) -> J {
     match value {
         J::Object(map) => J::Object(
             map.iter()
-                .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+                .filter(|(k, v)| *k != "$patch" && !v.is_null())
                 .map(|(k, v)| (k.clone(), without_directives(v)))
                 .collect(),
         ),

@@ -142,7 +142,7 @@ fn generated_names_carry_kustomizes_hash_and_references_follow() {
 
 /// Strategic merge as kustomize's kyaml does it: merge keys on Kubernetes' own kinds (the patch's
 /// items first), `$patch: delete|replace`, `null` deletes, lists replaced on custom resources and
-/// where no merge key exists, fields written as nothing dropped.
+/// where no merge key exists, fields written as nothing dropped, other `$` keys kept as fields.
 #[test]
 fn strategic_merge_follows_kubernetes_merge_keys() {
     let builds = conforms("kustomize-strategic-merge");
@@ -151,6 +151,7 @@ fn strategic_merge_follows_kubernetes_merge_keys() {
     let names: Vec<&str> = spec["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["metrics", "app"]);
     assert_eq!(spec["nodeSelector"], serde_json::json!({"zone": "a"}));
+    assert!(spec.get("$setElementOrder/containers").is_some(), "kyaml's only directive is $patch");
     let values = &object(apps, "HelmRelease", "web")["spec"]["values"];
     assert_eq!(values["env"].as_array().unwrap().len(), 1, "a custom resource's list is replaced");
     assert!(values.get("ingress").is_none() && values.get("resources").is_none() && values.get("writtenAsNothing").is_none());
