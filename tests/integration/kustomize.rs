@@ -236,6 +236,8 @@ fn references_follow_name_prefixes_and_suffixes() {
     assert_eq!(set["spec"]["serviceName"], "flux-web-v1");
     assert_eq!(set["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "flux-data-v1");
     assert_eq!(object(apps, "RoleBinding", "flux-web-reads-v1")["roleRef"]["name"], "flux-reader-v1");
+    let subject = &object(apps, "ClusterRoleBinding", "flux-web-views-v1")["subjects"][0];
+    assert_eq!((subject["name"].as_str(), subject["namespace"].as_str()), (Some("flux-web-v1"), Some("shop")), "namespace default names no namespace");
     assert_eq!(object(apps, "HorizontalPodAutoscaler", "flux-web-v1")["spec"]["scaleTargetRef"]["name"], "flux-web-v1");
     object(apps, "Namespace", "shop");
     object(apps, "CustomResourceDefinition", "carts.example.com");

@@ -121,10 +121,12 @@ fn update_map(
     let Some(old) = node.get("name").and_then(Node::scalar_text) else {
         return Err(format!("{}: no name field where kustomize's nameReference looks", spec.path.join("/")));
     };
+    // kustomize groups the candidates by effective namespace (none is `default`; a
+    // cluster-scoped object is in none), first as they were, then as they are.
     let candidates: Vec<&Candidate> = match node.get("namespace").and_then(Node::scalar_text) {
         Some(ns) => {
-            let by_original: Vec<&Candidate> = visible.iter().copied().filter(|c| c.original().namespace == ns).collect();
-            if by_original.is_empty() { visible.iter().copied().filter(|c| c.current.namespace == ns).collect() } else { by_original }
+            let by_original: Vec<&Candidate> = visible.iter().copied().filter(|c| c.original().effective_namespace() == ns).collect();
+            if by_original.is_empty() { visible.iter().copied().filter(|c| c.current.effective_namespace() == ns).collect() } else { by_original }
         }
         None => visible.to_vec(),
     };
