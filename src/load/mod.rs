@@ -292,11 +292,12 @@ pub(super) const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 
 /// Reads the non-YAML files that kustomization files name, inside the root only, with `read`
 /// (the disk, or a revision's tree): what `configMapGenerator` and `secretGenerator` take
-/// ([`Repository::inputs`]), and the JSON files listed as `resources:`, which kustomize reads
-/// as YAML (JSON is YAML) and which join [`Repository::files`].
+/// ([`Repository::inputs`]), and the files kustomize reads as YAML whatever their name (JSON
+/// is YAML): resources, patches, replacements, configurations and transformers, which join
+/// [`Repository::files`].
 fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8>>) {
     let mut inputs = BTreeMap::new();
-    let mut json = Vec::new();
+    let mut read_as_yaml = Vec::new();
     for file in repo.files.values() {
         let name = file.path.rsplit('/').next().unwrap_or("");
         if !kustomize::KUSTOMIZATION_FILES.contains(&name) {
@@ -305,12 +306,12 @@ fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8
         let Some(Ok(doc)) = file.documents.first() else { continue };
         let dir = parent_dir(&file.path);
         let listed = |rel: &str| kustomize::normalize(&kustomize::join(dir, rel)).filter(|p| repo.other_files.contains(p));
-        for key in ["resources", "bases"] {
-            for entry in doc.root.get(key).map(Node::as_seq).unwrap_or_default() {
-                if let Some(path) = entry.scalar_text().filter(|r| r.ends_with(".json")).and_then(|r| listed(&r)) {
-                    json.push(path);
-                }
-            }
+        for key in ["resources", "bases", "patchesStrategicMerge", "configurations", "transformers"] {
+            read_as_yaml.extend(doc.root.get(key).map(Node::as_seq).unwrap_or_default().iter().filter_map(|e| listed(&e.scalar_text()?)));
+        }
+        for key in ["patches", "patchesJson6902", "replacements"] {
+            let paths = doc.root.get(key).map(Node::as_seq).unwrap_or_default().iter().filter_map(|e| e.get("path")?.scalar_text());
+            read_as_yaml.extend(paths.filter_map(|rel| listed(&rel)));
         }
         for (key, secret) in [("configMapGenerator", false), ("secretGenerator", true)] {
             for generator in doc.root.get(key).map(Node::as_seq).unwrap_or_default() {
@@ -341,7 +342,7 @@ fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8
         }
     }
     repo.inputs = inputs;
-    for path in json {
+    for path in read_as_yaml {
         if repo.files.contains_key(&path) {
             continue;
         }

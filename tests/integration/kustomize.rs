@@ -162,13 +162,15 @@ fn strategic_merge_follows_kubernetes_merge_keys() {
 
 /// JSON 6902 as kustomize applies it (json-patch v4): every op, a `replace` of a missing key sets
 /// it, `add` under `/metadata/annotations/` works on an object without annotations, the patch's
-/// YAML is YAML 1.1 (`yes` is `true`); a Flux Kustomization's own patches apply last.
+/// YAML is YAML 1.1 (`yes` is `true`), a patch file may be `.json`; a Flux Kustomization's own
+/// patches apply last.
 #[test]
 fn json6902_ops_as_kustomize_applies_them() {
     let builds = conforms("kustomize-json6902");
     let data = &object(&builds["Kustomization/flux-system/apps"], "ConfigMap", "settings")["data"];
     assert_eq!(data["missing"], "set-by-replace");
     assert_eq!(data["from-flux"], "yes");
+    assert!(data.get("fromJsonFile").is_some(), "a .json patch file");
 }
 
 /// replacements: a component's Namespace, renamed by the namespace transformer, becomes every
