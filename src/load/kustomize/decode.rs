@@ -174,9 +174,10 @@ const KUSTOMIZATION: Shape = Shape::Struct(
 
 /// Why kustomize refuses the file, at the line of the value at fault; `None` when it reads it.
 pub(super) fn refusal(root: &Node, reader: Reader) -> Option<(u32, String)> {
-    let mut path = vec!["Kustomization".to_string()];
-    if let Some(found) = check(root, &KUSTOMIZATION, reader, &mut path) {
-        return Some(found);
+    if let Some(mut fault) = check(root, &KUSTOMIZATION, reader) {
+        fault.path.push("Kustomization".to_string());
+        fault.path.reverse();
+        return Some((fault.line, fault.message()));
     }
     enforce_fields(root)
 }
@@ -199,34 +200,46 @@ fn enforce_fields(root: &Node) -> Option<(u32, String)> {
     None
 }
 
-fn check(node: &Node, shape: &Shape, reader: Reader, path: &mut Vec<String>) -> Option<(u32, String)> {
+/// What encoding/json stops at: a field the type lacks, or a value of the wrong type.
+struct Fault {
+    line: u32,
+    problem: Problem,
+    /// Where, innermost first (filled in on the way out, so that a file read without fault
+    /// costs no allocation).
+    path: Vec<String>,
+}
+
+enum Problem {
+    UnknownField(String),
+    WrongType { value: &'static str, number: Option<String>, go_type: &'static str },
+}
+
+fn check(node: &Node, shape: &Shape, reader: Reader) -> Option<Fault> {
     if matches!(node.value, Value::Null) {
         return None;
     }
-    let wrong = |go_type: &str, path: &[String]| Some((node.line, cannot_unmarshal(node, go_type, path)));
+    let wrong = |go_type: &'static str| Some(Fault::wrong_type(node, go_type));
     match shape {
         Shape::Any => None,
-        Shape::Str(go_type) => (!matches!(node.value, Value::Str(_))).then(|| wrong(go_type, path)).flatten(),
-        Shape::Bool => (!matches!(node.value, Value::Bool(_))).then(|| wrong("bool", path)).flatten(),
+        Shape::Str(go_type) => if matches!(node.value, Value::Str(_)) { None } else { wrong(go_type) },
+        Shape::Bool => if matches!(node.value, Value::Bool(_)) { None } else { wrong("bool") },
         Shape::Int(go_type) => match &node.value {
             Value::Number(n) if is_integral(n) => None,
-            _ => wrong(go_type, path),
+            _ => wrong(go_type),
         },
         Shape::List(go_type, item) => {
-            let Value::Seq(items) = &node.value else { return wrong(go_type, path) };
-            items.iter().enumerate().find_map(|(i, n)| within(path, i.to_string(), |path| check(n, item, reader, path)))
+            let Value::Seq(items) = &node.value else { return wrong(go_type) };
+            items.iter().enumerate().find_map(|(i, n)| check(n, item, reader).map(|f| f.within(i.to_string())))
         }
         Shape::Map(go_type, value) => {
-            let Value::Map(entries) = &node.value else { return wrong(go_type, path) };
-            entries.iter().find_map(|(k, n)| within(path, k.clone(), |path| check(n, value, reader, path)))
+            let Value::Map(entries) = &node.value else { return wrong(go_type) };
+            entries.iter().find_map(|(k, n)| check(n, value, reader).map(|f| f.within(k.clone())))
         }
         Shape::Struct(go_type, fields) => {
-            let Value::Map(entries) = &node.value else { return wrong(go_type, path) };
+            let Value::Map(entries) = &node.value else { return wrong(go_type) };
             entries.iter().find_map(|(key, n)| match fields.iter().find(|(name, _)| name == key) {
-                Some((_, field)) => within(path, key.clone(), |path| check(n, field, reader, path)),
-                None if reader == Reader::Kustomize => {
-                    Some((n.line, format!("json: unknown field \"{key}\" in the kustomization file; kustomize fails the build")))
-                }
+                Some((_, field)) => check(n, field, reader).map(|f| f.within(key.clone())),
+                None if reader == Reader::Kustomize => Some(Fault { line: n.line, problem: Problem::UnknownField(key.clone()), path: Vec::new() }),
                 None => None,
             })
         }
@@ -242,35 +255,45 @@ fn is_integral(text: &str) -> bool {
     }
 }
 
-/// Runs `f` with `step` appended to `path`.
-fn within<T>(path: &mut Vec<String>, step: String, f: impl FnOnce(&mut Vec<String>) -> T) -> T {
-    path.push(step);
-    let out = f(path);
-    path.pop();
-    out
-}
+impl Fault {
+    fn wrong_type(node: &Node, go_type: &'static str) -> Fault {
+        let (value, number) = match &node.value {
+            Value::Bool(_) => ("bool", None),
+            Value::Number(n) => ("number", go_type.starts_with("int").then(|| n.clone())),
+            Value::Str(_) => ("string", None),
+            Value::Seq(_) => ("array", None),
+            Value::Map(_) => ("object", None),
+            Value::Null => ("null", None),
+        };
+        Fault { line: node.line, problem: Problem::WrongType { value, number, go_type }, path: Vec::new() }
+    }
 
-/// encoding/json's `UnmarshalTypeError`, as kustomize reports it.
-fn cannot_unmarshal(node: &Node, go_type: &str, path: &[String]) -> String {
-    let value = match &node.value {
-        Value::Bool(_) => "bool".to_string(),
-        Value::Number(n) if go_type.starts_with("int") => format!("number {n}"),
-        Value::Number(_) => "number".to_string(),
-        Value::Str(_) => "string".to_string(),
-        Value::Seq(_) => "array".to_string(),
-        Value::Map(_) => "object".to_string(),
-        Value::Null => "null".to_string(),
-    };
-    let at_item = path.last().is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()));
-    let field = path.join(".");
-    let into = if at_item { field } else { format!("Go struct field {field}") };
-    let to_string = matches!(go_type, "string" | "types.PatchStrategicMerge");
-    let hint = match &node.value {
-        Value::Bool(_) if to_string => " (kustomize reads the file as YAML 1.1, where yes, no, on, off, y and n are booleans: quote the value)",
-        Value::Number(_) if to_string => " (quote the value)",
-        _ => "",
-    };
-    format!("json: cannot unmarshal {value} into {into} of type {go_type}{hint}; kustomize fails the build")
+    fn within(mut self, step: String) -> Fault {
+        self.path.push(step);
+        self
+    }
+
+    /// As kustomize reports it (encoding/json's `UnmarshalTypeError`, or its unknown field).
+    fn message(&self) -> String {
+        let (value, number, go_type) = match &self.problem {
+            Problem::UnknownField(key) => return format!("json: unknown field \"{key}\" in the kustomization file; kustomize fails the build"),
+            Problem::WrongType { value, number, go_type } => (value, number, go_type),
+        };
+        let value = match number {
+            Some(n) => format!("number {n}"),
+            None => value.to_string(),
+        };
+        let at_item = self.path.last().is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()));
+        let field = self.path.join(".");
+        let into = if at_item { field } else { format!("Go struct field {field}") };
+        let to_string = matches!(*go_type, "string" | "types.PatchStrategicMerge");
+        let hint = match value.as_str() {
+            "bool" if to_string => " (kustomize reads the file as YAML 1.1, where yes, no, on, off, y and n are booleans: quote the value)",
+            "number" if to_string => " (quote the value)",
+            _ => "",
+        };
+        format!("json: cannot unmarshal {value} into {into} of type {go_type}{hint}; kustomize fails the build")
+    }
 }
 
 #[cfg(test)]
