@@ -151,6 +151,11 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     let mut failed = None;
     let sops = sops_without_decryption(object, &build.resources);
     for mut resource in build.resources {
+        if !decodes_as_object(&resource.manifest) {
+            let message = "failed to decode Kubernetes apiVersion, kind and name: kustomize-controller applies none of the build".to_string();
+            failed.get_or_insert(Diagnostic::error(Code::InvalidObject, resource.file.to_string(), resource.line, message).on(&object.id));
+            continue;
+        }
         // Asked when the build substitutes, or for the unsubstituted-variable lint.
         let asked = vars.is_some() || spec.post_build.is_none();
         let has_dollar = asked && may_hold_dollar(ctx.repo, &resource) && resource.manifest.any_string_contains(b'$');
@@ -191,6 +196,14 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         None => Substitution::Literal(literal_variables(&literal)),
     };
     built.into_outcome(build.files, substitution, error)
+}
+
+/// Whether kustomize-controller takes what kustomize built for an object (its `build`, before
+/// substitution: "failed to decode Kubernetes apiVersion, kind and name"): kustomize asks for
+/// a kind and a name, Flux for an apiVersion too.
+fn decodes_as_object(manifest: &Node) -> bool {
+    let text = |n: Option<&Node>| matches!(n.map(|n| &n.value), Some(Value::Str(s) | Value::Number(s)) if !s.is_empty()) || n.is_some_and(|n| matches!(n.value, Value::Bool(_)));
+    text(manifest.get("apiVersion")) && text(manifest.get("kind")) && text(manifest.at(&["metadata", "name"]))
 }
 
 /// The folder `spec.path` builds, or the outcome when it is not built here.

@@ -351,3 +351,19 @@ fn the_kustomization_file_is_decoded_as_kustomize_decodes_it() {
     object(quoted, "ConfigMap", "settings");
     object(&builds["Kustomization/flux-system/component-at-path"], "ConfigMap", "settings");
 }
+
+/// Documents as kustomize's resource factory reads them: a list with items is its items (nested
+/// too), an empty document or `items: null` is nothing, a name may be a number; a document that
+/// is not an object (no kind, no name, plain text, Helm values beside the manifests of a
+/// generated kustomization) fails the build, and so does, in kustomize-controller, an object
+/// without an apiVersion, which kustomize itself lets through.
+#[test]
+fn documents_are_read_as_kustomizes_resource_factory_reads_them() {
+    let builds = conforms("kustomize-resource-documents");
+    let objects = &builds["Kustomization/flux-system/objects"];
+    object(objects, "ConfigMap", "inner");
+    object(objects, "ConfigMap", "outer");
+    for failing in ["missing-name", "generated-with-values", "scalar-document", "flux-needs-api-version", "list-without-items"] {
+        assert_eq!(builds[&format!("Kustomization/flux-system/{failing}")]["error"]["code"], "invalid-object", "{failing}");
+    }
+}

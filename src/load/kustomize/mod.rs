@@ -23,7 +23,7 @@ mod replacement;
 pub mod scope;
 mod transform;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -372,7 +372,7 @@ impl<'a> Builder<'a> {
         }
         for file in self.repo.files_in(dir) {
             self.build.files.insert(file.path.clone());
-            let resources = self.file_resources(file, true);
+            let resources = self.file_resources(file);
             built.resources.extend(resources);
         }
         let subdirs: Vec<&str> = self.repo.subdirs(dir).collect();
@@ -572,7 +572,7 @@ impl<'a> Builder<'a> {
         };
         if let Some(file) = self.repo.files.get(&path) {
             self.build.files.insert(path);
-            return Built { resources: self.file_resources(file, false), ..Built::default() };
+            return Built { resources: self.file_resources(file), ..Built::default() };
         }
         if self.repo.is_dir(&path) {
             return match kustomization_file(self.repo, &path) {
@@ -588,9 +588,12 @@ impl<'a> Builder<'a> {
         Built::default()
     }
 
-    /// The documents of a file as resources. In a generated build, a file that is not a
-    /// Kubernetes object fails the whole build, as it does in Flux.
-    fn file_resources(&mut self, file: &SourceFile, generated: bool) -> Vec<Resource> {
+    /// The documents of a file as resources, as kustomize's resource factory reads them
+    /// (`api/resource/factory.go`, `RNodesFromBytes`): empty documents skipped, a document
+    /// that is not an object fails the whole build (so does it where Flux generates the
+    /// kustomization: its scan reads each file the same way), and a `…List` with `items` is
+    /// its items (after the file's other documents, as kustomize queues them).
+    fn file_resources(&mut self, file: &SourceFile) -> Vec<Resource> {
         if !self.manifests {
             return Vec::new();
         }
@@ -600,31 +603,34 @@ impl<'a> Builder<'a> {
         }
         let path: Arc<str> = Arc::from(file.path.as_str());
         let mut out = Vec::new();
+        let mut queue: VecDeque<Arc<Node>> = VecDeque::new();
         for doc in &file.documents {
             match doc {
-                Ok(doc) => {
-                    let (api, kind) = (doc.root.api_version(), doc.root.kind());
-                    if api.is_empty() || kind.is_empty() {
-                        if doc.root.is_map() || generated {
-                            self.error(
-                                Code::InvalidObject,
-                                &file.path,
-                                doc.line,
-                                "not a Kubernetes object (apiVersion and kind are required); kustomize fails the whole build".to_string(),
-                            );
-                        }
-                        continue;
-                    }
-                    if kind == "List" {
-                        for item in doc.root.get("items").map(Node::as_seq).unwrap_or_default() {
-                            out.push(Resource::new(path.clone(), item.line, Arc::new(item.clone()), false));
-                        }
-                        continue;
-                    }
-                    out.push(Resource::new(path.clone(), doc.line, Arc::clone(&doc.root), is_sops(&doc.root)));
-                }
+                Ok(doc) => queue.push_back(Arc::clone(&doc.root)),
                 Err(e) => {
                     self.error(Code::InvalidYaml, &file.path, e.line, format!("{}: {}; kustomize fails the whole build", file.path, e.message))
+                }
+            }
+        }
+        while let Some(root) = queue.pop_front() {
+            if is_nothing(&root) {
+                continue;
+            }
+            if let Some(problem) = not_an_object(&root) {
+                self.error(Code::InvalidObject, &file.path, root.line, format!("{problem}; kustomize fails the whole build"));
+                continue;
+            }
+            if !root.kind().ends_with("List") || root.get("items").is_none() {
+                let sops = is_sops(&root);
+                out.push(Resource::new(path.clone(), root.line, root, sops));
+                continue;
+            }
+            match &root.get("items").map(|n| &n.value) {
+                Some(Value::Seq(items)) => queue.extend(items.iter().map(|item| Arc::new(item.clone()))),
+                Some(Value::Null) | None => {}
+                Some(_) => {
+                    let message = format!("expected array in {}/items; kustomize fails the whole build", root.kind());
+                    self.error(Code::InvalidObject, &file.path, root.line, message);
                 }
             }
         }
@@ -688,6 +694,38 @@ fn rewrite_annotations(manifest: &mut Node) {
 }
 
 /// A kustomization file of `kind: Component`.
+/// A document kustomize skips: null, or an empty map, list or string (kyaml's `IsNilOrEmpty`).
+fn is_nothing(root: &Node) -> bool {
+    match &root.value {
+        Value::Null => true,
+        Value::Map(entries) => entries.is_empty(),
+        Value::Seq(items) => items.is_empty(),
+        Value::Str(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Why kustomize takes a document for no object (kyaml's `GetValidatedMetadata`): it needs a
+/// kind and, unless a list, a name; an apiVersion it does not ask for.
+fn not_an_object(root: &Node) -> Option<&'static str> {
+    fn text(n: Option<&Node>) -> Option<&str> {
+        n.and_then(Node::scalar_str).filter(|s| !s.is_empty())
+    }
+    let metadata = root.get("metadata").filter(|m| !is_nothing(m));
+    let name = text(metadata.and_then(|m| m.get("name")));
+    let kind = text(root.get("kind"));
+    if kind.is_none() {
+        let something = text(root.get("apiVersion")).is_some()
+            || name.is_some()
+            || ["namespace", "labels", "annotations"].iter().any(|k| metadata.and_then(|m| m.get(k)).is_some_and(|n| !is_nothing(n)));
+        return Some(if something { "missing kind in object" } else { "missing Resource metadata: not a Kubernetes object" });
+    }
+    if !kind.is_some_and(|k| k.ends_with("List")) && name.is_none() {
+        return Some("missing metadata.name in object");
+    }
+    None
+}
+
 fn is_component(root: &Node) -> bool {
     root.get("kind").and_then(Node::as_str) == Some("Component")
 }
