@@ -76,8 +76,8 @@ fn grouped_overview(c: &mut Criterion) {
         let current = state.current().expect("published");
         let view = &current.snapshot.clusters[0];
         let params = Params::new();
-        let page = Page { state: &state, current: &current, view, params: &params, view_state: pages::view_state(&params) };
-        let render = || pages::overview(&page).1;
+        let page = Page { state: &state, current: &current, view, index: 0, params: &params, view_state: pages::view_state(&params) };
+        let render = || pages::overview(&page).expect("the overview renders").1;
         let started = Instant::now();
         let html = render();
         let svg_bytes = html.find("<svg class=\"graph\"").and_then(|a| html[a..].find("</svg>\n").map(|b| b + 7)).unwrap_or(0);

@@ -65,6 +65,8 @@ pub enum Code {
     InvalidName,
     KustomizationTooDeep,
     RepositoryTooLarge,
+    PatchFailed,
+    SubstitutionFailed,
 }
 
 impl Code {
@@ -103,6 +105,8 @@ impl Code {
             Code::InvalidName => "invalid-name",
             Code::KustomizationTooDeep => "kustomization-too-deep",
             Code::RepositoryTooLarge => "repository-too-large",
+            Code::PatchFailed => "patch-failed",
+            Code::SubstitutionFailed => "substitution-failed",
         }
     }
 }

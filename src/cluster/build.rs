@@ -16,10 +16,10 @@ use std::sync::Arc;
 use super::variables::{self, Scope, VariableIndex};
 use super::{Applied, Cluster, KustomizationBuild, normalize_url, resourceset};
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::load::kustomize::{self, Overlay, Resource, normalize};
-use crate::load::patch::{Patch, Target};
+use crate::load::kustomize::{self, Image, Overlay, Resource, normalize};
+use crate::load::patch::{Origin, Patch, Target};
 use crate::load::substitute::Variables;
-use crate::load::{Manifest, Node, Repository};
+use crate::load::{Manifest, Node, Repository, Value, scalar};
 use crate::model::{FluxObject, KustomizationSpec, Identity, ObjectId, Kind, Spec};
 
 /// What a build may read of the cluster resolved so far.
@@ -65,7 +65,7 @@ impl Built {
     pub fn add(&mut self, resource: Resource, unresolved: bool) {
         self.inventory.push(applied(&resource));
         let manifest = &resource.manifest;
-        if manifest.api_version() == "v1" && matches!(manifest.kind(), "ConfigMap" | "Secret") {
+        if (manifest.api_version() == "v1" && matches!(manifest.kind(), "ConfigMap" | "Secret")) || variables::makes_a_secret(manifest) {
             self.variables.push(resource.clone());
         }
         if resourceset::is_provider(manifest) {
@@ -130,26 +130,53 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     // substituteFrom reads what the cluster applies; a source it has not applied yet may
     // come from a Kustomization still to be built, so this one waits for the rest.
     let mut missing = variables::Missing::default();
-    let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, Scope::Cluster(ctx.applied), diagnostics, &mut missing));
+    // Once nothing else will move, a source no Kustomization applies is looked for in the files
+    // the cluster does not apply: a bootstrap applies such files.
+    let outside = ctx.last_round.then_some(variables::Outside { repo: ctx.repo, applied: &ctx.cluster.files });
+    let scope = Scope::Cluster { applied: ctx.applied, outside };
+    let mut vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, &mut missing));
+    if ctx.cluster.unresolved.contains(&object.id) {
+        // The parent left a variable it could not know in this Kustomization: a value of its own
+        // still holding `${…}` is that unknown, not the text.
+        if let (Some(vars), Some(pb)) = (&mut vars, &spec.post_build) {
+            for (k, _) in pb.substitute.iter().filter(|(_, v)| v.contains("${")) {
+                vars.set(k, crate::load::substitute::Binding::Hidden);
+            }
+        }
+    }
     if !ctx.last_round && (missing.required || (missing.optional && !ctx.optional_may_miss)) {
         return Outcome::Deferred;
     }
     let vars = vars.filter(|v| !v.is_empty());
-    let build = kustomize::build(ctx.repo, &path, &overlay(object, &path));
+    let (overlay, unreadable_patches) = overlay(object, &path);
+    let mut build = kustomize::build(ctx.repo, &path, &overlay);
+    build.diagnostics.extend(unreadable_patches);
     let error = build.diagnostics.iter().find(|d| d.severity == Severity::Error).map(|d| d.clone().on(&object.id));
     diagnostics.extend(build.diagnostics.into_iter().map(|d| d.on(&object.id)));
     let common = common_metadata(&object.manifest);
     let mut undefined: BTreeMap<String, (Arc<str>, u32)> = BTreeMap::new();
     let mut literal: Vec<(Arc<Node>, Arc<str>)> = Vec::new();
     let mut built = Built::default();
+    let mut failed = None;
     let sops = sops_without_decryption(object, &build.resources);
     for mut resource in build.resources {
+        if !decodes_as_object(&resource.manifest) {
+            let message = "failed to decode Kubernetes apiVersion, kind and name: kustomize-controller applies none of the build".to_string();
+            failed.get_or_insert(Diagnostic::error(Code::InvalidObject, resource.file.to_string(), resource.line, message).on(&object.id));
+            continue;
+        }
         // Asked when the build substitutes, or for the unsubstituted-variable lint.
         let asked = vars.is_some() || spec.post_build.is_none();
         let has_dollar = asked && may_hold_dollar(ctx.repo, &resource) && resource.manifest.any_string_contains(b'$');
         let mut unresolved = false;
-        if let Some(vars) = vars.as_ref().filter(|_| has_dollar) {
-            unresolved = substitute(&mut resource, vars, &mut undefined);
+        if let Some(vars) = vars.as_ref().filter(|v| has_dollar || v.invalid_name().is_some()) {
+            match substitute(&mut resource, vars, &mut undefined) {
+                Ok(u) => unresolved = u,
+                Err(e) => {
+                    failed.get_or_insert((*e).on(&object.id));
+                    continue;
+                }
+            }
         }
         if spec.post_build.is_none() && has_dollar {
             literal.push((Arc::clone(&resource.manifest), resource.file.clone()));
@@ -162,6 +189,14 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         }
         built.add(resource, unresolved);
     }
+    let error = match (error, failed) {
+        (Some(e), _) => Some(e),
+        (None, Some(f)) => {
+            diagnostics.push(f.clone());
+            Some(f)
+        }
+        (None, None) => None,
+    };
     diagnostics.extend(undefined_variables(&object.id, undefined));
     diagnostics.extend(sops);
     let substitution = match &vars {
@@ -170,6 +205,14 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         None => Substitution::Literal(literal_variables(&literal)),
     };
     built.into_outcome(build.files, substitution, error)
+}
+
+/// Whether kustomize-controller takes what kustomize built for an object (its `build`, before
+/// substitution: "failed to decode Kubernetes apiVersion, kind and name"): kustomize asks for
+/// a kind and a name, Flux for an apiVersion too.
+fn decodes_as_object(manifest: &Node) -> bool {
+    let text = |n: Option<&Node>| matches!(n.map(|n| &n.value), Some(Value::Str(s) | Value::Number(s)) if !s.is_empty()) || n.is_some_and(|n| matches!(n.value, Value::Bool(_)));
+    text(manifest.get("apiVersion")) && text(manifest.get("kind")) && text(manifest.at(&["metadata", "name"]))
 }
 
 /// The folder `spec.path` builds, or the outcome when it is not built here.
@@ -215,25 +258,112 @@ fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diag
     Ok(path)
 }
 
-/// Substitutes `vars` into a manifest's strings, unless substitution is disabled on it;
-/// notes the variables it found undefined. Whether a value stayed unknown.
-fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> bool {
+/// Substitutes `vars` into a manifest as kustomize-controller does (fluxcd/pkg
+/// `kustomize_varsub.go`): on the manifest's YAML text, which it then reads again, unless the
+/// object disables substitution. A string written plain in that text is read again as YAML 1.1
+/// once substituted, so `${PORT}` may become a number, `"${CRON}"`'s quotes go, and an empty
+/// value is `null`; the names substituted are kept on the resource. Whether a value stayed
+/// unknown; `Err` when Flux's substitution fails (the whole build fails).
+fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Box<Diagnostic>> {
     if substitution_disabled(&resource.manifest) {
-        return false;
+        return Ok(false);
     }
-    let mut unresolved = false;
-    let file = resource.file.clone();
-    Arc::make_mut(&mut resource.manifest).visit_strings_mut(&mut |s, line| {
-        if s.contains('$') {
-            let out = vars.substitute(s);
-            for name in out.undefined {
-                undefined.entry(name).or_insert_with(|| (file.clone(), line));
-            }
-            unresolved |= !out.unresolved.is_empty();
-            *s = out.text;
+    let shown = format!("{}/{}", resource.manifest.kind(), resource.manifest.name().unwrap_or_default());
+    let fail = |line: u32, message: String| {
+        Box::new(Diagnostic::error(Code::SubstitutionFailed, resource.file.to_string(), line, format!("post build failed for '{shown}': {message}")))
+    };
+    if let Some(name) = vars.invalid_name() {
+        return Err(fail(resource.line, format!("'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")));
+    }
+    let mut state = Expansion { vars, undefined, file: resource.file.clone(), unresolved: false, used: Vec::new(), changed: false };
+    let mut manifest = (*resource.manifest).clone();
+    state.node(&mut manifest).map_err(|(line, e)| fail(line, e))?;
+    if state.changed {
+        resource.manifest = Arc::new(manifest);
+    }
+    for name in state.used {
+        if !resource.substituted.contains(&name) {
+            resource.substituted.push(name);
         }
-    });
-    unresolved
+    }
+    Ok(state.unresolved)
+}
+
+/// One manifest's substitution under way.
+struct Expansion<'v> {
+    vars: &'v Variables,
+    undefined: &'v mut BTreeMap<String, (Arc<str>, u32)>,
+    file: Arc<str>,
+    unresolved: bool,
+    used: Vec<String>,
+    /// Some text changed.
+    changed: bool,
+}
+
+impl Expansion<'_> {
+    /// Substitutes into `node` and below; `Err` holds the line and Flux's error.
+    fn node(&mut self, node: &mut Node) -> Result<(), (u32, String)> {
+        let line = node.line;
+        match &mut node.value {
+            Value::Str(s) if s.contains('$') => {
+                let (text, unknown) = self.text(s, line)?;
+                if text != *s {
+                    node.value = if scalar::written_plain(s) {
+                        match scalar::reread(&text) {
+                            Ok(mut value) => {
+                                restamp(&mut value, line);
+                                value.value
+                            }
+                            // A variable whose value is not known here keeps its `${…}`: the text
+                            // Flux reads holds its value instead, which may well be YAML.
+                            Err(_) if unknown => Value::Str(text),
+                            Err(e) => return Err((line, format!("error converting YAML to JSON: {e}"))),
+                        }
+                    } else {
+                        Value::Str(text)
+                    };
+                }
+            }
+            Value::Seq(items) => items.iter_mut().try_for_each(|item| self.node(item))?,
+            Value::Map(entries) => {
+                for (key, value) in entries.iter_mut() {
+                    if key.contains('$') {
+                        *key = self.text(key, value.line)?.0;
+                    }
+                    self.node(value)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The substituted text, and whether a variable in it has a value not known here.
+    fn text(&mut self, text: &str, line: u32) -> Result<(String, bool), (u32, String)> {
+        let out = self.vars.expand(text).map_err(|e| (line, format!("envsubst error: {e}")))?;
+        self.changed |= out.text != text;
+        for name in out.undefined {
+            self.undefined.entry(name).or_insert_with(|| (self.file.clone(), line));
+        }
+        let unknown = !out.unresolved.is_empty();
+        self.unresolved |= unknown;
+        for name in out.used {
+            if !self.used.contains(&name) {
+                self.used.push(name);
+            }
+        }
+        Ok((out.text, unknown))
+    }
+}
+
+/// Gives a value read from substituted text the line of the text it replaced.
+fn restamp(node: &mut Node, line: u32) {
+    node.line = line;
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|i| restamp(i, line)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| restamp(v, line)),
+        _ => {}
+    }
 }
 
 /// `undefined-variable`: a `${VAR}` the postBuild does not define, which Flux replaces with
@@ -387,27 +517,31 @@ fn alias_root(ctx: &Context<'_>, generator: &FluxObject, alias: &str) -> Option<
     local_root(ctx, &ObjectId::new(kind, namespace, name))
 }
 
-/// What the Kustomization adds to the kustomization file at its path.
-fn overlay(object: &FluxObject, path: &str) -> Overlay {
+/// What the Kustomization adds to the kustomization file at its path. Each patch remembers
+/// the Kustomization's file and its own line, for the changes it makes; one that cannot be read
+/// fails the build (`patch-failed`).
+fn overlay(object: &FluxObject, path: &str) -> (Overlay, Vec<Diagnostic>) {
     let spec = object.kustomization().expect("a Kustomization");
-    let patches = object
-        .manifest
-        .at(&["spec", "patches"])
-        .map(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| {
-            let target = p.get("target").map(Target::read);
-            Patch::parse(p.get("patch")?.as_str()?, target).ok()
-        })
-        .collect();
-    Overlay {
+    let file: Arc<str> = Arc::from(object.file.as_str());
+    let mut patches = Vec::new();
+    let mut diagnostics = Vec::new();
+    for p in object.manifest.at(&["spec", "patches"]).map(Node::as_seq).unwrap_or_default() {
+        let Some(text) = p.get("patch").and_then(Node::as_str) else { continue };
+        let origin = Origin { file: file.clone(), line: p.line };
+        match Patch::parse_at(text, p.get("target").map(Target::read), origin) {
+            Ok(patch) => patches.push(patch),
+            Err(e) => diagnostics.push(Diagnostic::error(Code::PatchFailed, &object.file, p.line, format!("spec.patches: {e}"))),
+        }
+    }
+    let overlay = Overlay {
         namespace: spec.target_namespace.clone(),
         patches,
         components: spec.components.iter().filter_map(|c| normalize(&kustomize::join(path, c))).collect(),
         name_prefix: spec.name_prefix.clone(),
         name_suffix: spec.name_suffix.clone(),
-    }
+        images: object.manifest.at(&["spec", "images"]).map(Node::as_seq).unwrap_or_default().iter().filter_map(Image::read).collect(),
+    };
+    (overlay, diagnostics)
 }
 
 /// A hint for a path that does not exist: the nearest existing folder above it.

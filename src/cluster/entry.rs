@@ -154,7 +154,7 @@ pub fn synthetic_kustomization(namespace: &str, name: &str, path: &str, source_k
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"interval": "10m0s", "path": path, "prune": true, "sourceRef": {"kind": source_kind.as_str(), "name": name}},
     });
-    Resource { file: Arc::from(file), line, manifest: Arc::new(Node::from_json(&manifest, None, line)), sops: false }
+    Resource::new(Arc::from(file), line, Arc::new(Node::from_json(&manifest, None, line)), false)
 }
 
 /// The source that bootstrap or the operator creates.
@@ -171,7 +171,7 @@ pub fn synthetic_source(kind: Kind, namespace: &str, name: &str, url: Option<&st
     }
     let api = if kind == Kind::GitRepository { "source.toolkit.fluxcd.io/v1" } else { "source.toolkit.fluxcd.io/v1beta2" };
     let manifest = serde_json::json!({"apiVersion": api, "kind": kind.as_str(), "metadata": {"name": name, "namespace": namespace}, "spec": spec});
-    Resource { file: Arc::from(file), line, manifest: Arc::new(Node::from_json(&manifest, None, line)), sops: false }
+    Resource::new(Arc::from(file), line, Arc::new(Node::from_json(&manifest, None, line)), false)
 }
 
 pub fn resource_id(r: &Resource) -> ObjectId {
@@ -188,7 +188,7 @@ pub fn flux_documents(repo: &Repository, path: &str) -> Vec<Resource> {
         .iter()
         .flatten()
         .filter(|d| crate::model::flux_kind(&d.root).is_some())
-        .map(|d| Resource { file: shared.clone(), line: d.line, manifest: Arc::clone(&d.root), sops: is_sops(&d.root) })
+        .map(|d| Resource::new(shared.clone(), d.line, Arc::clone(&d.root), is_sops(&d.root)))
         .collect()
 }
 

@@ -96,7 +96,7 @@ impl<'a> Resolver<'a> {
         let mut applied = VariableIndex::default();
         for r in &entry.applied {
             let ns = model::metadata_namespace(&r.manifest).or_else(|| Some(BOOTSTRAP_NAMESPACE.into()));
-            applied.add(&r.manifest, ns, &r.file, r.line);
+            applied.add_resource(r, ns);
         }
         let mut cluster = Cluster { name: entry.name.clone(), entry: entry.path.clone(), ..Cluster::default() };
         cluster.diagnostics.extend(entry.notes.iter().cloned());
@@ -290,7 +290,7 @@ impl<'a> Resolver<'a> {
                 }
                 for r in &variables {
                     let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());
-                    self.applied.add(&r.manifest, Some(ns), &r.file, r.line);
+                    self.applied.add_resource(r, Some(ns));
                 }
                 for r in providers {
                     let ns = model::metadata_namespace(&r.manifest).unwrap_or_else(|| e.id.namespace.clone());

@@ -101,7 +101,7 @@ impl Revisions {
             if self.repo.find_header(*oid).ok()?.size() > super::MAX_INPUT_BYTES {
                 return None;
             }
-            String::from_utf8(self.repo.find_blob(*oid).ok()?.take_data()).ok()
+            Some(self.repo.find_blob(*oid).ok()?.take_data())
         };
         super::tree::repository(&self.root, files, problems, earlier, read_input)
     }

@@ -24,6 +24,8 @@ pub mod kustomize;
 pub mod manifest;
 pub mod patch;
 pub mod git;
+pub mod scalar;
+pub mod sealed;
 pub mod substitute;
 pub mod tree;
 pub mod yaml;
@@ -165,6 +167,15 @@ pub struct SourceFile {
     pub unreadable: Option<Diagnostic>,
 }
 
+/// A non-YAML file a kustomize generator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A ConfigMap's input: its text.
+    Text(Arc<str>),
+    /// A Secret's input: its bytes, which may only be hashed.
+    Sealed(sealed::Sealed),
+}
+
 /// What a directory holds, by full relative path, in name order.
 #[derive(Debug, Clone, Default)]
 pub struct Dir {
@@ -176,7 +187,8 @@ pub struct Dir {
 #[derive(Debug, Clone, Default)]
 pub struct Repository {
     pub root: PathBuf,
-    /// YAML files (and files named `Kustomization`), by relative path.
+    /// YAML files (and files named `Kustomization`), and the JSON files kustomizations list
+    /// as resources, by relative path.
     pub files: BTreeMap<String, SourceFile>,
     /// Every other file Flux would see, by relative path.
     pub other_files: BTreeSet<String>,
@@ -184,9 +196,9 @@ pub struct Repository {
     pub dirs: BTreeMap<String, Dir>,
     /// Problems found while walking (links, unreadable files).
     pub diagnostics: Vec<Diagnostic>,
-    /// Non-YAML inputs of kustomize generators (`.env`, `.conf`…), by relative path. A
-    /// Secret generator's inputs are kept as their keys only, never their values.
-    pub inputs: BTreeMap<String, Arc<str>>,
+    /// Non-YAML inputs of kustomize generators (`.env`, `.conf`…), by relative path: a
+    /// ConfigMap's as text, a Secret's sealed (they can only be hashed).
+    pub inputs: BTreeMap<String, Input>,
     /// The URLs of the git remotes of the work tree (`.git/config`): a source with one of
     /// these URLs is this repository.
     pub remotes: Vec<String>,
@@ -216,7 +228,7 @@ impl Repository {
         let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
         repo.dirs.insert(String::new(), Dir::default());
         for (path, text) in files {
-            let documents = if is_yaml_name(path) { yaml::parse_documents(text) } else { Vec::new() };
+            let documents = if is_yaml_name(path) { documents_of(path, text) } else { Vec::new() };
             repo.insert(SourceFile { path: path.to_string(), text: text.into(), documents, unreadable: None });
         }
         repo
@@ -293,7 +305,7 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     diagnostics.sort();
     repo.diagnostics = diagnostics;
     let root = repo.root.clone();
-    repo.inputs = generator_inputs(&repo, |path| read_input(&root, path));
+    add_listed_inputs(&mut repo, |path| read_input(&root, path));
     repo.remotes = git_remotes(&repo.root);
     Ok(repo)
 }
@@ -301,10 +313,14 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
 /// Largest generator input read; a bigger one is left out (its data is then unknown).
 pub(super) const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 
-/// Reads the non-YAML files that kustomization files feed to `configMapGenerator` and
-/// `secretGenerator`, inside the root only, with `read` (the disk, or a revision's tree).
-fn generator_inputs(repo: &Repository, read: impl Fn(&str) -> Option<String>) -> BTreeMap<String, Arc<str>> {
-    let mut out = BTreeMap::new();
+/// Reads the non-YAML files that kustomization files name, inside the root only, with `read`
+/// (the disk, or a revision's tree): what `configMapGenerator` and `secretGenerator` take
+/// ([`Repository::inputs`]), and the files kustomize reads as YAML whatever their name (JSON
+/// is YAML): resources, patches, replacements, configurations and transformers, which join
+/// [`Repository::files`].
+fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8>>) {
+    let mut inputs = BTreeMap::new();
+    let mut read_as_yaml = Vec::new();
     for file in repo.files.values() {
         let name = file.path.rsplit('/').next().unwrap_or("");
         if !kustomize::KUSTOMIZATION_FILES.contains(&name) {
@@ -312,39 +328,69 @@ fn generator_inputs(repo: &Repository, read: impl Fn(&str) -> Option<String>) ->
         }
         let Some(Ok(doc)) = file.documents.first() else { continue };
         let dir = parent_dir(&file.path);
+        let listed = |rel: &str| kustomize::normalize(&kustomize::join(dir, rel)).filter(|p| repo.other_files.contains(p));
+        for key in ["resources", "bases", "patchesStrategicMerge", "configurations", "transformers"] {
+            read_as_yaml.extend(doc.root.get(key).map(Node::as_seq).unwrap_or_default().iter().filter_map(|e| listed(&e.scalar_text()?)));
+        }
+        for key in ["patches", "patchesJson6902", "replacements"] {
+            let paths = doc.root.get(key).map(Node::as_seq).unwrap_or_default().iter().filter_map(|e| e.get("path")?.scalar_text());
+            read_as_yaml.extend(paths.filter_map(|rel| listed(&rel)));
+        }
         for (key, secret) in [("configMapGenerator", false), ("secretGenerator", true)] {
             for generator in doc.root.get(key).map(Node::as_seq).unwrap_or_default() {
-                let files = generator.get("files").map(Node::as_seq).unwrap_or_default().iter().map(|n| (n, false));
-                let envs = generator.get("envs").map(Node::as_seq).unwrap_or_default().iter().chain(generator.get("env")).map(|n| (n, true));
-                for (entry, env) in files.chain(envs) {
+                let files = generator.get("files").map(Node::as_seq).unwrap_or_default().iter();
+                let envs = generator.get("envs").map(Node::as_seq).unwrap_or_default().iter().chain(generator.get("env"));
+                for entry in files.chain(envs) {
                     let Some(text) = entry.scalar_text() else { continue };
-                    let rel = text.split_once('=').map_or(text.as_str(), |(_, p)| p).trim();
-                    let Some(path) = kustomize::normalize(&kustomize::join(dir, rel)) else { continue };
-                    if repo.files.contains_key(&path) || !repo.other_files.contains(&path) || out.contains_key(&path) {
-                        continue;
+                    let rel = text.split_once('=').map_or(text.as_str(), |(_, p)| p);
+                    let Some(path) = listed(rel) else { continue };
+                    // A file a ConfigMap reads is readable config; one only Secrets read is sealed.
+                    match inputs.get(&path) {
+                        Some(Input::Text(_)) => continue,
+                        Some(Input::Sealed(_)) if secret => continue,
+                        _ => {}
                     }
                     let Some(content) = read(&path) else { continue };
-                    let kept = match (secret, env) {
-                        (false, _) => content,
-                        // Only the keys of a Secret's env file; nothing of its files.
-                        (true, true) => content.lines().filter_map(|l| l.split_once('=')).map(|(k, _)| format!("{k}=\n")).collect(),
-                        (true, false) => String::new(),
+                    let input = if secret {
+                        Input::Sealed(sealed::Sealed::new(content))
+                    } else {
+                        match String::from_utf8(content) {
+                            Ok(text) => Input::Text(Arc::from(text)),
+                            Err(_) => continue,
+                        }
                     };
-                    out.insert(path, Arc::from(kept));
+                    inputs.insert(path, input);
                 }
             }
         }
     }
-    out
+    repo.inputs = inputs;
+    for path in read_as_yaml {
+        if repo.files.contains_key(&path) {
+            continue;
+        }
+        let Some(text) = read(&path).and_then(|b| String::from_utf8(b).ok()) else { continue };
+        let documents = yaml::parse_documents(&text);
+        repo.files.insert(path.clone(), SourceFile { path, text: text.into(), documents, unreadable: None });
+    }
 }
 
-fn read_input(root: &Path, rel: &str) -> Option<String> {
+/// A YAML file's documents, typed as their reader types them: kustomize decodes a
+/// kustomization file through sigs.k8s.io/yaml (YAML 1.1: `yes` and `n` are booleans), and
+/// every other file with yaml.v3.
+fn documents_of(path: &str, text: &str) -> Vec<Result<yaml::Document, yaml::YamlError>> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let schema = if kustomize::KUSTOMIZATION_FILES.contains(&name) { yaml::Schema::Yaml11 } else { yaml::Schema::Go };
+    yaml::parse_documents_with(text, schema)
+}
+
+fn read_input(root: &Path, rel: &str) -> Option<Vec<u8>> {
     let full = root.join(rel).canonicalize().ok()?;
     let meta = std::fs::metadata(&full).ok()?;
     if !full.starts_with(root) || !meta.is_file() || meta.len() > MAX_INPUT_BYTES {
         return None;
     }
-    std::fs::read_to_string(full).ok()
+    std::fs::read(full).ok()
 }
 
 /// The remote URLs in the work tree's git configuration, following a `.git` file (a linked
@@ -626,7 +672,7 @@ fn file(rel: &str, abs: &Path, earlier: Option<Earlier<'_>>, spend: &Spend) -> O
         return None;
     }
     Some(Found::File(match read_text(&rel, opened) {
-        Ok(text) => SourceFile { documents: yaml::parse_documents(&text), path: rel, text: text.into(), unreadable: None },
+        Ok(text) => SourceFile { documents: documents_of(&rel, &text), path: rel, text: text.into(), unreadable: None },
         Err(diag) => SourceFile { path: rel, text: "".into(), documents: Vec::new(), unreadable: Some(diag) },
     }))
 }

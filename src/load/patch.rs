@@ -1,95 +1,151 @@
 //! Patches: kustomize `patches:` / `patchesStrategicMerge:` / `patchesJson6902:` and a Flux
-//! Kustomization's `spec.patches`, applied to the manifests of a build.
+//! Kustomization's `spec.patches` → the manifests they change, each change with where the
+//! patch is written.
 //!
-//! A strategic-merge patch on a custom resource behaves as a JSON merge patch (RFC 7386),
-//! which is what every Flux kind is (through the `json-patch` crate); on Kubernetes' own
-//! kinds it merges lists by their merge keys (`containers` by name), as kustomize does,
-//! written here because no crate carries Kubernetes' patch schemas. JSON 6902 patches use
-//! JSON pointers, through `json-patch`.
+//! A strategic-merge patch merges as kyaml's `merge2` does for kustomize
+//! (`api/filters/patchstrategicmerge`): `null` deletes a field, `$patch: replace` and
+//! `$patch: delete` replace or delete a map (or, at the top, the object), and on Kubernetes' own
+//! kinds the lists that have a merge key in Kubernetes' schema merge item by item (`containers`
+//! by name, a container's `ports` by containerPort…), the patch's items first and then the
+//! others; every other list is replaced, a custom resource's always. JSON 6902 patches go
+//! through the `json-patch` crate, with what evanphx/json-patch v4 (kustomize's) allows beyond
+//! RFC 6902: a `replace` of a missing key in an existing map sets it, and `metadata.annotations`
+//! exists on every object while kustomize builds (its internal annotations), so an `add` under it
+//! works; their YAML is read as YAML 1.1 (sigs.k8s.io/yaml), where `yes` is `true`. Written here
+//! because no crate carries Kubernetes' patch schemas.
+
+use std::sync::Arc;
 
 use regex::Regex;
+use serde_json::Value as J;
 
-use super::yaml::{Node, Value, parse_documents};
+use super::kustomize::ResId;
+use super::scalar;
+use super::yaml::{Node, Schema, Value, parse_documents_with};
 
-/// Which resources a patch applies to. Empty fields match anything; `name` and
-/// `namespace` are anchored regular expressions, as in kustomize.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    pub group: Option<String>,
-    pub version: Option<String>,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub namespace: Option<String>,
-    pub label_selector: Option<String>,
-    pub annotation_selector: Option<String>,
+/// Where a patch is written: the kustomization file (or Flux Kustomization) and the line of
+/// its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub line: u32,
 }
 
+/// One regular expression of a target, anchored as kustomize anchors them.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    regex: Option<Regex>,
+}
+
+impl Pattern {
+    fn new(text: String) -> Pattern {
+        let literal = !text.contains(|c: char| "^$.*+?()[]{}|\\".contains(c));
+        let regex = if literal { None } else { Regex::new(&format!("^(?:{text})$")).ok() };
+        Pattern { text, regex }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match &self.regex {
+            Some(re) => re.is_match(value),
+            None => self.text == value,
+        }
+    }
+}
+
+/// Which resources a patch applies to (kustomize's `Selector`). Empty fields match anything;
+/// every field is an anchored regular expression. Name and namespace match the resource's
+/// original or current ones; an object without namespace is in `default`.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
+    name: Option<Pattern>,
+    namespace: Option<Pattern>,
+    label_selector: Option<String>,
+    annotation_selector: Option<String>,
+}
+
+/// What a patch does.
 #[derive(Debug, Clone)]
 pub enum PatchBody {
-    /// Strategic merge, applied as a JSON merge patch; `None` body for `$patch: delete`.
-    Merge(serde_json::Value),
-    Delete,
+    /// A strategic-merge patch: its identity (which selects the object when there is no target),
+    /// and the fields it merges. `delete` for `$patch: delete` at the top; `renames` when its
+    /// options allow it to change the object's name or kind.
+    StrategicMerge { id: ResId, fields: J, delete: bool, renames: Renames },
     Json6902(json_patch::Patch),
+}
+
+/// What a strategic-merge patch may change of the object's identity (`options:
+/// allowNameChange`, `allowKindChange`; kustomize's `ApplySmPatch` otherwise puts both back).
+/// The namespace is always put back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Renames {
+    pub name: bool,
+    pub kind: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Patch {
     pub target: Option<Target>,
     pub body: PatchBody,
-    /// The patch body's own identity, which selects the target when `target` is absent.
-    pub identity: Target,
+    pub origin: Origin,
 }
 
 impl Target {
     pub fn read(node: &Node) -> Target {
         let text = |k: &str| node.get(k).and_then(Node::scalar_text).filter(|s| !s.is_empty());
+        let pattern = |k: &str| text(k).map(Pattern::new);
         Target {
-            group: text("group"),
-            version: text("version"),
-            kind: text("kind"),
-            name: text("name"),
-            namespace: text("namespace"),
+            group: pattern("group"),
+            version: pattern("version"),
+            kind: pattern("kind"),
+            name: pattern("name"),
+            namespace: pattern("namespace"),
             label_selector: text("labelSelector"),
             annotation_selector: text("annotationSelector"),
         }
     }
 
-    /// Whether this target selects `manifest`.
-    pub fn matches(&self, manifest: &Node) -> bool {
+    /// Whether this target selects `manifest`, whose first id was `original` when it was
+    /// renamed since (kustomize's `resWrangler.Select`).
+    pub fn selects_resource(&self, manifest: &Node, original: Option<&ResId>) -> bool {
+        if original.is_some() || self.namespace.is_some() {
+            let current = ResId::of(manifest);
+            return self.selects(manifest, &current, original.unwrap_or(&current));
+        }
+        // Never renamed, and any namespace: the current id decides, read without copies.
+        let matches = |p: &Option<Pattern>, value: &str| p.as_ref().is_none_or(|p| p.matches(value));
         let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-        let (group, version) = match api.rsplit_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api),
-        };
+        let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
         let meta = manifest.get("metadata");
-        let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(Node::scalar_text).unwrap_or_default();
-        let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
-        pattern_matches(self.group.as_deref(), group)
-            && pattern_matches(self.version.as_deref(), version)
-            && pattern_matches(self.kind.as_deref(), kind)
-            && pattern_matches(self.name.as_deref(), &field("name"))
-            && pattern_matches(self.namespace.as_deref(), &field("namespace"))
+        let name = meta.and_then(|m| m.get("name")).and_then(Node::scalar_str).unwrap_or("");
+        matches(&self.name, name)
+            && matches(&self.group, group)
+            && matches(&self.version, version)
+            && matches(&self.kind, manifest.get("kind").and_then(Node::as_str).unwrap_or(""))
             && self.label_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
-            && self
-                .annotation_selector
-                .as_deref()
-                .is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
+            && self.annotation_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
     }
-}
 
-fn pattern_matches(pattern: Option<&str>, value: &str) -> bool {
-    let Some(pattern) = pattern else { return true };
-    if pattern == value {
-        return true;
+    /// Whether this target selects an object whose current id is `current` and original id
+    /// `original` (kustomize's `resWrangler.Select`).
+    pub fn selects(&self, manifest: &Node, current: &ResId, original: &ResId) -> bool {
+        let matches = |p: &Option<Pattern>, value: &str| p.as_ref().is_none_or(|p| p.matches(value));
+        let meta = manifest.get("metadata");
+        (matches(&self.namespace, original.effective_namespace()) || matches(&self.namespace, current.effective_namespace()))
+            && (matches(&self.name, &original.name) || matches(&self.name, &current.name))
+            && matches(&self.group, &current.group)
+            && matches(&self.version, &current.version)
+            && matches(&self.kind, &current.kind)
+            && self.label_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("labels"))))
+            && self.annotation_selector.as_deref().is_none_or(|s| selector_matches(s, meta.and_then(|m| m.get("annotations"))))
     }
-    if !pattern.contains(|c: char| "^$.*+?()[]{}|\\".contains(c)) {
-        return false;
-    }
-    Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(value))
 }
 
 /// Kubernetes label selectors: `k=v`, `k==v`, `k!=v`, `k`, `!k`, `k in (a,b)`, `k notin (a,b)`.
-fn selector_matches(selector: &str, labels: Option<&Node>) -> bool {
+pub fn selector_matches(selector: &str, labels: Option<&Node>) -> bool {
     let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Node::scalar_text);
     split_requirements(selector).iter().all(|req| {
         let req = req.trim();
@@ -137,147 +193,309 @@ fn parse_set(text: &str) -> Vec<String> {
 }
 
 impl Patch {
-    /// Reads a patch from its YAML text (inline `patch:` or a patch file's content).
+    /// Reads a patch from its YAML text (inline `patch:` or a patch file's content): a list is
+    /// a JSON 6902 patch, a mapping a strategic-merge patch.
     pub fn parse(text: &str, target: Option<Target>) -> Result<Patch, String> {
-        let docs = parse_documents(text);
-        let doc = match docs.into_iter().next() {
-            Some(Ok(doc)) => doc,
-            Some(Err(e)) => return Err(format!("the patch is not valid YAML: {e}")),
-            None => return Err("the patch is empty".into()),
-        };
-        Patch::from_node(&doc.root, target)
+        Patch::parse_at(text, target, Origin { file: Arc::from(""), line: 0 })
     }
 
-    pub fn from_node(node: &Node, target: Option<Target>) -> Result<Patch, String> {
+    /// [`Patch::parse`], remembering where the patch is written.
+    pub fn parse_at(text: &str, target: Option<Target>, origin: Origin) -> Result<Patch, String> {
+        Patch::parse_all(text, target, origin)?.into_iter().next().ok_or_else(|| "the patch is empty".into())
+    }
+
+    /// The patch with its entry's `options:` read: a strategic-merge patch allowed to change the
+    /// name or kind of what it patches merges its own (kustomize's `PatchTransformer`).
+    pub fn allowing(mut self, options: Option<&Node>) -> Patch {
+        let allowed = |key: &str| options.and_then(|o| o.get(key)).and_then(Node::as_bool) == Some(true);
+        if let PatchBody::StrategicMerge { id, fields, renames, .. } = &mut self.body {
+            *renames = Renames { name: allowed("allowNameChange"), kind: allowed("allowKindChange") };
+            if let Some(map) = fields.as_object_mut() {
+                if renames.kind && !id.kind.is_empty() {
+                    map.insert("kind".into(), J::String(id.kind.clone()));
+                }
+                if renames.name && !id.name.is_empty() {
+                    let meta = map.entry("metadata").or_insert_with(|| J::Object(Default::default()));
+                    if let Some(meta) = meta.as_object_mut() {
+                        meta.insert("name".into(), J::String(id.name.clone()));
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether the patch applies to a manifest seen alone (its id never changed): by its target,
+    /// or else by its own id.
+    pub fn selects(&self, manifest: &Node) -> bool {
+        let id = ResId::of(manifest);
+        match (&self.target, &self.body) {
+            (Some(target), _) => target.selects(manifest, &id, &id),
+            (None, PatchBody::StrategicMerge { id: own, .. }) => own.equals(&id),
+            (None, PatchBody::Json6902(_)) => false,
+        }
+    }
+
+    /// Every strategic-merge patch of a multi-document text (`patchesStrategicMerge`), or the one
+    /// JSON 6902 patch it is.
+    pub fn parse_all(text: &str, target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, String> {
+        let trimmed = text.trim_start();
+        // A JSON 6902 patch is read as sigs.k8s.io/yaml reads it: YAML 1.1.
+        let schema = if trimmed.starts_with('-') || trimmed.starts_with('[') { Schema::Yaml11 } else { Schema::Go };
+        let mut out = Vec::new();
+        for doc in parse_documents_with(text, schema) {
+            let doc = doc.map_err(|e| format!("the patch is not valid YAML: {e}"))?;
+            out.push(Patch::from_node(&doc.root, target.clone(), origin.clone())?);
+        }
+        Ok(out)
+    }
+
+    pub fn from_node(node: &Node, target: Option<Target>, origin: Origin) -> Result<Patch, String> {
         match &node.value {
             Value::Seq(_) => {
                 let ops: json_patch::Patch =
                     serde_json::from_value(node.to_json()).map_err(|e| format!("not a JSON 6902 patch: {e}"))?;
-                Ok(Patch { target, body: PatchBody::Json6902(ops), identity: Target::default() })
+                Ok(Patch { target, body: PatchBody::Json6902(ops), origin })
             }
             Value::Map(_) => {
-                let api = node.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-                let (group, version) = api.rsplit_once('/').map_or((None, Some(api)), |(g, v)| (Some(g), Some(v)));
-                let meta = node.get("metadata");
-                let meta_text = |k: &str| meta.and_then(|m| m.get(k)).and_then(Node::scalar_text);
-                let identity = Target {
-                    group: group.map(str::to_string),
-                    version: version.filter(|v| !v.is_empty()).map(str::to_string),
-                    kind: node.get("kind").and_then(Node::scalar_text),
-                    name: meta_text("name"),
-                    namespace: meta_text("namespace"),
-                    ..Target::default()
-                };
+                let id = ResId::of(node);
                 let delete = node.get("$patch").and_then(Node::as_str) == Some("delete");
-                let mut body = node.to_json();
-                strip_identity(&mut body);
-                let body = if delete { PatchBody::Delete } else { PatchBody::Merge(body) };
-                Ok(Patch { target, body, identity })
+                let mut fields = node.to_json();
+                strip_identity(&mut fields);
+                Ok(Patch { target, body: PatchBody::StrategicMerge { id, fields, delete, renames: Renames::default() }, origin })
             }
             _ => Err("a patch must be a mapping (strategic merge) or a list (JSON 6902)".into()),
         }
     }
 
-    /// Whether this patch applies to `manifest`.
-    pub fn selects(&self, manifest: &Node) -> bool {
-        match &self.target {
-            Some(t) => t.matches(manifest),
-            None => {
-                // Without a target, a merge patch selects by its own kind and name; kustomize
-                // ignores the version when matching.
-                let identity = Target { version: None, ..self.identity.clone() };
-                identity.kind.is_some() && identity.matches(manifest)
-            }
-        }
-    }
-
     /// Applies the patch to one manifest. `Ok(None)` means the manifest is deleted.
     pub fn apply(&self, manifest: &Node) -> Result<Option<Node>, String> {
+        // kyaml's merge drops the fields whose value is written as nothing (`key:`) from the
+        // maps of the object it patches.
+        let pruned;
+        let manifest = match &self.body {
+            PatchBody::StrategicMerge { .. } if has_empty_fields(manifest) => {
+                pruned = without_empty_fields(manifest);
+                &pruned
+            }
+            _ => manifest,
+        };
         let mut json = manifest.to_json();
         match &self.body {
-            PatchBody::Delete => return Ok(None),
-            PatchBody::Merge(body) if is_built_in(manifest) => strategic_merge(&mut json, body),
-            PatchBody::Merge(body) => json_patch::merge(&mut json, body),
-            PatchBody::Json6902(ops) => json_patch::patch(&mut json, ops).map_err(|e| e.to_string())?,
+            PatchBody::StrategicMerge { delete: true, .. } => return Ok(None),
+            PatchBody::StrategicMerge { fields, renames, .. } => {
+                let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+                let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
+                let schema = KindSchema { built_in: super::kustomize::scope::is_built_in_group(api.rsplit_once('/').map_or("", |(g, _)| g)), service: kind == "Service" };
+                if !fields.is_object() {
+                    return Ok(Some(manifest.clone()));
+                }
+                if fields.get("$patch").and_then(J::as_str) == Some("replace") {
+                    let mut replaced = without_directives(fields);
+                    restore_identity(&mut replaced, &json, *renames);
+                    json = replaced;
+                } else {
+                    merge_map(&mut json, fields, &mut Vec::new(), &schema);
+                }
+            }
+            PatchBody::Json6902(ops) => json6902(&mut json, ops)?,
         }
         Ok(Some(Node::from_json(&json, Some(manifest), manifest.line)))
     }
 }
 
-/// Kinds of Kubernetes itself (no dot in the API group), whose schemas give lists merge
-/// keys; a custom resource has none, so kustomize merges it as a JSON merge patch.
-fn is_built_in(manifest: &Node) -> bool {
-    let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-    api.rsplit_once('/').is_none_or(|(group, _)| !group.contains('.'))
+/// Whether a map field of `node`, at any depth through maps, is written as nothing.
+fn has_empty_fields(node: &Node) -> bool {
+    node.entries().iter().any(|(_, v)| v.empty || (v.is_map() && has_empty_fields(v)))
 }
 
-/// The merge key of a list in Kubernetes' own schemas (`patchMergeKey`), by field name:
-/// the lists a patch usually touches.
-fn merge_key(field: &str) -> Option<&'static str> {
+/// `node` without its map fields written as nothing (lists are left as they are).
+fn without_empty_fields(node: &Node) -> Node {
+    match &node.value {
+        Value::Map(entries) => {
+            let kept = entries.iter().filter(|(_, v)| !v.empty).map(|(k, v)| (k.clone(), without_empty_fields(v))).collect();
+            Node { value: Value::Map(kept), ..node.clone() }
+        }
+        _ => node.clone(),
+    }
+}
+
+/// A JSON 6902 patch as kustomize applies it (evanphx/json-patch v4), op by op.
+fn json6902(json: &mut J, ops: &json_patch::Patch) -> Result<(), String> {
+    let added_annotations = ensure_annotations(json);
+    for op in &ops.0 {
+        let op = lenient(json, op);
+        json_patch::patch(json, std::slice::from_ref(&op)).map_err(|e| e.to_string())?;
+    }
+    if added_annotations {
+        if let Some(meta) = json.get_mut("metadata").and_then(J::as_object_mut) {
+            if meta.get("annotations").and_then(J::as_object).is_some_and(|a| a.is_empty()) {
+                meta.remove("annotations");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives the object an empty `metadata.annotations` when it has none; whether it did.
+fn ensure_annotations(json: &mut J) -> bool {
+    let Some(object) = json.as_object_mut() else { return false };
+    let meta = object.entry("metadata").or_insert_with(|| J::Object(Default::default()));
+    match meta.as_object_mut() {
+        Some(meta) if !meta.contains_key("annotations") => {
+            meta.insert("annotations".into(), J::Object(Default::default()));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A `replace` of a key its map lacks is an `add` in json-patch v4 (its `get` of a missing key
+/// is no error).
+fn lenient(json: &J, op: &json_patch::PatchOperation) -> json_patch::PatchOperation {
+    use json_patch::{AddOperation, PatchOperation};
+    if let PatchOperation::Replace(replace) = op {
+        if let Some((parent, last)) = replace.path.split_back() {
+            let missing = parent.resolve(json).ok().and_then(J::as_object).is_some_and(|m| !m.contains_key(last.decoded().as_ref()));
+            if missing {
+                return PatchOperation::Add(AddOperation { path: replace.path.clone(), value: replace.value.clone() });
+            }
+        }
+    }
+    op.clone()
+}
+
+/// What strategic merge knows of the patched object's kind.
+struct KindSchema {
+    /// Kubernetes' own kind: lists with a merge key merge.
+    built_in: bool,
+    service: bool,
+}
+
+/// The merge key of the list at `path` in Kubernetes' schema (`patchMergeKey`): the lists of a
+/// pod spec, of a container, a Service's ports, owner references.
+fn merge_key(path: &[String], schema: &KindSchema) -> Option<&'static str> {
+    if !schema.built_in {
+        return None;
+    }
+    let field = path.last()?.as_str();
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
+    let in_container = parent.is_some_and(|p| matches!(p, "containers" | "initContainers" | "ephemeralContainers"));
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets"
-        | "hostAliases" | "resourceClaims" | "topologySpreadConstraints" => match field {
-            "hostAliases" => "ip",
-            "topologySpreadConstraints" => "topologyKey",
-            _ => "name",
-        },
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "ports" => "containerPort",
+        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "imagePullSecrets" | "resourceClaims"
+        | "schedulingGates"
+            if parent == Some("spec") =>
+        {
+            "name"
+        }
+        "hostAliases" if parent == Some("spec") => "ip",
+        "topologySpreadConstraints" if parent == Some("spec") => "topologyKey",
+        "env" if in_container => "name",
+        "volumeMounts" if in_container => "mountPath",
+        "volumeDevices" if in_container => "devicePath",
+        "resizePolicy" if in_container => "resourceName",
+        "ports" if in_container => "containerPort",
+        "ports" if schema.service && path.len() == 2 => "port",
+        "ownerReferences" if parent == Some("metadata") => "uid",
+        "conditions" => "type",
         _ => return None,
     })
 }
 
-/// A strategic-merge patch as kustomize applies it to a built-in kind: maps merge, `null`
-/// deletes, lists with a merge key merge item by item (an item `$patch: delete` removes its
-/// match), other lists are replaced.
-fn strategic_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
-    use serde_json::Value as J;
-    let (J::Object(into), J::Object(from)) = (&mut *target, patch) else {
-        *target = patch.clone();
-        return;
-    };
+/// Merges the patch map `patch` into the map `dest` at `path`.
+fn merge_map(dest: &mut J, patch: &J, path: &mut Vec<String>, schema: &KindSchema) {
+    let (Some(into), Some(from)) = (dest.as_object_mut(), patch.as_object()) else { return };
     for (key, value) in from {
-        if key.starts_with("$setElementOrder") || key == "$retainKeys" {
+        // kyaml knows one directive, `$patch`; other `$` keys (`$setElementOrder/…`,
+        // `$retainKeys`) are fields to it, merged as any other.
+        if key == "$patch" {
             continue;
         }
+        path.push(key.clone());
         match value {
             J::Null => {
                 into.remove(key);
             }
-            J::Array(items) if merge_key(key).is_some() && matches!(into.get(key), Some(J::Array(_))) => {
-                let field = merge_key(key).expect("checked");
-                let Some(J::Array(existing)) = into.get_mut(key) else { continue };
-                for item in items {
-                    let id = item.get(field).cloned();
-                    let position = id.as_ref().and_then(|id| existing.iter().position(|e| e.get(field) == Some(id)));
-                    let delete = item.get("$patch").and_then(J::as_str) == Some("delete");
-                    match (position, delete) {
-                        (Some(i), true) => {
-                            existing.remove(i);
-                        }
-                        (Some(i), false) => strategic_merge(&mut existing[i], item),
-                        (None, true) => {}
-                        (None, false) => existing.push(item.clone()),
-                    }
+            J::Object(map) => match map.get("$patch").and_then(J::as_str) {
+                Some("delete") => {
+                    into.remove(key);
                 }
-            }
-            J::Object(_) if matches!(into.get(key), Some(J::Object(_))) => {
-                strategic_merge(into.get_mut(key).expect("checked"), value);
-            }
+                Some("replace") => {
+                    into.insert(key.clone(), without_directives(value));
+                }
+                _ => match into.get_mut(key) {
+                    Some(existing @ J::Object(_)) => merge_map(existing, value, path, schema),
+                    _ => {
+                        into.insert(key.clone(), without_directives(value));
+                    }
+                },
+            },
+            J::Array(items) => match (merge_key(path, schema), into.get_mut(key)) {
+                (Some(field), Some(J::Array(existing))) => {
+                    let merged = merge_list(existing, items, field, path, schema);
+                    *existing = merged;
+                }
+                _ => {
+                    into.insert(key.clone(), J::Array(items.iter().map(without_directives).collect()));
+                }
+            },
             _ => {
                 into.insert(key.clone(), value.clone());
             }
         }
+        path.pop();
+    }
+}
+
+/// A list merged by `field`: the patch's items in its order (each merged into its namesake),
+/// then the others as they were; an item `$patch: delete` removes its namesake.
+fn merge_list(existing: &[J], items: &[J], field: &str, path: &mut Vec<String>, schema: &KindSchema) -> Vec<J> {
+    let mut used = vec![false; existing.len()];
+    let mut out = Vec::with_capacity(existing.len() + items.len());
+    for item in items {
+        let id = item.get(field);
+        let found = id.and_then(|id| existing.iter().enumerate().position(|(i, e)| !used[i] && e.get(field) == Some(id)));
+        if let Some(i) = found {
+            used[i] = true;
+        }
+        if item.get("$patch").and_then(J::as_str) == Some("delete") {
+            continue;
+        }
+        match found {
+            Some(i) => {
+                let mut merged = existing[i].clone();
+                merge_map(&mut merged, item, path, schema);
+                out.push(merged);
+            }
+            None => out.push(without_directives(item)),
+        }
+    }
+    out.extend(existing.iter().zip(used).filter(|(_, used)| !used).map(|(e, _)| e.clone()));
+    out
+}
+
+/// A patch value as it lands where nothing was: without `$patch` directives and `null` fields.
+fn without_directives(value: &J) -> J {
+    match value {
+        J::Object(map) => J::Object(
+            map.iter()
+                .filter(|(k, v)| *k != "$patch" && !v.is_null())
+                .map(|(k, v)| (k.clone(), without_directives(v)))
+                .collect(),
+        ),
+        J::Array(items) => J::Array(items.iter().map(without_directives).collect()),
+        other => other.clone(),
     }
 }
 
 /// A merge patch names its target; it must not rename it.
-fn strip_identity(body: &mut serde_json::Value) {
+fn strip_identity(body: &mut J) {
     if let Some(map) = body.as_object_mut() {
         map.remove("apiVersion");
         map.remove("kind");
-        map.remove("$patch");
+        if map.get("$patch").and_then(J::as_str) != Some("replace") {
+            map.remove("$patch");
+        }
         if let Some(meta) = map.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             meta.remove("name");
             meta.remove("namespace");
@@ -288,60 +506,156 @@ fn strip_identity(body: &mut serde_json::Value) {
     }
 }
 
+/// After a `$patch: replace` of the whole object, it keeps its type, name and namespace (but
+/// the name or kind the patch may change and sets).
+fn restore_identity(replaced: &mut J, old: &J, renames: Renames) {
+    let Some(map) = replaced.as_object_mut() else { return };
+    for key in ["apiVersion", "kind"] {
+        if let Some(v) = old.get(key) {
+            if !(key == "kind" && renames.kind && map.contains_key(key)) {
+                map.insert(key.into(), v.clone());
+            }
+        }
+    }
+    let meta = map.entry("metadata").or_insert_with(|| J::Object(Default::default()));
+    if let Some(meta) = meta.as_object_mut() {
+        for key in ["name", "namespace"] {
+            if let Some(v) = old.get("metadata").and_then(|m| m.get(key)) {
+                if !(key == "name" && renames.name && meta.contains_key(key)) {
+                    meta.insert(key.into(), v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The fields a change touched, as dotted paths (`spec.dependsOn`): where the two trees first
+/// differ, a list as a whole.
+pub fn changed_fields(before: &Node, after: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    diff(before, after, &mut String::new(), &mut out);
+    out
+}
+
+fn diff(before: &Node, after: &Node, path: &mut String, out: &mut Vec<String>) {
+    match (&before.value, &after.value) {
+        (Value::Map(a), Value::Map(b)) => {
+            let keys = a.iter().map(|(k, _)| k).chain(b.iter().map(|(k, _)| k).filter(|k| !a.iter().any(|(x, _)| x == *k)));
+            for key in keys {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                match (before.get(key), after.get(key)) {
+                    (Some(x), Some(y)) => diff(x, y, path, out),
+                    _ => out.push(path.clone()),
+                }
+                path.truncate(len);
+            }
+        }
+        (a, b) if a == b => {}
+        (Value::Number(a), Value::Number(b)) if scalar::number(a) == scalar::number(b) => {}
+        _ => out.push(path.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::yaml::parse_documents;
 
     fn manifest(text: &str) -> Node {
         (*parse_documents(text).remove(0).unwrap().root).clone()
     }
 
+    fn origin() -> Origin {
+        Origin { file: Arc::from("k.yaml"), line: 1 }
+    }
+
+    fn selects(target: &Target, m: &Node) -> bool {
+        let id = ResId::of(m);
+        target.selects(m, &id, &id)
+    }
+
     const KS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: flux-system\n  labels:\n    tier: apps\nspec:\n  path: ./a\n  dependsOn:\n    - name: x\n";
 
     #[test]
-    fn merge_patch_by_target_keeps_name_and_replaces_lists() {
-        let target = Target { kind: Some("Kustomization".into()), ..Target::default() };
-        let p = Patch::parse(
+    fn a_merge_patch_on_a_custom_resource_keeps_its_name_and_replaces_lists() {
+        let p = Patch::parse_at(
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: not-used\nspec:\n  dependsOn:\n    - name: y\n  decryption:\n    provider: sops\n",
-            Some(target),
+            Some(Target { kind: Some(Pattern::new("Kustomization".into())), ..Target::default() }),
+            origin(),
         )
         .unwrap();
         let m = manifest(KS);
-        assert!(p.selects(&m));
         let out = p.apply(&m).unwrap().unwrap();
         assert_eq!(out.at(&["metadata", "name"]).unwrap().as_str(), Some("app"));
         assert_eq!(out.at(&["spec", "dependsOn"]).unwrap().as_seq().len(), 1);
         assert_eq!(out.at(&["spec", "decryption", "provider"]).unwrap().as_str(), Some("sops"));
         assert_eq!(out.at(&["spec", "path"]).unwrap().line, 9, "untouched nodes keep their lines");
+        assert_eq!(changed_fields(&m, &out), ["spec.dependsOn", "spec.decryption"]);
     }
 
     #[test]
-    fn strategic_merge_on_a_built_in_kind_merges_containers_by_name() {
-        let deployment = manifest("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: a:1\n          env:\n            - name: A\n              value: '1'\n        - name: sidecar\n          image: s:1\n");
-        let p = Patch::parse("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          env:\n            - name: B\n              value: '2'\n        - name: sidecar\n          $patch: delete\n", None).unwrap();
-        let out = p.apply(&deployment).unwrap().unwrap();
-        let containers = out.at(&["spec", "template", "spec", "containers"]).unwrap().as_seq();
-        assert_eq!(containers.len(), 1, "the sidecar is deleted");
-        assert_eq!(containers[0].get("image").unwrap().as_str(), Some("a:1"), "the app container keeps its image");
-        assert_eq!(containers[0].get("env").unwrap().as_seq().len(), 2, "env merges by name");
+    fn strategic_merge_on_a_built_in_kind_merges_by_merge_key_patch_items_first() {
+        let deployment = manifest("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      tolerations: [{key: old}]\n      containers:\n        - name: a\n          image: a:1\n          ports: [{containerPort: 80}]\n        - name: b\n          image: b:1\n        - name: c\n          image: c:1\n");
+        let p = Patch::parse_at("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      tolerations: [{key: new}]\n      containers:\n        - name: c\n          image: c:2\n        - name: d\n          image: d:1\n        - name: a\n          ports: [{containerPort: 90}]\n        - name: b\n          $patch: delete\n", None, origin()).unwrap();
+        let out = p.apply(&deployment).unwrap().unwrap().to_json();
+        let spec = &out["spec"]["template"]["spec"];
+        let names: Vec<&str> = spec["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["c", "d", "a"], "the patch's order, then the rest; b deleted");
+        assert_eq!(spec["containers"][2]["image"], "a:1");
+        assert_eq!(spec["containers"][2]["ports"], serde_json::json!([{"containerPort": 90}, {"containerPort": 80}]));
+        assert_eq!(spec["tolerations"], serde_json::json!([{"key": "new"}]), "no merge key: replaced");
     }
 
     #[test]
-    fn json6902_and_selectors() {
-        let target = Target { name: Some("ap.*".into()), label_selector: Some("tier in (apps, infra),!skip".into()), ..Target::default() };
-        let p = Patch::parse("- op: add\n  path: /spec/wait\n  value: true\n", Some(target)).unwrap();
+    fn directives_replace_and_delete_maps_and_null_deletes_a_field() {
+        let m = manifest("apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\nspec:\n  a: {x: 1, y: 2}\n  b: {x: 1}\n  c: 1\n");
+        let p = Patch::parse_at("kind: Thing\nmetadata:\n  name: t\nspec:\n  a:\n    $patch: replace\n    z: 3\n  b:\n    $patch: delete\n  c: null\n  d: {}\n", None, origin()).unwrap();
+        let out = p.apply(&m).unwrap().unwrap().to_json();
+        assert_eq!(out["spec"], serde_json::json!({"a": {"z": 3}, "d": {}}));
+        let delete = Patch::parse_at("kind: Thing\nmetadata:\n  name: t\n$patch: delete\n", None, origin()).unwrap();
+        assert!(delete.apply(&m).unwrap().is_none());
+    }
+
+    #[test]
+    fn strategic_merge_drops_fields_written_as_nothing_from_the_maps_it_patches() {
+        let m = manifest("apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\nspec:\n  a:\n  b: ~\n  n:\n    x:\n  l:\n    - x:\n");
+        let p = Patch::parse_at("kind: Thing\nmetadata:\n  name: t\nspec:\n  c: 1\n", None, origin()).unwrap();
+        let out = p.apply(&m).unwrap().unwrap().to_json();
+        assert_eq!(out["spec"], serde_json::json!({"b": null, "n": {}, "l": [{"x": null}], "c": 1}));
+    }
+
+    #[test]
+    fn json6902_replace_of_a_missing_key_sets_it_and_annotations_always_exist() {
+        let m = manifest("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n");
+        let p = Patch::parse_at(
+            "- op: replace\n  path: /data/missing\n  value: set\n- op: add\n  path: /metadata/annotations/note\n  value: yes\n",
+            Some(Target::default()),
+            origin(),
+        )
+        .unwrap();
+        let out = p.apply(&m).unwrap().unwrap().to_json();
+        assert_eq!(out["data"]["missing"], "set");
+        assert_eq!(out["metadata"]["annotations"]["note"], true, "YAML 1.1: yes is true");
+        let untouched = Patch::parse_at("- op: add\n  path: /data/x\n  value: '1'\n", Some(Target::default()), origin()).unwrap();
+        assert!(untouched.apply(&m).unwrap().unwrap().at(&["metadata", "annotations"]).is_none(), "no empty annotations left behind");
+        let missing = Patch::parse_at("- op: remove\n  path: /data/nothere\n", Some(Target::default()), origin()).unwrap();
+        assert!(missing.apply(&m).is_err());
+    }
+
+    #[test]
+    fn targets_are_anchored_patterns_and_selectors() {
         let m = manifest(KS);
-        assert!(p.selects(&m));
-        assert_eq!(p.apply(&m).unwrap().unwrap().at(&["spec", "wait"]).unwrap().as_bool(), Some(true));
-        let other = Target { label_selector: Some("tier=infra".into()), ..Target::default() };
-        assert!(!other.matches(&m));
-    }
-
-    #[test]
-    fn untargeted_merge_patch_selects_by_its_identity() {
-        let p = Patch::parse("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\nspec:\n  wait: true\n", None).unwrap();
-        assert!(p.selects(&manifest(KS)));
-        let q = Patch::parse("kind: Kustomization\nmetadata:\n  name: other\n", None).unwrap();
-        assert!(!q.selects(&manifest(KS)));
+        let t = |text: &str| Target::read(&manifest(text));
+        assert!(selects(&t("name: ap.*\nlabelSelector: tier in (apps, infra),!skip\n"), &m));
+        assert!(!selects(&t("name: ap\n"), &m), "anchored");
+        assert!(!selects(&t("labelSelector: tier=infra\n"), &m));
+        assert!(selects(&t("group: kustomize.toolkit.fluxcd.io\nversion: v1\n"), &m));
+        let bare = manifest("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+        assert!(selects(&t("namespace: default\n"), &bare), "no namespace is default");
+        assert!(!selects(&t("namespace: flux-system\n"), &bare));
     }
 }

@@ -120,13 +120,13 @@ pub enum Blob {
 
 /// Builds the repository of a tree. `problems` are what reading the tree found (links it
 /// could not follow); a file that `earlier` holds with the same text is taken from it, parsed;
-/// `read_input` gives a non-YAML file's text, for kustomize generators.
+/// `read_input` gives a non-YAML file's bytes, for kustomize generators and JSON resources.
 pub fn repository(
     root: &Path,
     files: Vec<TreeFile>,
     problems: Vec<Diagnostic>,
     earlier: Option<&Repository>,
-    read_input: impl Fn(&str) -> Option<String>,
+    read_input: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Repository {
     let spend = Spend::new(budget());
     let mut found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
@@ -141,7 +141,7 @@ pub fn repository(
     diagnostics.extend(spend.diagnostic());
     diagnostics.sort();
     repo.diagnostics = diagnostics;
-    repo.inputs = super::generator_inputs(&repo, read_input);
+    super::add_listed_inputs(&mut repo, read_input);
     repo.remotes = super::git_remotes(root);
     repo
 }

@@ -3,8 +3,8 @@
 //! Takes the text of one file and gives its documents, one `Result` each, so that one bad
 //! document does not hide the others (the stream is split at `---` lines and each part
 //! parsed alone). Anchors, aliases and merge keys (`<<`) are resolved; tags are ignored,
-//! except `!!str`; plain scalars follow YAML 1.2's core schema, and numbers keep the text
-//! they were written with (`1.10` stays `1.10`).
+//! except `!!str`; plain scalars are typed as kustomize's reader (Go's yaml.v3) types them
+//! ([`super::scalar`]), and numbers keep the text they were written with (`1.10` stays `1.10`).
 //!
 //! The events come from granit-parser, the YAML parser serde-saphyr is built on. We checked
 //! serde-saphyr itself (multi-document, anchors with merge keys, `Spanned<T>` lines on nested
@@ -20,11 +20,16 @@ use std::sync::Arc;
 
 use granit_parser::{Event, Parser, ScalarStyle, Tag};
 
+use super::scalar::{Number, number};
+
 /// One YAML node and the line it starts on (1-based; 0 when not known).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub line: u32,
     pub value: Value,
+    /// A null written as nothing at all (`key:`), which kustomize's strategic merge drops
+    /// from the object it patches (`~` and `null` it keeps).
+    pub empty: bool,
 }
 
 /// The value of a node. Mapping keys are kept as strings, in document order.
@@ -62,7 +67,7 @@ const MAX_NODES: usize = 2_000_000;
 
 impl Node {
     pub fn new(line: u32, value: Value) -> Node {
-        Node { line, value }
+        Node { line, value, empty: false }
     }
 
     /// The child under `key` when this is a mapping.
@@ -186,12 +191,7 @@ impl Node {
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => n
-                .parse::<i64>()
-                .map(J::from)
-                .ok()
-                .or_else(|| n.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(J::Number))
-                .unwrap_or_else(|| J::String(n.clone())),
+            Value::Number(n) => number(n).and_then(Number::to_json).unwrap_or_else(|| J::String(n.clone())),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => {
@@ -229,22 +229,22 @@ impl Node {
                     .collect(),
             ),
         };
-        Node { line, value }
+        Node::new(line, value)
     }
 }
 
-/// A node written back out (YAML or JSON) as the value it is: maps keep their order, numbers
-/// are numbers (an integer as one, anything else as a float, text that is neither as text).
+/// A node written back out (YAML or JSON) as the value it is, as kustomize writes it: maps keep
+/// their order, numbers are the numbers Go reads (`0775` is 509, `7.0` is 7; [`number`]).
 impl serde::Serialize for Node {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match &self.value {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Number(n) => match (n.parse::<i64>(), n.parse::<u64>(), n.parse::<f64>()) {
-                (Ok(i), _, _) => serializer.serialize_i64(i),
-                (_, Ok(u), _) => serializer.serialize_u64(u),
-                (_, _, Ok(f)) if f.is_finite() => serializer.serialize_f64(f),
+            Value::Number(n) => match number(n).and_then(Number::to_json) {
+                Some(serde_json::Value::Number(j)) if j.is_i64() => serializer.serialize_i64(j.as_i64().unwrap_or_default()),
+                Some(serde_json::Value::Number(j)) if j.is_u64() => serializer.serialize_u64(j.as_u64().unwrap_or_default()),
+                Some(serde_json::Value::Number(j)) => serializer.serialize_f64(j.as_f64().unwrap_or_default()),
                 _ => serializer.serialize_str(n),
             },
             Value::Str(s) => serializer.serialize_str(s),
@@ -272,12 +272,27 @@ impl fmt::Display for YamlError {
     }
 }
 
+/// How plain scalars are typed: as kustomize reads its files (yaml.v3), or as sigs.k8s.io/yaml
+/// reads a JSON 6902 patch and kustomize-controller a substituted manifest (yaml.v2, YAML 1.1:
+/// `yes` and `on` are booleans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    #[default]
+    Go,
+    Yaml11,
+}
+
 /// Parses every document of a file. A leading BOM and CRLF line ends are accepted.
 /// Empty documents (only comments) are skipped.
 pub fn parse_documents(text: &str) -> Vec<Result<Document, YamlError>> {
+    parse_documents_with(text, Schema::Go)
+}
+
+/// [`parse_documents`] with plain scalars typed by `schema`.
+pub fn parse_documents_with(text: &str, schema: Schema) -> Vec<Result<Document, YamlError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     split_documents(text)
-        .filter_map(|(first_line, chunk)| parse_one(chunk, first_line).transpose())
+        .filter_map(|(first_line, chunk)| parse_one(chunk, first_line, schema).transpose())
         .collect()
 }
 
@@ -298,16 +313,16 @@ fn split_documents(text: &str) -> impl Iterator<Item = (u32, &str)> {
     starts.into_iter().zip(ends).map(move |((line, start), end)| (line, &text[start..end]))
 }
 
-fn parse_one(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError> {
+fn parse_one(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<Document>, YamlError> {
     if chunk.lines().all(is_blank_or_marker) {
         return Ok(None);
     }
-    match parse_events(chunk, first_line) {
+    match parse_events(chunk, first_line, schema) {
         // Go's YAML reader (libyaml's scanner) ends an anchor or alias name at the first
         // character that is not a letter, digit, `_` or `-`, so `*app:` is the alias `app`
         // used as a key. YAML 1.2 reads `app:` as the name; where that fails, read it as Go does.
         Err(e) => match go_anchor_names(chunk) {
-            Some(rewritten) => parse_events(&rewritten, first_line).map_err(|_| e),
+            Some(rewritten) => parse_events(&rewritten, first_line, schema).map_err(|_| e),
             None => Err(e),
         },
         ok => ok,
@@ -345,20 +360,43 @@ fn go_anchor_names(chunk: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-fn parse_events(chunk: &str, first_line: u32) -> Result<Option<Document>, YamlError> {
+fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<Document>, YamlError> {
     let offset = first_line - 1;
-    let mut builder = Builder::default();
+    let mut builder = Builder { schema, ..Builder::default() };
     for event in Parser::new_from_str(chunk) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line() as u32 + offset,
             message: e.info(),
         })?;
         let line = span.start.line() as u32 + offset;
-        if let Some(root) = builder.push(event, line)? {
+        let event = match event {
+            Event::Scalar(text, style, anchor, tag)
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && !chunk.rsplit('\n').next().unwrap_or("").trim().is_empty() =>
+            {
+                let end = span.end.byte_offset().unwrap_or(span.end.index());
+                let start = span.start.byte_offset().unwrap_or(span.start.index());
+                let header = chunk.get(start..).and_then(|h| h.lines().next()).unwrap_or("");
+                let text = if end >= chunk.len() && !header.contains('+') { at_end_without_break(text) } else { text };
+                Event::Scalar(text, style, anchor, tag)
+            }
+            event => event,
+        };
+        // A value written as nothing reads as `~` with an empty span.
+        let empty = matches!(event, Event::Scalar(_, ScalarStyle::Plain, _, None)) && span.start.index() == span.end.index();
+        if let Some(root) = builder.push(event, line, empty)? {
             return Ok(Some(Document { line: root.line, root: Arc::new(root), has_dollar: chunk.as_bytes().contains(&b'$') }));
         }
     }
     Ok(None)
+}
+
+/// A block scalar whose last line ends the text without a line break: Go's reader has no line
+/// break to keep, so it ends without one (a patch written `|-` that holds a `|` block).
+fn at_end_without_break(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text.strip_suffix('\n') {
+        Some(stripped) => Cow::Owned(stripped.to_string()),
+        None => text,
+    }
 }
 
 fn is_blank_or_marker(line: &str) -> bool {
@@ -415,15 +453,20 @@ struct Builder {
     stack: Vec<Open>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    schema: Schema,
 }
 
 impl Builder {
     /// Takes one event; returns the root once the document's top node is complete.
-    fn push(&mut self, event: Event<'_>, line: u32) -> Result<Option<Node>, YamlError> {
+    fn push(&mut self, event: Event<'_>, line: u32, empty: bool) -> Result<Option<Node>, YamlError> {
         let error = |message: String| YamlError { line, message };
         let node = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let node = Node::new(line, scalar(text, style, tag.as_deref()));
+                let value = match self.schema {
+                    Schema::Yaml11 if style == ScalarStyle::Plain && tag.is_none() => super::scalar::resolve_v2(&text),
+                    _ => scalar(text, style, tag.as_deref()),
+                };
+                let node = Node { line, value, empty };
                 self.remember(anchor, &node);
                 node
             }
@@ -542,6 +585,9 @@ pub(crate) fn plain_scalar(text: &str) -> Value {
 
 /// YAML 1.2 core schema for plain scalars; quoted and block scalars are strings.
 fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if style == ScalarStyle::Folded {
+        return Value::Str(go_folding(&text));
+    }
     if style != ScalarStyle::Plain || tag.is_some_and(|t| t.is_yaml_core_schema_tag("str")) {
         return Value::Str(text.into_owned());
     }
@@ -554,36 +600,30 @@ fn scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     }
 }
 
+/// A folded (`>`) scalar as Go's YAML reader folds it: where a more-indented line follows a
+/// normal one, it keeps one line break more than YAML says (`a\n  b` is `a\n\n  b`). kustomize
+/// reads files with it, so that is what reaches the cluster. `text` is folded as YAML says.
+fn go_folding(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous_normal = false;
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            let more_indented = line.starts_with([' ', '\t']);
+            if more_indented && previous_normal {
+                out.push('\n');
+            }
+            previous_normal = !more_indented;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 fn is_number(t: &str) -> bool {
-    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if digits.is_empty() {
-        return false;
-    }
-    if let Some(hex) = t.strip_prefix("0x") {
-        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    }
-    if let Some(oct) = t.strip_prefix("0o") {
-        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
-    }
-    if matches!(digits, ".inf" | ".Inf" | ".INF") || matches!(t, ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    let (mantissa, exponent) = match digits.find(['e', 'E']) {
-        Some(i) => (&digits[..i], Some(&digits[i + 1..])),
-        None => (digits, None),
-    };
-    let (int, frac) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mantissa, None),
-    };
-    let int_ok = int.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()));
-    let has_digit = !int.is_empty() || frac.is_some_and(|f| !f.is_empty());
-    let exp_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-    });
-    int_ok && frac_ok && has_digit && exp_ok
+    number(t).is_some()
 }
 
 #[cfg(test)]
@@ -662,6 +702,41 @@ mod tests {
         assert_eq!(root.get("hex").unwrap().value, Value::Number("0x1F".into()));
         assert_eq!(root.get("neg").unwrap().value, Value::Number("-1e3".into()));
         assert_eq!(root.get("word").unwrap().as_str(), Some("1.2.3"));
+    }
+
+    #[test]
+    fn folded_scalars_keep_a_break_more_before_a_more_indented_line_as_go_does() {
+        let d = docs("a: >\n  x\n    y\n  z\nb: >\n  x\n\n    y\n    w\nc: >-\n  one\n  two\n");
+        let root = &d[0].as_ref().unwrap().root;
+        assert_eq!(root.get("a").unwrap().as_str(), Some("x\n\n  y\nz\n"));
+        assert_eq!(root.get("b").unwrap().as_str(), Some("x\n\n\n  y\n  w\n"));
+        assert_eq!(root.get("c").unwrap().as_str(), Some("one two"));
+    }
+
+    #[test]
+    fn a_block_scalar_at_the_end_of_a_text_without_a_line_break_ends_without_one() {
+        let d = docs("a: |\n  x\n  y");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\ny"));
+        let d = docs("a: |\n  x\nb: 1");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"), "not at the end: clipped as usual");
+        let d = docs("a: |\n  x\n");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"));
+        let d = docs("a: |\n  x\n  ");
+        assert_eq!(d[0].as_ref().unwrap().root.get("a").unwrap().as_str(), Some("x\n"), "a last line of blanks has the break before it");
+    }
+
+    #[test]
+    fn numbers_are_written_as_go_reads_them() {
+        let d = docs("mode: 0775
+big: 1_000
+float: 7.0
+rate: 0.25
+hex: 0x1F
+");
+        let json = d[0].as_ref().unwrap().root.to_json();
+        assert_eq!(json, serde_json::json!({"mode": 509, "big": 1000, "float": 7, "rate": 0.25, "hex": 31}));
+        let written = serde_json::to_value(&*d[0].as_ref().unwrap().root).unwrap();
+        assert_eq!(written, json, "Serialize and to_json agree");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Builds: what Kustomizations apply ([`KustomizationBuild`]s) → the YAML a person reads,
-//! each object under a `# from FILE:LINE` comment, and the JSON a machine compares (the shape
-//! `fluxsim.py --builds` prints).
+//! each object under comments saying where it comes from (`# from FILE:LINE`, the patches that
+//! changed it and the variables substituted into it), and the JSON a machine compares (the
+//! shape `fluxsim.py --builds` prints).
 //!
 //! Only what kustomize-controller applies is shown: nothing when the build fails, and never an
 //! object it skips (`kustomize.toolkit.fluxcd.io/reconcile: disabled` or
@@ -150,9 +151,23 @@ pub fn yaml(selected: &[Selected<'_>]) -> String {
         }
         for r in applied(s.build) {
             out.push_str("---\n");
-            out.push_str(&format!("# from {}:{}\n", r.file, r.line));
+            out.push_str(&provenance(r));
             out.push_str(&manifest_yaml(&r.manifest));
         }
+    }
+    out
+}
+
+/// Comment lines saying where an object comes from: its file and line, each patch that changed
+/// it (where the patch is written, and the fields it changed), the postBuild variables
+/// substituted into it.
+pub fn provenance(r: &Resource) -> String {
+    let mut out = format!("# from {}:{}\n", r.file, r.line);
+    for change in &r.changes {
+        out.push_str(&format!("# patched by {}:{} ({})\n", change.file, change.line, change.fields.join(", ")));
+    }
+    if !r.substituted.is_empty() {
+        out.push_str(&format!("# substituted: {}\n", r.substituted.join(", ")));
     }
     out
 }

@@ -154,7 +154,7 @@ mod tests {
         let id = |n: &str| ObjectId::new(if n.starts_with("git") { Kind::GitRepository } else { Kind::Kustomization }, "ns", n);
         let mut cluster = Cluster::default();
         for n in names {
-            let manifest = std::sync::Arc::new(crate::load::Node { line: 1, value: crate::load::Value::Null });
+            let manifest = std::sync::Arc::new(crate::load::Node::new(1, crate::load::Value::Null));
             cluster.objects.insert(id(n), crate::model::FluxObject { id: id(n), file: String::new(), line: 1, spec: crate::model::Spec::Other, manifest, implied: false });
         }
         let mut g = crate::graph::build(&cluster);

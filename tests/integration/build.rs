@@ -134,3 +134,17 @@ fn build_exit_statuses() {
     let output = run(&["build", repo("patches").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2), "an ID or --all is required");
 }
+
+/// YAML says, above each object, which patches changed it (where each is written: the
+/// kustomization file, or the Flux Kustomization for its spec.patches, and the entry's line; and
+/// the fields it changed) and which postBuild variables were substituted into it.
+#[test]
+fn yaml_says_which_patches_changed_an_object_and_what_was_substituted() {
+    let (code, yaml, _) = build("patches", &["cluster-apps"]);
+    assert_eq!(code, 0);
+    let db = "# from apps/linkding/ks.yaml:2\n# patched by clusters/test/cluster.yaml:29 (spec.decryption, spec.postBuild)\n# patched by clusters/test/cluster.yaml:46 (spec.dependsOn)\n# patched by clusters/test/cluster.yaml:58 (spec.wait)\n";
+    assert!(yaml.contains(db), "{yaml}");
+    assert!(yaml.contains("# from apps/linkding/ks.yaml:17\n# patched by apps/kustomization.yaml:7 (spec.dependsOn)\n"), "{yaml}");
+    let (_, yaml, _) = build("postbuild-substitution-as-text", &["apps"]);
+    assert!(yaml.contains("# from apps/workloads.yaml:2\n# substituted: VERSION, PORT, HOSTS, DOMAIN, MULTILINE\n"), "{yaml}");
+}

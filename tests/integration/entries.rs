@@ -44,6 +44,32 @@ fn unknown_is_not_undefined() {
     assert_eq!(status, 0);
 }
 
+/// A substituted text that holds a variable whose value is not known here (a Secret made from a store
+/// may define `q`) is kept as text when it does not read as YAML: Flux reads the text with the value in it.
+/// A Kustomization's own variable that its parent left holding such a `${…}` is unknown too, so its
+/// build keeps `${EXTENSIONS}` instead of failing. With `q` known (`cache`), the default quotes the list for
+/// the parent's substitution and the child's build gets the list itself, as Flux gives it.
+#[test]
+fn an_unknown_value_may_be_yaml() {
+    let path = repo("unknown-value-may-be-yaml");
+    let (status, whole) = check(&path);
+    assert_codes(only_cluster(&whole), &[]);
+    assert_eq!(status, 0);
+    let built = |id: &str| {
+        let out = run(&["build", path.to_str().unwrap(), id, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{id}: {}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["builds"][0].clone()
+    };
+    let db = built("Kustomization/flux-system/db");
+    assert_eq!(db["error"], serde_json::Value::Null);
+    let schema = &db["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Kustomization").unwrap();
+    assert_eq!(schema["spec"]["postBuild"]["substitute"]["EXTENSIONS"], "${q:='}[  { name: vector }]${q:='}");
+    let database = |id: &str| built(id)["objects"][0]["spec"]["extensions"].clone();
+    assert_eq!(database("Kustomization/flux-system/db-schema"), "${EXTENSIONS}");
+    assert_eq!(database("Kustomization/flux-system/cache-schema"), serde_json::json!([{"name": "vector"}]));
+}
+
 /// A GitRepository whose URL is the bootstrap source's (another name, another branch) is this repository:
 /// its Kustomization's path is built here. One of another repository is external: not built from local
 /// folders, so the `Taskfile.yml` at the root is never blamed on it.

@@ -13,6 +13,7 @@ mod fixture;
 mod flux_source;
 mod fuzz;
 mod hostile_api;
+mod kustomize;
 mod load;
 mod mcp;
 mod pages;

@@ -752,18 +752,20 @@ fn sops_file_without_decryption_is_an_error() {
 
 /// With postBuild, a `${VAR}` without default that neither `substitute` nor a `substituteFrom` ConfigMap
 /// (or Secret key) defines is a warning; a build without postBuild is not substituted, so not checked.
-/// Unknown is not undefined: a SOPS-encrypted Secret may define any variable, so a Kustomization that
-/// substitutes from one gets no warning for the variables it leaves unresolved.
+/// A SOPS-encrypted Secret's keys are plain text: its values are unknown, but a variable it does not list
+/// is undefined, as in Flux.
 #[test]
 fn undefined_variable_in_substituted_build_is_a_warning() {
     let (status, whole) = check(&repo("undefined-variable"));
     let doc = only_cluster(&whole);
+    let apps = "Kustomization/flux-system/apps";
     let notify = "Kustomization/flux-system/notify";
 
     // apps: ${TIMEZONE} substitute, ${CLUSTER_DOMAIN} ConfigMap, ${LOG_LEVEL:=info} and ${DB_PORT:-5432}
-    // defaults; ${SECRET_DOMAIN} and ${SMTP_HOST} may come from the SOPS Secret. notify reads only the
-    // ConfigMap, so its ${SMTP_HOST} is undefined. infrastructure's ${INGRESS_CLASS}: no postBuild.
-    assert_codes(doc, &[("undefined-variable", "warning", Some(notify))]);
+    // defaults; ${SECRET_DOMAIN} is a key of the SOPS Secret (value unknown), ${SMTP_HOST} is not. notify
+    // reads only the ConfigMap, so its ${SMTP_HOST} is undefined too. infrastructure's ${INGRESS_CLASS}: no
+    // postBuild.
+    assert_codes(doc, &[("undefined-variable", "warning", Some(apps)), ("undefined-variable", "warning", Some(notify))]);
     assert_codes(&whole, &[]);
     let message = text(diag_on(doc, "undefined-variable", Some(notify)));
     assert!(message.contains("SMTP_HOST"), "{message}");

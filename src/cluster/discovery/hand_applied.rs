@@ -70,7 +70,7 @@ pub fn groups(catalog: &Catalog<'_>, facts: &Facts, urls: &BTreeSet<String>, tak
     let mut groups: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
     for d in &documents {
         if root_files.contains(d.file) && !applied.by_other(d.file, d.line) && !never_root(d) {
-            groups.entry(parent_dir(d.file)).or_default().push(Resource { file: Arc::from(d.file), line: d.line, manifest: Arc::clone(d.node), sops: false });
+            groups.entry(parent_dir(d.file)).or_default().push(Resource::new(Arc::from(d.file), d.line, Arc::clone(d.node), false));
         }
     }
     groups

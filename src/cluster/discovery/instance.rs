@@ -342,7 +342,7 @@ fn config_map_entry(catalog: &Catalog<'_>, dir: &str, name: &str, key: &str) -> 
     while let Some(d) = folder {
         if kustomize::kustomization_file(repo, d).is_some() {
             let build = kustomize::build(repo, d, &Overlay::default());
-            let made = build.resources.iter().find(|r| r.manifest.api_version() == "v1" && r.manifest.kind() == "ConfigMap" && r.manifest.name() == Some(name));
+            let made = build.resources.iter().find(|r| r.manifest.api_version() == "v1" && r.manifest.kind() == "ConfigMap" && r.was_named(name));
             if let Some(text) = made.and_then(|r| r.manifest.at(&["data", key])).and_then(Node::scalar_text) {
                 return Some(text);
             }

@@ -339,7 +339,7 @@ fn generate(object: &FluxObject, sets: &[Value], budget: &Budget, diagnostics: &
                     if !keys.insert(key) && filter {
                         continue;
                     }
-                    out.push(Resource { file: file.clone(), line: t.line, manifest: Arc::new(manifest), sops: false });
+                    out.push(Resource::new(file.clone(), t.line, Arc::new(manifest), false));
                 }
                 if t.single && found != 1 {
                     diagnostics.push(diagnostic(
@@ -400,7 +400,7 @@ mod tests {
     fn provider(name: &str, labels: &str, values: &str) -> ((String, String), Resource) {
         let text = format!("apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: {name}\n  labels: {labels}\nspec:\n  type: Static\n  defaultValues: {values}\n");
         let root = parse_documents(&text).remove(0).unwrap().root;
-        (("apps".into(), name.into()), Resource { file: "p.yaml".into(), line: 1, manifest: root, sops: false })
+        (("apps".into(), name.into()), Resource::new("p.yaml".into(), 1, root, false))
     }
 
     fn names(expansion: Expansion) -> (Vec<String>, Vec<Diagnostic>) {
@@ -499,7 +499,7 @@ mod tests {
         let rs = resource_set(&format!("{HEAD}spec:\n  inputsFrom:\n    - name: prs\n{RESOURCES}"));
         let text = "apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSetInputProvider\nmetadata:\n  name: prs\nspec:\n  type: GitHubPullRequest\n";
         let root = parse_documents(text).remove(0).unwrap().root;
-        let providers = Providers::from([(("apps".to_string(), "prs".to_string()), Resource { file: "p.yaml".into(), line: 1, manifest: root, sops: false })]);
+        let providers = Providers::from([(("apps".to_string(), "prs".to_string()), Resource::new("p.yaml".into(), 1, root, false))]);
         let (objects, diagnostics) = names(expand(&rs, &providers, false, &Budget::new(Limits::default())));
         assert!(objects.is_empty());
         assert_eq!(diagnostics.iter().map(|d| (d.code, d.severity)).collect::<Vec<_>>(), [(Code::ResourceSetTemplate, Severity::Info)]);
