@@ -137,10 +137,10 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     let mut vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, &mut missing));
     if ctx.cluster.unresolved.contains(&object.id) {
         // The parent left a variable it could not know in this Kustomization: a value of its own
-        // still holding `${…}` is that unknown, not the text.
+        // still holding `${…}` holds that unknown.
         if let (Some(vars), Some(pb)) = (&mut vars, &spec.post_build) {
-            for (k, _) in pb.substitute.iter().filter(|(_, v)| v.contains("${")) {
-                vars.set(k, crate::load::substitute::Binding::Hidden);
+            for (k, v) in pb.substitute.iter().filter(|(_, v)| v.contains("${")) {
+                vars.set(k, crate::load::substitute::Binding::Partial(v.replace('\n', "")));
             }
         }
     }

@@ -20,6 +20,9 @@ pub enum Binding {
     Value(String),
     /// Defined (a Secret's key) but the value is not readable here, or must not be shown.
     Hidden,
+    /// A value that still holds a `${…}` its writer could not know (a parent's substitution left
+    /// it): substituted as written, but what Flux substitutes is not known here.
+    Partial(String),
 }
 
 /// The variables of one Flux Kustomization's postBuild.
@@ -46,6 +49,7 @@ pub struct Substitution {
 /// What a lookup of one name finds.
 enum Found<'a> {
     Known(&'a str),
+    Partial(&'a str),
     Unknown,
     Undefined,
 }
@@ -59,6 +63,7 @@ impl Variables {
         match self.bindings.get(name) {
             Some(Binding::Value(v)) => Found::Known(v),
             Some(Binding::Hidden) => Found::Unknown,
+            Some(Binding::Partial(v)) => Found::Partial(v),
             None if self.open => Found::Unknown,
             None => Found::Undefined,
         }
@@ -108,6 +113,11 @@ impl Variables {
             }
             Found::Known(v) => {
                 note(&mut out.used, name);
+                v.to_string()
+            }
+            Found::Partial(v) => {
+                note(&mut out.used, name);
+                note(&mut out.unresolved, name);
                 v.to_string()
             }
             Found::Undefined => {

@@ -46,8 +46,8 @@ fn unknown_is_not_undefined() {
 
 /// A substituted text that holds a variable whose value is not known here (a Secret made from a store
 /// may define `q`) is kept as text when it does not read as YAML: Flux reads the text with the value in it.
-/// A Kustomization's own variable that its parent left holding such a `${…}` is unknown too, so its
-/// build keeps `${EXTENSIONS}` instead of failing. With `q` known (`cache`), the default quotes the list for
+/// A Kustomization's own variable that its parent left holding such a `${…}` is substituted as written but
+/// its outcome is unknown too, so its build keeps the text instead of failing. With `q` known (`cache`), the default quotes the list for
 /// the parent's substitution and the child's build gets the list itself, as Flux gives it.
 #[test]
 fn an_unknown_value_may_be_yaml() {
@@ -66,7 +66,7 @@ fn an_unknown_value_may_be_yaml() {
     let schema = &db["objects"].as_array().unwrap().iter().find(|o| o["kind"] == "Kustomization").unwrap();
     assert_eq!(schema["spec"]["postBuild"]["substitute"]["EXTENSIONS"], "${q:='}[  { name: vector }]${q:='}");
     let database = |id: &str| built(id)["objects"][0]["spec"]["extensions"].clone();
-    assert_eq!(database("Kustomization/flux-system/db-schema"), "${EXTENSIONS}");
+    assert_eq!(database("Kustomization/flux-system/db-schema"), "${q:='}[  { name: vector }]${q:='}");
     assert_eq!(database("Kustomization/flux-system/cache-schema"), serde_json::json!([{"name": "vector"}]));
 }
 
