@@ -215,3 +215,16 @@ async fn an_object_page_says_what_its_kustomization_applies() {
     // Something that is not a Kustomization built here has no such page.
     assert_eq!(get(&state, "/k/HelmRelease/home/linkding/applies").await.status, StatusCode::NOT_FOUND);
 }
+
+/// Each built object says which patches changed it (a link to the patch's entry, and the fields it
+/// changed) and which postBuild variables were substituted into it.
+#[tokio::test]
+async fn the_applies_section_says_which_patches_and_variables_changed_an_object() {
+    let state = state_for(&crate::util::repo("patches"), Options::default());
+    let page = get(&state, "/k/Kustomization/flux-system/cluster-apps/applies").await.body;
+    assert!(page.contains(r#"<span class="patch"><a href="/source/clusters/test/cluster.yaml#L46">clusters/test/cluster.yaml:46</a> <small>spec.dependsOn</small></span>"#), "{page}");
+    assert!(page.contains(r#"<a href="/source/apps/kustomization.yaml#L7">apps/kustomization.yaml:7</a>"#), "a kustomization file's patch");
+    let state = example();
+    let page = get(&state, "/k/Kustomization/flux-system/cilium-gateway/applies").await.body;
+    assert!(page.contains(r#"<code class="variable">${GATEWAY_IP}</code> <code class="variable">${CLUSTER_DOMAIN}</code>"#), "{page}");
+}

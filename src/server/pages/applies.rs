@@ -29,11 +29,19 @@ pub struct AppliedObject {
     pub location: String,
     pub file_href: String,
     pub sops: bool,
-    /// The patches that changed it: where each is written, and which fields it changed.
-    pub patched: Vec<String>,
+    /// The patches that changed it, in the order they did.
+    pub patched: Vec<AppliedPatch>,
     /// The postBuild variables substituted into it, by name.
     pub variables: Vec<String>,
     pub selected: bool,
+}
+
+/// A patch that changed a built object: where it is written (a link to that line) and the
+/// fields it changed.
+pub struct AppliedPatch {
+    pub location: String,
+    pub href: String,
+    pub fields: String,
 }
 
 pub struct AppliedGroup {
@@ -123,8 +131,12 @@ fn applied_object(page: &Page<'_>, by: &ObjectId, r: &Resource, selected: Option
         location: format!("{}:{}", r.file, r.line),
         file_href: page.line_href(&r.file, r.line),
         sops: r.sops,
-        patched: Vec::new(),
-        variables: Vec::new(),
+        patched: r
+            .changes
+            .iter()
+            .map(|c| AppliedPatch { location: format!("{}:{}", c.file, c.line), href: page.line_href(&c.file, c.line), fields: c.fields.join(", ") })
+            .collect(),
+        variables: r.substituted.clone(),
         selected: selected == Some(id.as_str()),
         name,
         namespace,
