@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::model::ObjectId;
 
 /// How bad a finding is, judged by what Flux would do with the repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Flux stops reconciling something for good.

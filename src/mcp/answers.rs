@@ -401,7 +401,7 @@ pub fn cycles(ctx: &Ctx<'_>, a: &args::Cluster) -> Reply {
 
 pub fn diagnostics(ctx: &Ctx<'_>, a: &args::Diagnostics) -> Reply {
     let view = ctx.view(a.cluster.as_deref())?;
-    let filter = DiagnosticFilter { severity: a.severity.map(args::Severity::as_str), code: a.code.as_deref(), object: a.object.as_deref(), file: a.file.as_deref() };
+    let filter = DiagnosticFilter { severity: a.severity.map(crate::diagnostic::Severity::as_str), code: a.code.as_deref(), object: a.object.as_deref(), file: a.file.as_deref() };
     if let Some(code) = filter.code {
         let known: BTreeSet<&str> = view.analysis.diagnostics.iter().chain(&ctx.current.snapshot.diagnostics).map(|d| d.code.as_str()).collect();
         if !known.contains(code) && !code.chars().all(|c| c.is_ascii_lowercase() || c == '-') {

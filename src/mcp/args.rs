@@ -47,24 +47,6 @@ macro_rules! paged {
 }
 paged!(Diagnostics, BlastRadius, Build, Search);
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
 /// Which diagnostics: every filter given must match.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +55,7 @@ pub struct Diagnostics {
     pub cluster: Option<String>,
     /// A diagnostic code, e.g. `dependency-cycle`, `missing-dependency`, `false-ready-dependency`.
     pub code: Option<String>,
-    pub severity: Option<Severity>,
+    pub severity: Option<crate::diagnostic::Severity>,
     /// An object's id, or its name.
     pub object: Option<String>,
     /// A file or folder, relative to the repository's root.
