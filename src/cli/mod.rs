@@ -274,8 +274,8 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
-    fn apply(self) {
-        crate::load::set_budget(crate::load::Budget { max_bytes: self.max_repository_bytes, max_files: self.max_files });
+    fn options(self) -> crate::load::ReadOptions {
+        crate::load::ReadOptions { max_bytes: self.max_repository_bytes, max_files: self.max_files }
     }
 }
 
@@ -300,13 +300,6 @@ const COULD_NOT_RUN: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     // Fails only when the pool is already running (a test calling twice): it keeps its stacks.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(crate::snapshot::THREAD_STACK).build_global();
-    match &cli.command {
-        Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
-        Command::Build(args) => args.input.budget.apply(),
-        Command::Serve(args) => args.budget.apply(),
-        Command::Mcp(args) => args.budget.apply(),
-        Command::Diff(args) => args.budget.apply(),
-    }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
@@ -327,7 +320,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn load(input: &Input) -> Result<Snapshot, String> {
     let entry = input.entry.as_deref().map(|e| entry_relative(&input.path, e));
-    Snapshot::read(&input.path, entry.as_deref())
+    Snapshot::read_with(&input.path, entry.as_deref(), &input.budget.options())
 }
 
 /// `--entry` may be given relative to PATH, or as a path that lies inside PATH.
@@ -400,8 +393,9 @@ fn build(args: &BuildArgs) -> Result<u8, String> {
 fn diff(args: &DiffArgs) -> Result<u8, String> {
     use crate::diff;
     let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
-    let work_tree = || Snapshot::read(&args.path, entry.as_deref()).map(std::sync::Arc::new);
-    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), work_tree)?;
+    let options = args.budget.options();
+    let work_tree = || Snapshot::read_with(&args.path, entry.as_deref(), &options).map(std::sync::Arc::new);
+    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), options, work_tree)?;
     let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), args.cluster.as_deref())?;
     let text = match args.format {
         DiffFormat::Text => diff::render::text(&report),
@@ -471,6 +465,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         hidden_paths,
         limits: crate::server::Limits::default(),
         entry: entry.clone(),
+        read: args.budget.options(),
     };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(|e| e.to_string())?;
@@ -482,7 +477,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
                 source: crate::flux_source::SourceRef::parse(source)?,
                 work_dir: args.artifact_dir.clone(),
                 entry: args.entry.clone(),
-                limits: crate::flux_source::Limits::default(),
+                limits: crate::flux_source::Limits { read: args.budget.options(), ..crate::flux_source::Limits::default() },
                 poll: std::time::Duration::from_secs(args.poll_interval.max(1)),
             };
             let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
@@ -490,7 +485,7 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
             tokio::spawn(crate::flux_source::follow(api.clone(), follow, state.clone()));
             watch_status(api, &state);
         } else {
-            _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
+            _watching = Some(crate::watch::spawn(root.clone(), entry, args.budget.options(), state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
             if args.kube_status {
                 let client = crate::status_watch::client(args.context.as_deref()).await?;
                 watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
@@ -511,13 +506,14 @@ fn mcp(args: McpArgs) -> Result<u8, String> {
         repo_url: args.repo_url,
         hidden_paths: hidden_paths(vec![args.path.clone()]),
         entry: entry.clone(),
+        read: args.budget.options(),
         ..crate::server::Options::default()
     };
     let state = crate::server::AppState::new(options);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the session runs.
-        let _watching = crate::watch::spawn(args.path.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", args.path.display()))?;
+        let _watching = crate::watch::spawn(args.path.clone(), entry, args.budget.options(), state.clone()).map_err(|e| format!("cannot watch {}: {e}", args.path.display()))?;
         if args.kube_status {
             let client = crate::status_watch::client(args.context.as_deref()).await?;
             watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);

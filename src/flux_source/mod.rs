@@ -161,7 +161,7 @@ pub async fn refresh(api: &Api, follow: &Follow, shown: Option<&str>) -> Result<
         let dir = dir.clone();
         move || {
             unpack(&bytes, &dir, &limits)?;
-            Snapshot::read(&dir, entry.as_deref())
+            Snapshot::read_with(&dir, entry.as_deref(), &limits.read)
         }
     })
     .await

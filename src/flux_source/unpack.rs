@@ -16,11 +16,13 @@ pub struct Limits {
     /// Bytes written once unpacked.
     pub max_unpacked: u64,
     pub max_entries: usize,
+    /// What the unpacked repository's read may take (`--max-files`, `--max-repository-bytes`).
+    pub read: crate::load::ReadOptions,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_download: 256 << 20, max_unpacked: 1 << 30, max_entries: 200_000 }
+        Limits { max_download: 256 << 20, max_unpacked: 1 << 30, max_entries: 200_000, read: crate::load::ReadOptions::default() }
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::tree::{Blob, Exclusions, TreeFile};
-use super::{MAX_DEPTH, MAX_FILE_BYTES, Repository, budget, is_yaml_name, parent_dir};
+use super::{MAX_DEPTH, MAX_FILE_BYTES, ReadOptions, Repository, is_yaml_name, parent_dir};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{join, normalize};
 
@@ -28,6 +28,8 @@ pub struct Revisions {
     root: PathBuf,
     /// The folder below the work tree's top, `/`-separated ("" at the top).
     prefix: String,
+    /// The limits of every revision's read.
+    options: ReadOptions,
 }
 
 /// A revision resolved to a commit.
@@ -41,15 +43,15 @@ pub struct Revision {
 }
 
 impl Revisions {
-    /// Finds the git repository that `root` belongs to.
-    pub fn open(root: &Path) -> Result<Revisions, String> {
+    /// Finds the git repository that `root` belongs to; its revisions are read within `options`.
+    pub fn open(root: &Path, options: ReadOptions) -> Result<Revisions, String> {
         let root = root.canonicalize().map_err(|e| format!("cannot read {}: {e}", root.display()))?;
         let repo = gix::discover(&root).map_err(|e| format!("{} is not in a git repository: {e}", root.display()))?;
         let top = repo.workdir().ok_or_else(|| format!("{} is in a bare git repository, without a work tree", root.display()))?;
         let top = top.canonicalize().map_err(|e| format!("cannot read {}: {e}", top.display()))?;
         let prefix = root.strip_prefix(&top).map_err(|_| format!("{} is not inside the work tree {}", root.display(), top.display()))?;
         let prefix = prefix.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
-        Ok(Revisions { repo, root, prefix })
+        Ok(Revisions { repo, root, prefix, options })
     }
 
     /// The commit `rev` names (`main`, `HEAD~2`, a tag, an id…).
@@ -103,7 +105,7 @@ impl Revisions {
             }
             Some(self.repo.find_blob(*oid).ok()?.take_data())
         };
-        super::tree::repository(&self.root, files, problems, earlier, read_input)
+        super::tree::repository(&self.root, &self.options, files, problems, earlier, read_input)
     }
 
     /// Every entry of the revision's tree at the folder, by path (empty when the folder is not
@@ -222,7 +224,7 @@ impl Reader<'_> {
     /// opens the repository for itself (gix's handles are not shared between threads).
     fn read(self) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
         use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-        let budget = budget();
+        let budget = self.revisions.options;
         let (count, bytes) = (AtomicUsize::new(0), AtomicU64::new(0));
         let git_dir = self.revisions.repo.git_dir().to_path_buf();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);

@@ -138,10 +138,10 @@ pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>
         // Without a base: the default branch, whatever the work tree holds.
         let base = match base {
             Some(b) => b.to_string(),
-            None => crate::load::git::Revisions::open(&root)?.merge_base_with_default(None)?.commit,
+            None => crate::load::git::Revisions::open(&root, state.options().read)?.merge_base_with_default(None)?.commit,
         };
         let entry = state.options().entry.clone();
-        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), || Ok(served))?;
+        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), state.options().read, || Ok(served))?;
         crate::server::state::hide_paths(&mut sides.base, hidden);
         let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), Some(cluster))?;
         Ok::<_, String>((report, sides))
