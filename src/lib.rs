@@ -37,3 +37,33 @@ pub mod status;
 pub mod status_watch;
 pub mod synthetic;
 pub mod watch;
+
+/// Every way the library can fail, one variant per boundary; messages are the boundary's own.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    #[error(transparent)]
+    Git(#[from] load::git::GitError),
+    #[error(transparent)]
+    Entry(#[from] cluster::entry::EntryError),
+    #[error(transparent)]
+    Diff(#[from] diff::DiffError),
+    #[error(transparent)]
+    Cluster(#[from] snapshot::NoCluster),
+    #[error(transparent)]
+    UnknownCluster(#[from] snapshot::UnknownCluster),
+    #[error(transparent)]
+    Server(#[from] server::Problem),
+    #[error(transparent)]
+    Source(#[from] flux_source::SourceError),
+    #[error(transparent)]
+    Status(#[from] status_watch::StatusError),
+    #[error(transparent)]
+    Mcp(#[from] mcp::McpError),
+    #[error(transparent)]
+    Cli(#[from] cli::CliError),
+}
+
+/// The library's result: [`Error`] unless a boundary's own error is named.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

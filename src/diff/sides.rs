@@ -36,8 +36,8 @@ pub fn read(
     head: Option<&str>,
     entry: Option<&str>,
     options: ReadOptions,
-    work_tree: impl FnOnce() -> Result<Arc<Snapshot>, String>,
-) -> Result<Sides, String> {
+    work_tree: impl FnOnce() -> crate::Result<Arc<Snapshot>>,
+) -> crate::Result<Sides> {
     let revisions = Revisions::open(root, options)?;
     let (head, head_revision) = match head {
         Some(rev) => {

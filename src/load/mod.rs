@@ -43,6 +43,36 @@ use crate::diagnostic::{Code, Diagnostic};
 pub use manifest::Manifest;
 pub use yaml::{Document, Node, Value, YamlError};
 
+/// Why a step of the load stage failed. Only [`LoadError::Root`] fails a whole read; the
+/// others fail one patch, substitution or kustomize build, and become its diagnostic.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The repository's folder itself cannot be read.
+    #[error("cannot read {}: {source}", root.display())]
+    Root { root: PathBuf, source: std::io::Error },
+    #[error("the patch is empty")]
+    EmptyPatch,
+    #[error("the patch is not valid YAML: {0}")]
+    PatchYaml(YamlError),
+    #[error("not a JSON 6902 patch: {0}")]
+    NotJson6902(serde_json::Error),
+    #[error("a patch must be a mapping (strategic merge) or a list (JSON 6902)")]
+    PatchShape,
+    /// A JSON 6902 operation that does not apply, in json-patch's words.
+    #[error("{0}")]
+    PatchOperation(json_patch::PatchError),
+    /// A `${…}` Flux's envsubst fork cannot parse, in its words.
+    #[error("{0}")]
+    Substitution(&'static str),
+    /// A scalar that does not read as YAML again, in the YAML parser's words.
+    #[error("{0}")]
+    Scalar(String),
+    /// A build kustomize fails (a replacement, a generator's merge, a name reference), told
+    /// as kustomize's case is.
+    #[error("{0}")]
+    Kustomize(String),
+}
+
 /// The default budget of a repository: at most this many bytes of YAML read in all
 /// (`--max-repository-bytes`)…
 pub const MAX_REPOSITORY_BYTES: u64 = 256 * 1024 * 1024;

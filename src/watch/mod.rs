@@ -166,7 +166,7 @@ fn rebuild(root: &Path, entry: Option<&str>, options: &ReadOptions, sink: &impl 
             let message = (!broken.is_empty()).then(|| broken.join("; "));
             sink.publish(snapshot, None, message);
         }
-        Err(why) => sink.fail(why),
+        Err(why) => sink.fail(why.to_string()),
     }
 }
 

@@ -95,7 +95,7 @@ pub fn diff(page: &Page<'_>) -> askama::Result<(StatusCode, Body)> {
     let report = served_report(page.state, page.current.snapshot.clone(), base, head, &name);
     let (report, sides) = match report {
         Ok(r) => r,
-        Err(e) => return problem(StatusCode::NOT_FOUND, e),
+        Err(e) => return problem(StatusCode::NOT_FOUND, e.to_string()),
     };
     let Some(c) = report.clusters.first() else { return problem(StatusCode::NOT_FOUND, format!("no cluster {name:?}")) };
     let name = &name;
@@ -130,7 +130,7 @@ pub fn diff(page: &Page<'_>) -> askama::Result<(StatusCode, Body)> {
 /// What a change does to the served snapshot's cluster `cluster`: `head` a revision, or the
 /// served work tree; `base` a revision, or the merge base with the default branch. Reads
 /// the revisions from git (the diff page and the MCP `diff` tool); messages name no server path.
-pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>, head: Option<&str>, cluster: &str) -> Result<(Report, diff::sides::Sides), String> {
+pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>, head: Option<&str>, cluster: &str) -> Result<(Report, diff::sides::Sides), crate::server::Problem> {
     let root = served.repository.root.clone();
     let hidden = &state.options().hidden_paths;
     let hide = |text: String| crate::server::state::hide_in(&text, hidden.iter().chain([&root]));
@@ -144,9 +144,9 @@ pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>
         let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), state.options().read, || Ok(served))?;
         crate::server::state::hide_paths(&mut sides.base, hidden);
         let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), Some(cluster))?;
-        Ok::<_, String>((report, sides))
+        Ok::<_, crate::Error>((report, sides))
     })()
-    .map_err(hide)
+    .map_err(|e| crate::server::Problem::Compare(hide(e.to_string())))
 }
 
 fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
