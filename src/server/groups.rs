@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::load::parent_dir;
-use crate::model::{FluxObject, ObjectId};
-use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
+use crate::graph::EdgeKind;
+use crate::model::FluxObject;
+use crate::render::svg::{DrawEdge, DrawId, DrawNode, Drawing, EdgeFlags, Mark, NodeFlag, NodeFlags, NodeKind};
 use crate::snapshot::ClusterView;
 
 /// Above this many Kustomizations the overview opens grouped. Measured on the 26 corpus
@@ -20,9 +21,6 @@ use crate::snapshot::ClusterView;
 /// Kustomizations the whole drawing is at most 1,644 px tall (two screens at 1600×1000); from 62
 /// on it is 3,100 to 10,600 px (4 to 14 screens) and grouped 900 to 2,300 px.
 pub const GROUP_ABOVE: usize = 40;
-
-/// The prefix of a group box's `data-id`.
-pub const GROUP_ID: &str = "group:";
 
 /// The group of a file in the seed's layout: `…/apps/<category>/…` or `…/infrastructure/<category>/…`
 /// (the last such folder), when the category is a folder and not the file itself.
@@ -49,10 +47,11 @@ pub fn group_of(object: &FluxObject) -> String {
 
 /// The group of a drawn node: an object's, or a folded component's (its `ks.yaml` folder).
 fn group_of_node(view: &ClusterView, node: &DrawNode) -> Option<String> {
-    if let Some(component) = node.id.strip_prefix("component:") {
-        return Some(layout_group(&format!("{component}/ks.yaml")).unwrap_or_else(|| component.to_string()));
+    match &node.id {
+        DrawId::Component(component) => Some(layout_group(&format!("{component}/ks.yaml")).unwrap_or_else(|| component.to_string())),
+        DrawId::Object(id) => view.cluster.objects.get(id).map(group_of),
+        DrawId::Group(_) => None,
     }
-    ObjectId::parse(&node.id).and_then(|id| view.cluster.objects.get(&id)).map(group_of)
 }
 
 /// The groups of a drawing's nodes, with their members' indices.
@@ -103,7 +102,7 @@ fn summarise(drawing: &Drawing, members: &[usize], critical: &BTreeSet<usize>) -
 /// `drawing` with every group not in `open` gathered into one box (`href(group)` opens it), its
 /// critical members excepted; columns renumbered so that none is empty.
 pub fn group(view: &ClusterView, drawing: Drawing, open: &BTreeSet<String>, href: &dyn Fn(&str) -> String) -> Drawing {
-    let critical: BTreeSet<usize> = drawing.nodes.iter().enumerate().filter(|(_, n)| n.classes.contains(&"critical")).map(|(i, _)| i).collect();
+    let critical: BTreeSet<usize> = drawing.nodes.iter().enumerate().filter(|(_, n)| n.flags.contains(NodeFlag::Critical)).map(|(i, _)| i).collect();
     let groups = groups(view, &drawing);
     // Each old node's box in the new drawing: itself, or its group's.
     let mut unit: Vec<Option<usize>> = vec![None; drawing.nodes.len()];
@@ -146,49 +145,46 @@ pub fn group(view: &ClusterView, drawing: Drawing, open: &BTreeSet<String>, href
         } else if s.warnings > 0 {
             marks.push(Mark::Warnings(s.warnings));
         }
-        let mut classes = vec!["group"];
+        let mut flags = NodeFlags::default();
         if s.errors > 0 {
-            classes.push("error");
+            flags.insert(NodeFlag::Error);
         } else if s.warnings > 0 {
-            classes.push("warning");
+            flags.insert(NodeFlag::Warning);
         }
         if s.critical {
-            classes.push("crossed");
+            flags.insert(NodeFlag::Crossed);
         }
         let index = nodes.len();
         for &m in &rest {
             unit[m] = Some(index);
         }
         nodes.push(DrawNode {
-            id: format!("{GROUP_ID}{name}"),
+            id: DrawId::Group(name.clone()),
+            kind: NodeKind::Group,
+            flags,
             title: name.clone(),
             subtitle: format!("{} object{} · {}", s.count, if s.count == 1 { "" } else { "s" }, span(s.first, s.last)),
-            kind: "group",
             layer: rest.iter().map(|&m| drawing.nodes[m].layer).min().unwrap_or(0),
             href: href(name),
             marks,
-            classes,
             tooltip: format!("{name}: {} objects, {}\nopen the group to see them", s.count, span(s.first, s.last)),
         });
     }
     // Bundle the edges between boxes: one per pair and kind, with its count.
-    let mut bundles: BTreeMap<(usize, usize, &'static str), (usize, Vec<&'static str>)> = BTreeMap::new();
+    // Keyed by the kind's name: bundles are drawn in the order of their names.
+    let mut bundles: BTreeMap<(usize, usize, &'static str), (EdgeKind, usize, EdgeFlags)> = BTreeMap::new();
     for e in &drawing.edges {
         let (Some(a), Some(b)) = (unit[e.from], unit[e.to]) else { continue };
         if a == b {
             continue;
         }
-        let bundle = bundles.entry((a, b, e.kind)).or_insert((0, Vec::new()));
-        bundle.0 += 1;
-        for c in &e.classes {
-            if !bundle.1.contains(c) {
-                bundle.1.push(c);
-            }
-        }
+        let bundle = bundles.entry((a, b, e.kind.as_str())).or_insert((e.kind, 0, EdgeFlags::default()));
+        bundle.1 += 1;
+        bundle.2 = bundle.2.union(e.flags);
     }
     let edges = bundles
         .into_iter()
-        .map(|((from, to, kind), (count, classes))| DrawEdge { from, to, kind, classes, label: if count > 1 { format!("×{count}") } else { String::new() } })
+        .map(|((from, to, _), (kind, count, flags))| DrawEdge { from, to, kind, flags, label: if count > 1 { format!("×{count}") } else { String::new() } })
         .collect();
     // Columns left empty by the grouping go.
     let used: BTreeSet<usize> = nodes.iter().map(|n| n.layer).collect();

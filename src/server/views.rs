@@ -13,7 +13,7 @@ use crate::load::parent_dir;
 use crate::model::link::encode_path;
 pub use crate::model::link::encode;
 use crate::model::{FluxObject, Kind, ObjectId, Spec};
-use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
+use crate::render::svg::{DrawEdge, DrawId, DrawNode, Drawing, EdgeFlag, EdgeFlags, Mark, NodeFlag, NodeFlags, NodeKind};
 use crate::snapshot::ClusterView;
 
 /// The view state every graph page reads from its query string.
@@ -121,29 +121,29 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
         if warnings > 0 {
             marks.push(Mark::Warnings(warnings));
         }
-        let mut classes = Vec::new();
+        let mut flags = NodeFlags::default();
         if critical.contains(id) {
-            classes.push("critical");
+            flags.insert(NodeFlag::Critical);
         }
         if on_cycle.contains(id) {
-            classes.push("cycle");
+            flags.insert(NodeFlag::Cycle);
         } else if level.is_none() {
-            classes.push("blocked");
+            flags.insert(NodeFlag::Blocked);
         }
         if errors > 0 {
-            classes.push("error");
+            flags.insert(NodeFlag::Error);
         } else if warnings > 0 {
-            classes.push("warning");
+            flags.insert(NodeFlag::Warning);
         }
         let mut node = DrawNode {
-            id: id.to_string(),
+            id: DrawId::Object(id.clone()),
+            kind: NodeKind::of(id.kind),
+            flags,
             title: id.name.clone(),
             subtitle: format!("{} · {}", id.kind, id.namespace),
-            kind: kind_class(id.kind),
             layer: level.map_or(cycle_column, |l| column[&(l as usize)]),
             href: format!("{base}{}{query}", id.path()),
             marks,
-            classes,
             tooltip: tooltip(object, level, on_cycle.contains(id)),
         };
         decorate(id, &mut node);
@@ -156,24 +156,14 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
             continue;
         }
         if let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) {
-            let mut classes = Vec::new();
+            let mut flags = EdgeFlags::default();
             if kind != EdgeKind::Source && critical_steps.contains(&(from.min(to), from.max(to))) {
-                classes.push("critical");
+                flags.insert(EdgeFlag::Critical);
             }
-            edges.push(DrawEdge { from: a, to: b, kind: kind.as_str(), classes, label: String::new() });
+            edges.push(DrawEdge { from: a, to: b, kind, flags, label: String::new() });
         }
     }
     Drawing { nodes, edges, direction: state.direction, layer_titles }
-}
-
-fn kind_class(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Kustomization => "kustomization",
-        Kind::HelmRelease => "helmrelease",
-        Kind::ResourceSet => "resourceset",
-        k if k.is_source() => "source",
-        _ => "other",
-    }
 }
 
 fn tooltip(object: &FluxObject, level: Option<u32>, on_cycle: bool) -> String {
@@ -218,8 +208,8 @@ fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawin
     let mut group_of: Vec<Option<String>> = Vec::new();
     let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, node) in drawing.nodes.iter().enumerate() {
-        let component = ObjectId::parse(&node.id)
-            .and_then(|id| view.cluster.objects.get(&id))
+        let component = node.id.object()
+            .and_then(|id| view.cluster.objects.get(id))
             .and_then(component_of)
             .map(str::to_string);
         if let Some(c) = &component {
@@ -249,9 +239,7 @@ fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawin
                 }
                 let stages = &members[c];
                 let first = stages.iter().map(|&s| &drawing.nodes[s]).min_by_key(|n| n.layer).expect("a stage");
-                let mut classes: Vec<&'static str> = stages.iter().flat_map(|&s| drawing.nodes[s].classes.iter().copied()).collect();
-                classes.sort();
-                classes.dedup();
+                let flags = stages.iter().fold(NodeFlags::default(), |all, &s| all.union(drawing.nodes[s].flags));
                 let mut marks = vec![Mark::Folded(stages.len())];
                 let errors: usize = stages.iter().flat_map(|&s| &drawing.nodes[s].marks).map(|m| if let Mark::Errors(n) = m { *n } else { 0 }).sum();
                 if errors > 0 {
@@ -261,14 +249,14 @@ fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawin
                 placed.insert(c.clone(), nodes.len());
                 new_index[i] = nodes.len();
                 nodes.push(DrawNode {
-                    id: format!("component:{c}"),
+                    id: DrawId::Component(c.clone()),
+                    kind: NodeKind::Kustomization,
+                    flags,
                     title: name,
                     subtitle: format!("{} stages · {}", stages.len(), parent_dir(c).rsplit('/').next().unwrap_or("")),
-                    kind: "kustomization",
                     layer: first.layer,
                     href: format!("{base}/component/{}{query}", encode_path(c)),
                     marks,
-                    classes,
                     tooltip: format!("{c}\n{} stages, folded", stages.len()),
                 });
             }

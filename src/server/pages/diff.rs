@@ -16,7 +16,7 @@ use crate::diff::{self, Edge, Report, Status};
 use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds, version_line};
 use crate::graph;
 use crate::model::ObjectId;
-use crate::render::svg;
+use crate::render::svg::{self, EdgeFlag, NodeFlag};
 use crate::server::views;
 use crate::server::AppState;
 use crate::snapshot::{ClusterView, Snapshot};
@@ -237,43 +237,43 @@ fn marked(page: &Page<'_>, view: &ClusterView, c: &diff::ClusterDiff) -> svg::Dr
         state.helm_releases = true;
         state.sources = kinds.contains(&true);
     }
-    let mut marks: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut marks: BTreeMap<String, NodeFlag> = BTreeMap::new();
     for ch in &c.objects.changed {
-        marks.insert(ch.id.to_string(), "changed");
+        marks.insert(ch.id.to_string(), NodeFlag::Changed);
     }
     // What the cluster receives differently: the Kustomization whose build changed, and each
     // Flux object it applies whose manifest changed (a chart bumped, values edited).
     for b in &c.builds {
-        marks.insert(b.kustomization.to_string(), "changed");
+        marks.insert(b.kustomization.to_string(), NodeFlag::Changed);
         for o in &b.changed {
-            marks.insert(o.id.clone(), "changed");
+            marks.insert(o.id.clone(), NodeFlag::Changed);
         }
     }
     for m in &c.objects.moved {
-        marks.insert(m.id.to_string(), "changed");
+        marks.insert(m.id.to_string(), NodeFlag::Changed);
     }
     for a in &c.objects.added {
-        marks.insert(a.id.to_string(), "added");
+        marks.insert(a.id.to_string(), NodeFlag::Added);
     }
     for r in &c.objects.removed {
-        marks.insert(r.id.to_string(), "removed");
+        marks.insert(r.id.to_string(), NodeFlag::Removed);
     }
     let edge_key = |e: &Edge| (e.from.to_string(), e.to.to_string(), e.kind.as_str());
     let added: BTreeSet<_> = c.edges.added.iter().map(edge_key).collect();
     let removed: BTreeSet<_> = c.edges.removed.iter().map(edge_key).collect();
     let mut drawing = views::overview(view, &state, page.base(), &page.cluster_query());
     for node in &mut drawing.nodes {
-        if let Some(mark) = marks.get(&node.id) {
-            node.classes.push(mark);
+        if let Some(&mark) = marks.get(&node.id.to_string()) {
+            node.flags.insert(mark);
         }
     }
-    let ids: Vec<String> = drawing.nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<String> = drawing.nodes.iter().map(|n| n.id.to_string()).collect();
     for edge in &mut drawing.edges {
-        let key = (ids[edge.from].clone(), ids[edge.to].clone(), edge.kind);
+        let key = (ids[edge.from].clone(), ids[edge.to].clone(), edge.kind.as_str());
         if added.contains(&key) {
-            edge.classes.push("added");
+            edge.flags.insert(EdgeFlag::Added);
         } else if removed.contains(&key) {
-            edge.classes.push("removed");
+            edge.flags.insert(EdgeFlag::Removed);
         }
     }
     drawing
