@@ -11,6 +11,11 @@
 //! Protocol from it; [`status`] is the cluster's live status over it, fed by
 //! [`status_watch`] through [`kube_api`]'s bounded reads; [`cli`] is the command line.
 //!
+//! Each stage that can fail has its own error enum beside it ([`load::LoadError`],
+//! [`load::git::GitError`], [`cluster::entry::EntryError`], [`diff::DiffError`], …); [`Error`]
+//! wraps them all and [`Result`] defaults to it. How much a read of the repository may take
+//! is given with each read ([`load::ReadOptions`]).
+//!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
 //! for view in &snapshot.clusters {
