@@ -64,14 +64,14 @@ fn diff_vs_check(c: &mut Criterion) {
     group.bench_function("diff", |b| {
         b.iter_with_large_drop(|| {
             let work_tree = || Snapshot::read(dir.path(), None).map(Arc::new);
-            let sides = diff::sides::read(dir.path(), None, None, None, work_tree).expect("sides");
+            let sides = diff::sides::read(dir.path(), None, None, None, fluxgraph::load::ReadOptions::default(), work_tree).expect("sides");
             let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), None).expect("report");
             assert_eq!(report.changed_files.len(), 1);
             (sides, report)
         })
     });
     // The diff's parts: HEAD's tree out of the object database, and the base's snapshot from it.
-    let revisions = fluxgraph::load::git::Revisions::open(dir.path()).expect("a git repository");
+    let revisions = fluxgraph::load::git::Revisions::open(dir.path(), fluxgraph::load::ReadOptions::default()).expect("a git repository");
     let head = revisions.revision("HEAD").expect("HEAD");
     group.bench_function("read-tree", |b| b.iter_with_large_drop(|| revisions.tree(&head).expect("a tree")));
     let work_tree = Snapshot::read(dir.path(), None).expect("snapshot");
@@ -123,7 +123,7 @@ fn diff_of_fifty_bumps(c: &mut Criterion) {
     group.bench_function("diff", |b| {
         b.iter_with_large_drop(|| {
             let work_tree = || Snapshot::read(dir.path(), None).map(Arc::new);
-            let sides = diff::sides::read(dir.path(), None, None, None, work_tree).expect("sides");
+            let sides = diff::sides::read(dir.path(), None, None, None, fluxgraph::load::ReadOptions::default(), work_tree).expect("sides");
             let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), None).expect("report");
             assert_eq!(report.changed_files.len(), 50);
             assert_eq!(report.clusters.iter().map(|c| c.versions.len()).sum::<usize>(), 50);
@@ -131,7 +131,7 @@ fn diff_of_fifty_bumps(c: &mut Criterion) {
             (sides, report, markdown)
         })
     });
-    let revisions = fluxgraph::load::git::Revisions::open(dir.path()).expect("a git repository");
+    let revisions = fluxgraph::load::git::Revisions::open(dir.path(), fluxgraph::load::ReadOptions::default()).expect("a git repository");
     let head = revisions.revision("HEAD").expect("HEAD");
     group.bench_function("build-all-of-both", |b| {
         b.iter_with_large_drop(|| {

@@ -139,7 +139,7 @@ fn change_to_event(_: &mut Criterion) {
     let state = AppState::new(Options::default());
     let mut updates = state.subscribe();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let _watching = fluxgraph::watch::spawn(dir.path().to_path_buf(), None, state.clone()).expect("watch");
+    let _watching = fluxgraph::watch::spawn(dir.path().to_path_buf(), None, fluxgraph::load::ReadOptions::default(), state.clone()).expect("watch");
     runtime.block_on(async { updates.recv().await.expect("first snapshot") });
     let file = dir.path().join("kubernetes/synthetic/flux/settings/cluster-settings.yaml");
     let original = std::fs::read_to_string(&file).expect("cluster-settings.yaml");

@@ -11,6 +11,11 @@
 //! Protocol from it; [`status`] is the cluster's live status over it, fed by
 //! [`status_watch`] through [`kube_api`]'s bounded reads; [`cli`] is the command line.
 //!
+//! Each stage that can fail has its own error enum beside it ([`load::LoadError`],
+//! [`load::git::GitError`], [`cluster::entry::EntryError`], [`diff::DiffError`], …); [`Error`]
+//! wraps them all and [`Result`] defaults to it. How much a read of the repository may take
+//! is given with each read ([`load::ReadOptions`]).
+//!
 //! ```no_run
 //! let snapshot = fluxgraph::snapshot::Snapshot::read(std::path::Path::new("."), None).unwrap();
 //! for view in &snapshot.clusters {
@@ -37,3 +42,33 @@ pub mod status;
 pub mod status_watch;
 pub mod synthetic;
 pub mod watch;
+
+/// Every way the library can fail, one variant per boundary; messages are the boundary's own.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    #[error(transparent)]
+    Git(#[from] load::git::GitError),
+    #[error(transparent)]
+    Entry(#[from] cluster::entry::EntryError),
+    #[error(transparent)]
+    Diff(#[from] diff::DiffError),
+    #[error(transparent)]
+    Cluster(#[from] snapshot::NoCluster),
+    #[error(transparent)]
+    UnknownCluster(#[from] snapshot::UnknownCluster),
+    #[error(transparent)]
+    Server(#[from] server::Problem),
+    #[error(transparent)]
+    Source(#[from] flux_source::SourceError),
+    #[error(transparent)]
+    Status(#[from] status_watch::StatusError),
+    #[error(transparent)]
+    Mcp(#[from] mcp::McpError),
+    #[error(transparent)]
+    Cli(#[from] cli::CliError),
+}
+
+/// The library's result: [`Error`] unless a boundary's own error is named.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

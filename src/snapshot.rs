@@ -9,7 +9,7 @@ use crate::analysis::{self, Analysis};
 use crate::cluster::{self, Cluster};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::{self, Graph};
-use crate::load::{self, Repository};
+use crate::load::{self, ReadOptions, Repository};
 
 /// The stack of every thread that builds a snapshot or draws from one (the server's runtime
 /// and blocking pool, the watcher, rayon's pool): the 8 MiB a main thread has, not the 2 MiB
@@ -69,20 +69,25 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Reads the repository at `root` and runs the pipeline. `entry` overrides the entry
-    /// point discovery (a file or folder relative to `root`).
-    pub fn read(root: &Path, entry: Option<&str>) -> Result<Snapshot, String> {
-        Snapshot::read_again(root, entry, None, &std::collections::BTreeSet::new())
+    /// point discovery (a file or folder relative to `root`). The read has the default limits.
+    pub fn read(root: &Path, entry: Option<&str>) -> crate::Result<Snapshot> {
+        Snapshot::read_with(root, entry, &ReadOptions::default())
+    }
+
+    /// [`Snapshot::read`] within the limits `options`.
+    pub fn read_with(root: &Path, entry: Option<&str>, options: &ReadOptions) -> crate::Result<Snapshot> {
+        Snapshot::read_again(root, entry, options, None, &std::collections::BTreeSet::new())
     }
 
     /// Reads the repository again after `changed` (paths relative to the root) changed,
     /// reusing what `earlier` parsed of every other file.
-    pub fn read_again(root: &Path, entry: Option<&str>, earlier: Option<&Snapshot>, changed: &std::collections::BTreeSet<String>) -> Result<Snapshot, String> {
+    pub fn read_again(root: &Path, entry: Option<&str>, options: &ReadOptions, earlier: Option<&Snapshot>, changed: &std::collections::BTreeSet<String>) -> crate::Result<Snapshot> {
         let earlier = earlier.map(|s| load::Earlier { repository: &s.repository, changed });
-        let repository = load::read_repository_again(root, earlier).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        let repository = load::read_repository_again(root, options, earlier).map_err(|source| load::LoadError::Root { root: root.to_path_buf(), source })?;
         Snapshot::from_repository(repository, entry)
     }
 
-    pub fn from_repository(repository: Repository, entry: Option<&str>) -> Result<Snapshot, String> {
+    pub fn from_repository(repository: Repository, entry: Option<&str>) -> crate::Result<Snapshot> {
         let resolution = cluster::resolve(&repository, entry)?;
         let clusters = resolution
             .clusters

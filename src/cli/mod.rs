@@ -9,7 +9,27 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Severity;
 use crate::render;
-use crate::snapshot::{ClusterView, Snapshot};
+use crate::snapshot::{ClusterView, Snapshot, UnknownCluster};
+
+/// Why a command could not run (exit status 2), besides the library's own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Build(#[from] render::build::SelectError),
+    #[error("no cluster found in the repository")]
+    NoClusterFound,
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+    /// The async runtime could not start.
+    #[error("{0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot watch {}: {source}", path.display())]
+    Watch { path: PathBuf, source: notify::Error },
+    #[error("cannot serve on {listen}: {source}")]
+    Serve { listen: std::net::SocketAddr, source: std::io::Error },
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -274,8 +294,8 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
-    fn apply(self) {
-        crate::load::set_budget(crate::load::Budget { max_bytes: self.max_repository_bytes, max_files: self.max_files });
+    fn options(self) -> crate::load::ReadOptions {
+        crate::load::ReadOptions { max_bytes: self.max_repository_bytes, max_files: self.max_files }
     }
 }
 
@@ -300,13 +320,6 @@ const COULD_NOT_RUN: u8 = 2;
 pub fn run(cli: Cli) -> ExitCode {
     // Fails only when the pool is already running (a test calling twice): it keeps its stacks.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(crate::snapshot::THREAD_STACK).build_global();
-    match &cli.command {
-        Command::Check { input, .. } | Command::Graph { input, .. } | Command::Blocked { input, .. } => input.budget.apply(),
-        Command::Build(args) => args.input.budget.apply(),
-        Command::Serve(args) => args.budget.apply(),
-        Command::Mcp(args) => args.budget.apply(),
-        Command::Diff(args) => args.budget.apply(),
-    }
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),
@@ -325,9 +338,9 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load(input: &Input) -> Result<Snapshot, String> {
+fn load(input: &Input) -> crate::Result<Snapshot> {
     let entry = input.entry.as_deref().map(|e| entry_relative(&input.path, e));
-    Snapshot::read(&input.path, entry.as_deref())
+    Snapshot::read_with(&input.path, entry.as_deref(), &input.budget.options())
 }
 
 /// `--entry` may be given relative to PATH, or as a path that lies inside PATH.
@@ -341,14 +354,14 @@ fn entry_relative(root: &Path, entry: &str) -> String {
     entry.to_string()
 }
 
-fn selected<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Vec<&'a ClusterView>, String> {
+fn selected<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Vec<&'a ClusterView>, UnknownCluster> {
     match cluster {
-        Some(name) => snapshot.named(name).map(|c| vec![c]).map_err(|e| e.to_string()),
+        Some(name) => snapshot.named(name).map(|c| vec![c]),
         None => Ok(snapshot.clusters.iter().collect()),
     }
 }
 
-fn check(input: &Input, format: CheckFormat) -> Result<u8, String> {
+fn check(input: &Input, format: CheckFormat) -> crate::Result<u8> {
     let snapshot = load(input)?;
     let views = selected(&snapshot, input.cluster.as_deref())?;
     let outside = input.cluster.is_none();
@@ -364,7 +377,7 @@ fn check(input: &Input, format: CheckFormat) -> Result<u8, String> {
     Ok(if errors { ERRORS } else { CLEAN })
 }
 
-fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
+fn graph(input: &Input, format: GraphFormat) -> crate::Result<u8> {
     let snapshot = load(input)?;
     let views = selected(&snapshot, input.cluster.as_deref())?;
     let text = match format {
@@ -383,10 +396,10 @@ fn graph(input: &Input, format: GraphFormat) -> Result<u8, String> {
     Ok(CLEAN)
 }
 
-fn build(args: &BuildArgs) -> Result<u8, String> {
+fn build(args: &BuildArgs) -> crate::Result<u8> {
     let snapshot = load(&args.input)?;
     let views = selected(&snapshot, args.input.cluster.as_deref())?;
-    let chosen = render::build::select(&views, args.id.as_deref())?;
+    let chosen = render::build::select(&views, args.id.as_deref()).map_err(CliError::from)?;
     let text = match args.format {
         BuildFormat::Yaml => render::build::yaml(&chosen),
         BuildFormat::Json => render::build::json(&chosen),
@@ -397,11 +410,12 @@ fn build(args: &BuildArgs) -> Result<u8, String> {
     Ok(if failed { ERRORS } else { CLEAN })
 }
 
-fn diff(args: &DiffArgs) -> Result<u8, String> {
+fn diff(args: &DiffArgs) -> crate::Result<u8> {
     use crate::diff;
     let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
-    let work_tree = || Snapshot::read(&args.path, entry.as_deref()).map(std::sync::Arc::new);
-    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), work_tree)?;
+    let options = args.budget.options();
+    let work_tree = || Snapshot::read_with(&args.path, entry.as_deref(), &options).map(std::sync::Arc::new);
+    let sides = diff::sides::read(&args.path, args.base.as_deref(), args.head.as_deref(), entry.as_deref(), options, work_tree)?;
     let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), args.cluster.as_deref())?;
     let text = match args.format {
         DiffFormat::Text => diff::render::text(&report),
@@ -413,9 +427,9 @@ fn diff(args: &DiffArgs) -> Result<u8, String> {
     Ok(if report.errors_introduced > 0 { ERRORS } else { CLEAN })
 }
 
-fn blocked(input: &Input, context: Option<&str>, format: CheckFormat, timeout: std::time::Duration, api: ApiArgs) -> Result<u8, String> {
+fn blocked(input: &Input, context: Option<&str>, format: CheckFormat, timeout: std::time::Duration, api: ApiArgs) -> crate::Result<u8> {
     let snapshot = load(input)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Runtime)?;
     // No one request, nor all of them, may take longer than --timeout.
     let limits = crate::kube_api::Limits { request_timeout: timeout, ..api.limits() };
     let store = runtime.block_on(async {
@@ -423,28 +437,30 @@ fn blocked(input: &Input, context: Option<&str>, format: CheckFormat, timeout: s
             let client = crate::status_watch::client(context).await?;
             crate::status_watch::list_once(&crate::kube_api::Api::new(client, limits)).await
         };
-        tokio::time::timeout(timeout, read).await.unwrap_or_else(|_| Err(format!("the Kubernetes API did not answer within {} s (--timeout)", timeout.as_secs())))
+        tokio::time::timeout(timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(crate::status_watch::StatusError::Timeout(format!("the Kubernetes API did not answer within {} s (--timeout)", timeout.as_secs()))))
     })?;
     let view = match input.cluster.as_deref() {
-        Some(name) => snapshot.named(name).map_err(|e| e.to_string())?,
-        None => crate::status::matching_cluster(&snapshot, &store).map(|i| &snapshot.clusters[i]).ok_or("no cluster found in the repository")?,
+        Some(name) => snapshot.named(name)?,
+        None => crate::status::matching_cluster(&snapshot, &store).map(|i| &snapshot.clusters[i]).ok_or(CliError::NoClusterFound)?,
     };
     let report = crate::status::report::build(&snapshot, view, &store);
     let text = match format {
         CheckFormat::Text => report.text(),
-        CheckFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n",
+        CheckFormat::Json => serde_json::to_string_pretty(&report).map_err(CliError::from)? + "\n",
     };
     print(&text)?;
     Ok(if report.blocked { ERRORS } else { CLEAN })
 }
 
-fn print(text: &str) -> Result<(), String> {
+fn print(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("cannot write output: {e}")),
+        Err(e) => Err(CliError::Output(e)),
     }
 }
 
@@ -457,7 +473,7 @@ fn hidden_paths(folders: Vec<PathBuf>) -> Vec<PathBuf> {
     hidden
 }
 
-fn serve(args: ServeArgs) -> Result<u8, String> {
+fn serve(args: ServeArgs) -> crate::Result<u8> {
     init_logging(args.log_format, "info");
     let base_path = normalize_base_path(&args.base_path);
     let hidden_paths = hidden_paths([args.artifact_dir.clone()].into_iter().chain(args.path.clone()).collect());
@@ -471,9 +487,10 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
         hidden_paths,
         limits: crate::server::Limits::default(),
         entry: entry.clone(),
+        read: args.budget.options(),
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the server runs.
         let mut _watching = None;
@@ -482,27 +499,27 @@ fn serve(args: ServeArgs) -> Result<u8, String> {
                 source: crate::flux_source::SourceRef::parse(source)?,
                 work_dir: args.artifact_dir.clone(),
                 entry: args.entry.clone(),
-                limits: crate::flux_source::Limits::default(),
+                limits: crate::flux_source::Limits { read: args.budget.options(), ..crate::flux_source::Limits::default() },
                 poll: std::time::Duration::from_secs(args.poll_interval.max(1)),
             };
-            let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach the Kubernetes API: {e}"))?;
+            let client = kube::Client::try_default().await.map_err(crate::status_watch::StatusError::Client)?;
             let api = crate::kube_api::Api::new(client, args.api.limits());
             tokio::spawn(crate::flux_source::follow(api.clone(), follow, state.clone()));
             watch_status(api, &state);
         } else {
-            _watching = Some(crate::watch::spawn(root.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", root.display()))?);
+            _watching = Some(crate::watch::spawn(root.clone(), entry, args.budget.options(), state.clone()).map_err(|source| CliError::Watch { path: root.clone(), source })?);
             if args.kube_status {
                 let client = crate::status_watch::client(args.context.as_deref()).await?;
                 watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
             }
         }
-        crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|e| format!("cannot serve on {}: {e}", args.listen))
+        crate::server::serve(state, args.listen, shutdown_signal()).await.map_err(|source| crate::Error::from(CliError::Serve { listen: args.listen, source }))
     })?;
     Ok(CLEAN)
 }
 
 /// Serves MCP over stdio from the repository at `args.path`, rebuilt as its files change.
-fn mcp(args: McpArgs) -> Result<u8, String> {
+fn mcp(args: McpArgs) -> crate::Result<u8> {
     // stdout carries the protocol: logs go to stderr, and only warnings unless asked.
     init_logging(LogFormat::Text, "warn");
     let entry = args.entry.as_deref().map(|e| entry_relative(&args.path, e));
@@ -511,18 +528,19 @@ fn mcp(args: McpArgs) -> Result<u8, String> {
         repo_url: args.repo_url,
         hidden_paths: hidden_paths(vec![args.path.clone()]),
         entry: entry.clone(),
+        read: args.budget.options(),
         ..crate::server::Options::default()
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the session runs.
-        let _watching = crate::watch::spawn(args.path.clone(), entry, state.clone()).map_err(|e| format!("cannot watch {}: {e}", args.path.display()))?;
+        let _watching = crate::watch::spawn(args.path.clone(), entry, args.budget.options(), state.clone()).map_err(|source| CliError::Watch { path: args.path.clone(), source })?;
         if args.kube_status {
             let client = crate::status_watch::client(args.context.as_deref()).await?;
             watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
         }
-        crate::mcp::serve_stdio(state).await
+        crate::mcp::serve_stdio(state).await.map_err(crate::Error::from)
     })?;
     // The watcher's thread and the status watch are not waited for.
     runtime.shutdown_background();

@@ -70,11 +70,24 @@ pub fn sync_path(root: &Resource) -> Option<String> {
     normalize(root.manifest.at(&["spec", "path"]).and_then(Node::as_str).unwrap_or(""))
 }
 
+/// Why the entry named with `--entry` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("--entry {0} points outside the repository")]
+    Outside(String),
+    #[error("--entry {0}: its kustomization applies no Flux object")]
+    KustomizationWithoutFluxObject(String),
+    #[error("--entry {0} holds no Flux object")]
+    FileWithoutFluxObject(String),
+    #[error("--entry {0}: no such file or folder in the repository")]
+    NotFound(String),
+}
+
 /// The entry named with `--entry`: a file (its Flux objects are the roots; a kustomization
 /// file, what it builds), or a folder (what its kustomization file builds, or else what
 /// bootstrap would apply for it).
-pub fn given(repo: &Repository, facts: &Facts, path: &str) -> Result<Entry, String> {
-    let rel = normalize(path).ok_or_else(|| format!("--entry {path} points outside the repository"))?;
+pub fn given(repo: &Repository, facts: &Facts, path: &str) -> Result<Entry, EntryError> {
+    let rel = normalize(path).ok_or_else(|| EntryError::Outside(path.to_string()))?;
     let name = |dir: &str| cluster_name(dir, repo);
     let file_name = rel.rsplit('/').next().unwrap_or("");
     let folder = if kustomize::KUSTOMIZATION_FILES.contains(&file_name) && repo.files.contains_key(&rel) {
@@ -91,7 +104,7 @@ pub fn given(repo: &Repository, facts: &Facts, path: &str) -> Result<Entry, Stri
             if crate::model::flux_kind(&r.manifest).is_some() { entry.roots.push(r) } else { entry.applied.push(r) }
         }
         if entry.roots.is_empty() {
-            return Err(format!("--entry {rel}: its kustomization applies no Flux object"));
+            return Err(EntryError::KustomizationWithoutFluxObject(rel));
         }
         add_root_sources(&mut entry, facts);
         return Ok(entry);
@@ -100,7 +113,7 @@ pub fn given(repo: &Repository, facts: &Facts, path: &str) -> Result<Entry, Stri
         let mut entry = Entry::new(name(parent_dir(&rel)), rel.clone(), EntryKind::Given);
         entry.roots = flux_documents(repo, &file.path);
         if entry.roots.is_empty() {
-            return Err(format!("--entry {rel} holds no Flux object"));
+            return Err(EntryError::FileWithoutFluxObject(rel));
         }
         add_root_sources(&mut entry, facts);
         return Ok(entry);
@@ -115,7 +128,7 @@ pub fn given(repo: &Repository, facts: &Facts, path: &str) -> Result<Entry, Stri
         entry.roots = vec![root, source];
         return Ok(entry);
     }
-    Err(format!("--entry {path}: no such file or folder in the repository"))
+    Err(EntryError::NotFound(path.to_string()))
 }
 
 /// The GitRepositories the roots' own Kustomizations read are this repository: whoever

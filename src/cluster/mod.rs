@@ -132,7 +132,7 @@ pub struct Resolution {
 
 /// Finds the entry points (or takes `entry`, a file or folder relative to the root) and
 /// resolves each into a cluster.
-pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, String> {
+pub fn resolve(repo: &Repository, entry: Option<&str>) -> Result<Resolution, entry::EntryError> {
     let catalog = Catalog::new(repo);
     let mut diagnostics = Vec::new();
     // Files that only a dead entry point reaches: its dead-entry finding speaks for them.

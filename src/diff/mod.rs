@@ -207,14 +207,21 @@ impl ClusterDiff {
     }
 }
 
+/// Why two snapshots cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    #[error("no cluster {name:?} in either revision; the clusters are: {}", known.join(", "))]
+    UnknownCluster { name: String, known: Vec<String> },
+}
+
 /// Compares `base` with `head`; only the cluster `cluster` when given (an error when neither
 /// side has it).
-pub fn compare(base: &Snapshot, head: &Snapshot, sides: (Side, Side), cluster: Option<&str>) -> Result<Report, String> {
+pub fn compare(base: &Snapshot, head: &Snapshot, sides: (Side, Side), cluster: Option<&str>) -> Result<Report, DiffError> {
     let mut names: Vec<&str> = head.clusters.iter().map(|c| c.cluster.name.as_str()).collect();
     names.extend(base.clusters.iter().map(|c| c.cluster.name.as_str()).filter(|n| head.cluster(n).is_none()));
     if let Some(name) = cluster {
         if !names.contains(&name) {
-            return Err(format!("no cluster {name:?} in either revision; the clusters are: {}", names.join(", ")));
+            return Err(DiffError::UnknownCluster { name: name.to_string(), known: names.iter().map(|n| n.to_string()).collect() });
         }
         names.retain(|n| *n == name);
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Side;
+use crate::load::ReadOptions;
 use crate::load::git::{self, Revision, Revisions};
 use crate::snapshot::Snapshot;
 
@@ -34,9 +35,10 @@ pub fn read(
     base: Option<&str>,
     head: Option<&str>,
     entry: Option<&str>,
-    work_tree: impl FnOnce() -> Result<Arc<Snapshot>, String>,
-) -> Result<Sides, String> {
-    let revisions = Revisions::open(root)?;
+    options: ReadOptions,
+    work_tree: impl FnOnce() -> crate::Result<Arc<Snapshot>>,
+) -> crate::Result<Sides> {
+    let revisions = Revisions::open(root, options)?;
     let (head, head_revision) = match head {
         Some(rev) => {
             let revision = revisions.revision(rev)?;

@@ -24,6 +24,36 @@ use crate::model::link::encode;
 use crate::snapshot::{Sink, Snapshot};
 pub use unpack::{Limits, unpack};
 
+/// Why the follower cannot show a revision; the last good snapshot stays shown.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("--flux-source wants NAMESPACE/NAME, like flux-system/flux-system, not {0:?}")]
+    BadRef(String),
+    #[error("GitRepository {namespace}/{name} does not exist")]
+    Missing { namespace: String, name: String },
+    #[error("cannot read GitRepository {namespace}/{name}: {source}")]
+    Unreadable { namespace: String, name: String, source: crate::kube_api::Error },
+    #[error("GitRepository {namespace}/{name} has no artifact yet")]
+    NoArtifact { namespace: String, name: String },
+    /// The artifact could not be downloaded whole, told with its URL.
+    #[error("{0}")]
+    Download(String),
+    #[error("unsupported digest algorithm in {0}")]
+    DigestAlgorithm(String),
+    #[error("the artifact's sha256 is {actual}, not {expected} as the GitRepository says; refused")]
+    DigestMismatch { actual: String, expected: String },
+    /// The artifact is refused or cannot be written out, told with the entry at fault.
+    #[error("{0}")]
+    Unpack(String),
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("the unpacking task failed: {0}")]
+    Task(String),
+    /// The artifact was unpacked but its snapshot could not be built.
+    #[error("revision {revision}: {source}")]
+    Revision { revision: String, source: Box<crate::Error> },
+}
+
 /// `namespace/name` of the GitRepository to follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRef {
@@ -32,12 +62,12 @@ pub struct SourceRef {
 }
 
 impl SourceRef {
-    pub fn parse(text: &str) -> Result<SourceRef, String> {
+    pub fn parse(text: &str) -> Result<SourceRef, SourceError> {
         match text.split_once('/') {
             Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
                 Ok(SourceRef { namespace: ns.into(), name: name.into() })
             }
-            _ => Err(format!("--flux-source wants NAMESPACE/NAME, like flux-system/flux-system, not {text:?}")),
+            _ => Err(SourceError::BadRef(text.to_string())),
         }
     }
 }
@@ -69,12 +99,12 @@ fn git_repositories(namespace: &str) -> String {
 }
 
 /// Reads the artifact of the GitRepository; `None` while it has none yet.
-pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Artifact>, String> {
+pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Artifact>, SourceError> {
     let path = format!("{}/{}", git_repositories(&source.namespace), encode(&source.name));
     let object = match api.get(&path).await {
         Ok(object) => object,
-        Err(e) if e.is_not_found() => return Err(format!("GitRepository {}/{} does not exist", source.namespace, source.name)),
-        Err(e) => return Err(format!("cannot read GitRepository {}/{}: {e}", source.namespace, source.name)),
+        Err(e) if e.is_not_found() => return Err(SourceError::Missing { namespace: source.namespace.clone(), name: source.name.clone() }),
+        Err(source_error) => return Err(SourceError::Unreadable { namespace: source.namespace.clone(), name: source.name.clone(), source: source_error }),
     };
     let artifact = &object["status"]["artifact"];
     let text = |k: &str| artifact[k].as_str().map(str::to_string);
@@ -89,34 +119,34 @@ pub async fn current_artifact(api: &Api, source: &SourceRef) -> Result<Option<Ar
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Downloads an artifact, refusing more than `limit` bytes or longer than [`DOWNLOAD_TIMEOUT`].
-pub async fn download(url: &str, limit: u64) -> Result<Vec<u8>, String> {
+pub async fn download(url: &str, limit: u64) -> Result<Vec<u8>, SourceError> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("artifact URL {url}: {e}"))?;
+    let uri: axum::http::Uri = url.parse().map_err(|e| SourceError::Download(format!("artifact URL {url}: {e}")))?;
     let fetch = async {
-        let response = client.get(uri).await.map_err(|e| format!("cannot download {url}: {e}"))?;
+        let response = client.get(uri).await.map_err(|e| SourceError::Download(format!("cannot download {url}: {e}")))?;
         if !response.status().is_success() {
-            return Err(format!("downloading {url}: HTTP {}", response.status()));
+            return Err(SourceError::Download(format!("downloading {url}: HTTP {}", response.status())));
         }
         let body = Limited::new(response.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
             .collect()
             .await
-            .map_err(|e| format!("downloading {url}: {e} (the limit is {limit} bytes)"))?;
+            .map_err(|e| SourceError::Download(format!("downloading {url}: {e} (the limit is {limit} bytes)")))?;
         Ok(body.to_bytes().to_vec())
     };
-    tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch).await.unwrap_or_else(|_| Err(format!("downloading {url}: no end within {} s", DOWNLOAD_TIMEOUT.as_secs())))
+    tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch).await.unwrap_or_else(|_| Err(SourceError::Download(format!("downloading {url}: no end within {} s", DOWNLOAD_TIMEOUT.as_secs()))))
 }
 
 /// Checks the bytes against `sha256:<hex>` (or bare hex).
-pub fn verify(bytes: &[u8], digest: &str) -> Result<(), String> {
+pub fn verify(bytes: &[u8], digest: &str) -> Result<(), SourceError> {
     let expected = digest.strip_prefix("sha256:").unwrap_or(digest);
     if digest.contains(':') && !digest.starts_with("sha256:") {
-        return Err(format!("unsupported digest algorithm in {digest}"));
+        return Err(SourceError::DigestAlgorithm(digest.to_string()));
     }
     let actual: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(format!("the artifact's sha256 is {actual}, not {expected} as the GitRepository says; refused"))
+        Err(SourceError::DigestMismatch { actual, expected: expected.to_string() })
     }
 }
 
@@ -135,7 +165,7 @@ pub async fn follow(api: Api, follow: Follow, sink: impl Sink) {
                 }
             }
             Ok(None) => {}
-            Err(why) => sink.fail(why),
+            Err(why) => sink.fail(why.to_string()),
         }
         tokio::select! {
             () = changed.notified() => {}
@@ -145,9 +175,9 @@ pub async fn follow(api: Api, follow: Follow, sink: impl Sink) {
 }
 
 /// One look at the GitRepository: a new snapshot when its revision is not `shown`.
-pub async fn refresh(api: &Api, follow: &Follow, shown: Option<&str>) -> Result<Option<(String, PathBuf, Snapshot)>, String> {
+pub async fn refresh(api: &Api, follow: &Follow, shown: Option<&str>) -> Result<Option<(String, PathBuf, Snapshot)>, SourceError> {
     let Some(artifact) = current_artifact(api, &follow.source).await? else {
-        return Err(format!("GitRepository {}/{} has no artifact yet", follow.source.namespace, follow.source.name));
+        return Err(SourceError::NoArtifact { namespace: follow.source.namespace.clone(), name: follow.source.name.clone() });
     };
     if shown == Some(artifact.revision.as_str()) {
         return Ok(None);
@@ -161,26 +191,26 @@ pub async fn refresh(api: &Api, follow: &Follow, shown: Option<&str>) -> Result<
         let dir = dir.clone();
         move || {
             unpack(&bytes, &dir, &limits)?;
-            Snapshot::read(&dir, entry.as_deref())
+            Snapshot::read_with(&dir, entry.as_deref(), &limits.read)
         }
     })
     .await
-    .map_err(|e| format!("the unpacking task failed: {e}"))?;
+    .map_err(|e| SourceError::Task(e.to_string()))?;
     match built {
         Ok(snapshot) => Ok(Some((artifact.revision, dir, snapshot))),
         Err(why) => {
             let _ = std::fs::remove_dir_all(&dir);
-            Err(format!("revision {}: {why}", artifact.revision))
+            Err(SourceError::Revision { revision: artifact.revision, source: Box::new(why) })
         }
     }
 }
 
 /// A new, empty folder for one artifact.
-fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, String> {
+fn fresh_dir(work_dir: &Path, digest: &str) -> Result<PathBuf, SourceError> {
     let short: String = digest.rsplit(':').next().unwrap_or(digest).chars().filter(char::is_ascii_hexdigit).take(16).collect();
     let dir = work_dir.join(format!("artifact-{short}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| SourceError::CreateDir { path: dir.clone(), source })?;
     Ok(dir)
 }
 

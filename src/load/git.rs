@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::tree::{Blob, Exclusions, TreeFile};
-use super::{MAX_DEPTH, MAX_FILE_BYTES, Repository, budget, is_yaml_name, parent_dir};
+use super::{MAX_DEPTH, MAX_FILE_BYTES, ReadOptions, Repository, is_yaml_name, parent_dir};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{join, normalize};
 
@@ -21,6 +21,38 @@ const DEFAULT_BRANCHES: &[&str] = &["origin/HEAD", "origin/main", "origin/master
 /// A revision's tree: each entry's mode and object, by path below the folder.
 type Listing = BTreeMap<String, (gix::object::tree::EntryMode, gix::ObjectId)>;
 
+/// Why a revision cannot be read; each message names the revision or path it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot read {path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{} is not in a git repository: {message}", root.display())]
+    NotARepository { root: PathBuf, message: String },
+    #[error("{} is in a bare git repository, without a work tree", root.display())]
+    Bare { root: PathBuf },
+    #[error("{} is not inside the work tree {}", root.display(), top.display())]
+    OutsideWorkTree { root: PathBuf, top: PathBuf },
+    #[error("no revision {rev:?} in {}: {message}", root.display())]
+    NoRevision { rev: String, root: PathBuf, message: String },
+    #[error("cannot read revision {rev:?}: {message}")]
+    RevisionUnreadable { rev: String, message: String },
+    #[error("revision {rev:?} is not a commit: {message}")]
+    NotACommit { rev: String, message: String },
+    #[error("no default branch found (none of {}); name the base with --base REV", DEFAULT_BRANCHES.join(", "))]
+    NoDefaultBranch,
+    #[error("no merge base of {head} and {branch}: {message}")]
+    NoMergeBase { head: String, branch: String, message: String },
+    /// A tree of the revision could not be read (`revision` as it was named or found).
+    #[error("cannot read revision {revision}: {message}")]
+    TreeUnreadable { revision: String, message: String },
+    #[error("revision {revision} is refused: its tree at {at} holds an entry named {name:?}, {why}; git fsck rejects such a tree")]
+    BadTree { revision: String, at: String, name: String, why: &'static str },
+    #[error("cannot open the git repository: {0}")]
+    Open(String),
+    #[error("a reader thread failed")]
+    ReaderFailed,
+}
+
 /// The git repository holding a folder.
 pub struct Revisions {
     repo: gix::Repository,
@@ -28,6 +60,8 @@ pub struct Revisions {
     root: PathBuf,
     /// The folder below the work tree's top, `/`-separated ("" at the top).
     prefix: String,
+    /// The limits of every revision's read.
+    options: ReadOptions,
 }
 
 /// A revision resolved to a commit.
@@ -41,46 +75,46 @@ pub struct Revision {
 }
 
 impl Revisions {
-    /// Finds the git repository that `root` belongs to.
-    pub fn open(root: &Path) -> Result<Revisions, String> {
-        let root = root.canonicalize().map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-        let repo = gix::discover(&root).map_err(|e| format!("{} is not in a git repository: {e}", root.display()))?;
-        let top = repo.workdir().ok_or_else(|| format!("{} is in a bare git repository, without a work tree", root.display()))?;
-        let top = top.canonicalize().map_err(|e| format!("cannot read {}: {e}", top.display()))?;
-        let prefix = root.strip_prefix(&top).map_err(|_| format!("{} is not inside the work tree {}", root.display(), top.display()))?;
+    /// Finds the git repository that `root` belongs to; its revisions are read within `options`.
+    pub fn open(root: &Path, options: ReadOptions) -> Result<Revisions, GitError> {
+        let root = root.canonicalize().map_err(|e| GitError::Unreadable { path: root.display().to_string(), message: e.to_string() })?;
+        let repo = gix::discover(&root).map_err(|e| GitError::NotARepository { root: root.clone(), message: e.to_string() })?;
+        let top = repo.workdir().ok_or_else(|| GitError::Bare { root: root.clone() })?;
+        let top = top.canonicalize().map_err(|e| GitError::Unreadable { path: top.display().to_string(), message: e.to_string() })?;
+        let prefix = root.strip_prefix(&top).map_err(|_| GitError::OutsideWorkTree { root: root.clone(), top: top.clone() })?;
         let prefix = prefix.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
-        Ok(Revisions { repo, root, prefix })
+        Ok(Revisions { repo, root, prefix, options })
     }
 
     /// The commit `rev` names (`main`, `HEAD~2`, a tag, an id…).
-    pub fn revision(&self, rev: &str) -> Result<Revision, String> {
-        let id = self.repo.rev_parse_single(rev).map_err(|e| format!("no revision {rev:?} in {}: {e}", self.root.display()))?;
-        let object = id.object().map_err(|e| format!("cannot read revision {rev:?}: {e}"))?;
-        let commit = object.peel_to_commit().map_err(|e| format!("revision {rev:?} is not a commit: {e}"))?;
+    pub fn revision(&self, rev: &str) -> Result<Revision, GitError> {
+        let id = self.repo.rev_parse_single(rev).map_err(|e| GitError::NoRevision { rev: rev.to_string(), root: self.root.clone(), message: e.to_string() })?;
+        let object = id.object().map_err(|e| GitError::RevisionUnreadable { rev: rev.to_string(), message: e.to_string() })?;
+        let commit = object.peel_to_commit().map_err(|e| GitError::NotACommit { rev: rev.to_string(), message: e.to_string() })?;
         Ok(Revision { name: rev.to_string(), commit: commit.id.to_string(), id: commit.id })
     }
 
     /// The merge base of `head` (`HEAD` when `None`) with the default branch: the first of
     /// `origin/HEAD`, `origin/main`, `origin/master`, `main`, `master` that exists.
-    pub fn merge_base_with_default(&self, head: Option<&Revision>) -> Result<Revision, String> {
+    pub fn merge_base_with_default(&self, head: Option<&Revision>) -> Result<Revision, GitError> {
         let head = match head {
             Some(head) => head.clone(),
             None => self.revision("HEAD")?,
         };
         let Some(branch) = DEFAULT_BRANCHES.iter().find_map(|b| self.revision(b).ok()) else {
-            return Err(format!("no default branch found (none of {}); name the base with --base REV", DEFAULT_BRANCHES.join(", ")));
+            return Err(GitError::NoDefaultBranch);
         };
         let base = self
             .repo
             .merge_base(head.id, branch.id)
-            .map_err(|e| format!("no merge base of {} and {}: {e}", head.name, branch.name))?
+            .map_err(|e| GitError::NoMergeBase { head: head.name.clone(), branch: branch.name.clone(), message: e.to_string() })?
             .detach();
         Ok(Revision { name: format!("merge-base of {} and {}", head.name, branch.name), commit: base.to_string(), id: base })
     }
 
     /// The files of `revision` (at the folder) that Flux would see: YAML files read, other
     /// files only listed.
-    pub fn tree(&self, revision: &Revision) -> Result<Tree, String> {
+    pub fn tree(&self, revision: &Revision) -> Result<Tree, GitError> {
         let (listed, too_deep) = self.listing(revision)?;
         let (files, mut problems) = self.files_of(&listed)?;
         problems.extend(too_deep);
@@ -88,7 +122,7 @@ impl Revisions {
     }
 
     /// Reads `revision` as a [`Repository`] rooted at the folder.
-    pub fn read(&self, revision: &Revision, earlier: Option<&Repository>) -> Result<Repository, String> {
+    pub fn read(&self, revision: &Revision, earlier: Option<&Repository>) -> Result<Repository, GitError> {
         Ok(self.repository(self.tree(revision)?, earlier))
     }
 
@@ -103,7 +137,7 @@ impl Revisions {
             }
             Some(self.repo.find_blob(*oid).ok()?.take_data())
         };
-        super::tree::repository(&self.root, files, problems, earlier, read_input)
+        super::tree::repository(&self.root, &self.options, files, problems, earlier, read_input)
     }
 
     /// Every entry of the revision's tree at the folder, by path (empty when the folder is not
@@ -111,8 +145,8 @@ impl Revisions {
     /// are read one at a time from a list of those still to read, never by recursion, and each
     /// tree's entry names are checked as `git fsck` checks them before anything is listed: a
     /// revision holding a bad name is refused whole.
-    fn listing(&self, revision: &Revision) -> Result<(Listing, Vec<Diagnostic>), String> {
-        let cannot = |e: &dyn std::fmt::Display| format!("cannot read revision {}: {e}", revision.name);
+    fn listing(&self, revision: &Revision) -> Result<(Listing, Vec<Diagnostic>), GitError> {
+        let cannot = |e: &dyn std::fmt::Display| GitError::TreeUnreadable { revision: revision.name.clone(), message: e.to_string() };
         let commit = self.repo.find_commit(revision.id).map_err(|e| cannot(&e))?;
         let mut tree = commit.tree().map_err(|e| cannot(&e))?;
         if !self.prefix.is_empty() {
@@ -132,11 +166,7 @@ impl Revisions {
             let names = decoded.entries.iter().map(|e| e.filename.as_ref());
             if let Some((name, why)) = bad_entry(names) {
                 let at = if dir.is_empty() { "the top folder".to_string() } else { dir.clone() };
-                return Err(format!(
-                    "revision {} is refused: its tree at {at} holds an entry named {:?}, {why}; git fsck rejects such a tree",
-                    revision.name,
-                    String::from_utf8_lossy(name)
-                ));
+                return Err(GitError::BadTree { revision: revision.name.clone(), at, name: String::from_utf8_lossy(name).into_owned(), why });
             }
             for entry in &decoded.entries {
                 let name = String::from_utf8_lossy(entry.filename);
@@ -155,7 +185,7 @@ impl Revisions {
         Ok((listed, too_deep))
     }
 
-    fn files_of(&self, listed: &Listing) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
+    fn files_of(&self, listed: &Listing) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), GitError> {
         let exclusions = self.exclusions(listed)?;
         let mut reader = Reader { revisions: self, listed, exclusions: &exclusions, wanted: Vec::new(), problems: Vec::new() };
         for (path, (mode, oid)) in listed {
@@ -172,7 +202,7 @@ impl Revisions {
     }
 
     /// The default exclusions and every `.sourceignore` of a folder Flux enters, shallowest first.
-    fn exclusions(&self, listed: &Listing) -> Result<Exclusions, String> {
+    fn exclusions(&self, listed: &Listing) -> Result<Exclusions, GitError> {
         let mut exclusions = Exclusions::new(&self.root);
         let mut ignore_files: Vec<(&String, gix::ObjectId)> = listed
             .iter()
@@ -185,7 +215,7 @@ impl Revisions {
             if !dir.is_empty() && exclusions.excludes(dir, true) {
                 continue;
             }
-            let blob = self.repo.find_blob(oid).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let blob = self.repo.find_blob(oid).map_err(|e| GitError::Unreadable { path: path.to_string(), message: e.to_string() })?;
             exclusions.add_sourceignore(dir, &String::from_utf8_lossy(&blob.data));
         }
         Ok(exclusions)
@@ -212,7 +242,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// A regular file at `path`, its content the blob `oid`.
-    fn file(&mut self, path: String, oid: gix::ObjectId) -> Result<(), String> {
+    fn file(&mut self, path: String, oid: gix::ObjectId) -> Result<(), GitError> {
         self.wanted.push((path, oid));
         Ok(())
     }
@@ -220,15 +250,15 @@ impl Reader<'_> {
     /// Reads the wanted files' blobs on every core (YAML files only; others are listed), within
     /// the budget: past it, no more are read and the tree's repository reports it. Each thread
     /// opens the repository for itself (gix's handles are not shared between threads).
-    fn read(self) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), String> {
+    fn read(self) -> Result<(Vec<TreeFile>, Vec<Diagnostic>), GitError> {
         use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-        let budget = budget();
+        let budget = self.revisions.options;
         let (count, bytes) = (AtomicUsize::new(0), AtomicU64::new(0));
         let git_dir = self.revisions.repo.git_dir().to_path_buf();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         let chunk = self.wanted.len().div_ceil(threads).max(256);
-        let read_chunk = |part: &[(String, gix::ObjectId)]| -> Result<Vec<TreeFile>, String> {
-            let repo = gix::open(&git_dir).map_err(|e| format!("cannot open the git repository: {e}"))?;
+        let read_chunk = |part: &[(String, gix::ObjectId)]| -> Result<Vec<TreeFile>, GitError> {
+            let repo = gix::open(&git_dir).map_err(|e| GitError::Open(e.to_string()))?;
             let mut out = Vec::with_capacity(part.len());
             for (path, oid) in part {
                 if count.fetch_add(1, Relaxed) > budget.max_files || bytes.load(Relaxed) > budget.max_bytes {
@@ -239,20 +269,20 @@ impl Reader<'_> {
                     out.push(TreeFile { path, blob: Blob::Other });
                     continue;
                 }
-                let size = repo.find_header(*oid).map_err(|e| format!("cannot read {path}: {e}"))?.size();
+                let size = repo.find_header(*oid).map_err(|e| GitError::Unreadable { path: path.to_string(), message: e.to_string() })?.size();
                 if size > MAX_FILE_BYTES {
                     out.push(TreeFile { path, blob: Blob::TooLarge(size) });
                     continue;
                 }
-                let mut blob = repo.find_blob(*oid).map_err(|e| format!("cannot read {path}: {e}"))?;
+                let mut blob = repo.find_blob(*oid).map_err(|e| GitError::Unreadable { path: path.to_string(), message: e.to_string() })?;
                 bytes.fetch_add(size, Relaxed);
                 out.push(TreeFile { path, blob: Blob::Bytes(blob.take_data()) });
             }
             Ok(out)
         };
-        let parts: Vec<Result<Vec<TreeFile>, String>> = std::thread::scope(|scope| {
+        let parts: Vec<Result<Vec<TreeFile>, GitError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self.wanted.chunks(chunk).map(|part| scope.spawn(move || read_chunk(part))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader thread failed".to_string()))).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(GitError::ReaderFailed))).collect()
         });
         let mut files = Vec::with_capacity(self.wanted.len());
         for part in parts {
@@ -262,9 +292,9 @@ impl Reader<'_> {
     }
 
     /// A symbolic link at `path`, its target the text of the blob `oid`.
-    fn link(&mut self, path: &str, oid: gix::ObjectId) -> Result<(), String> {
+    fn link(&mut self, path: &str, oid: gix::ObjectId) -> Result<(), GitError> {
         let says = {
-            let blob = self.revisions.repo.find_blob(oid).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let blob = self.revisions.repo.find_blob(oid).map_err(|e| GitError::Unreadable { path: path.to_string(), message: e.to_string() })?;
             String::from_utf8_lossy(&blob.data).into_owned()
         };
         let target = if says.starts_with('/') { None } else { normalize(&join(parent_dir(path), &says)) };

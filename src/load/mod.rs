@@ -16,7 +16,7 @@
 //! walks). A special file is never opened: opening a FIFO blocks.
 //!
 //! A read has a budget: [`MAX_FILES`] files (100,000) and [`MAX_REPOSITORY_BYTES`] of YAML
-//! (256 MiB), set with `--max-files` and `--max-repository-bytes` ([`set_budget`]). Beyond it
+//! (256 MiB), set with `--max-files` and `--max-repository-bytes` ([`ReadOptions`]). Beyond it
 //! the walk stops, the files beyond are left out, and one `repository-too-large` says so.
 
 pub mod edit;
@@ -43,6 +43,36 @@ use crate::diagnostic::{Code, Diagnostic};
 pub use manifest::Manifest;
 pub use yaml::{Document, Node, Value, YamlError};
 
+/// Why a step of the load stage failed. Only [`LoadError::Root`] fails a whole read; the
+/// others fail one patch, substitution or kustomize build, and become its diagnostic.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The repository's folder itself cannot be read.
+    #[error("cannot read {}: {source}", root.display())]
+    Root { root: PathBuf, source: std::io::Error },
+    #[error("the patch is empty")]
+    EmptyPatch,
+    #[error("the patch is not valid YAML: {0}")]
+    PatchYaml(YamlError),
+    #[error("not a JSON 6902 patch: {0}")]
+    NotJson6902(serde_json::Error),
+    #[error("a patch must be a mapping (strategic merge) or a list (JSON 6902)")]
+    PatchShape,
+    /// A JSON 6902 operation that does not apply, in json-patch's words.
+    #[error("{0}")]
+    PatchOperation(json_patch::PatchError),
+    /// A `${…}` Flux's envsubst fork cannot parse, in its words.
+    #[error("{0}")]
+    Substitution(&'static str),
+    /// A scalar that does not read as YAML again, in the YAML parser's words.
+    #[error("{0}")]
+    Scalar(String),
+    /// A build kustomize fails (a replacement, a generator's merge, a name reference), told
+    /// as kustomize's case is.
+    #[error("{0}")]
+    Kustomize(String),
+}
+
 /// The default budget of a repository: at most this many bytes of YAML read in all
 /// (`--max-repository-bytes`)…
 pub const MAX_REPOSITORY_BYTES: u64 = 256 * 1024 * 1024;
@@ -51,41 +81,31 @@ pub const MAX_REPOSITORY_BYTES: u64 = 256 * 1024 * 1024;
 /// that a hostile or mistaken root (a home folder) cannot exhaust memory or time.
 pub const MAX_FILES: usize = 100_000;
 
-/// How much one read of a repository may take in all.
+/// How much one read of a repository may take in all: given by each caller (the CLI's
+/// `--max-repository-bytes` and `--max-files`, the watcher's and the diff's rereads take the
+/// same), so that two reads in one process may have different limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
+pub struct ReadOptions {
     pub max_bytes: u64,
     pub max_files: usize,
 }
 
-impl Default for Budget {
+impl Default for ReadOptions {
     fn default() -> Self {
-        Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES }
+        ReadOptions { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES }
     }
-}
-
-static BUDGET: std::sync::RwLock<Budget> = std::sync::RwLock::new(Budget { max_bytes: MAX_REPOSITORY_BYTES, max_files: MAX_FILES });
-
-/// Sets the budget of every later read in this process (the CLI's `--max-repository-bytes`
-/// and `--max-files`; the watcher's rereads take the same).
-pub fn set_budget(budget: Budget) {
-    *BUDGET.write().unwrap_or_else(|e| e.into_inner()) = budget;
-}
-
-fn budget() -> Budget {
-    *BUDGET.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What one read has spent of its budget, shared by the walker's threads.
 struct Spend {
-    budget: Budget,
+    budget: ReadOptions,
     files: std::sync::atomic::AtomicUsize,
     bytes: std::sync::atomic::AtomicU64,
     over: std::sync::atomic::AtomicBool,
 }
 
 impl Spend {
-    fn new(budget: Budget) -> Spend {
+    fn new(budget: ReadOptions) -> Spend {
         Spend { budget, files: Default::default(), bytes: Default::default(), over: Default::default() }
     }
 
@@ -267,9 +287,10 @@ pub fn is_yaml_name(path: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml") || name == "Kustomization"
 }
 
-/// Reads the repository at `root`. Fails only when `root` itself cannot be read.
+/// Reads the repository at `root` within the default limits. Fails only when `root` itself
+/// cannot be read.
 pub fn read_repository(root: &Path) -> std::io::Result<Repository> {
-    read_repository_again(root, None)
+    read_repository_again(root, &ReadOptions::default(), None)
 }
 
 /// What an earlier read can lend a new one: its files, and which of them changed since.
@@ -283,7 +304,7 @@ pub struct Earlier<'a> {
 /// Reads the repository again after a change: files that did not change are taken from the
 /// earlier read instead of being read and parsed anew (the walk still runs, so new and
 /// deleted files are seen). Without `earlier`, everything is read.
-pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::io::Result<Repository> {
+pub fn read_repository_again(root: &Path, options: &ReadOptions, earlier: Option<Earlier<'_>>) -> std::io::Result<Repository> {
     let root = root.canonicalize()?;
     if !root.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotADirectory, format!("{} is not a directory", root.display())));
@@ -292,7 +313,7 @@ pub fn read_repository_again(root: &Path, earlier: Option<Earlier<'_>>) -> std::
     std::fs::read_dir(&root)?;
     // A different folder (a swapped link) shares nothing with the earlier read.
     let earlier = earlier.filter(|e| e.repository.root == root);
-    let (mut found, mut diagnostics) = walk(&root, earlier, &Spend::new(budget()));
+    let (mut found, mut diagnostics) = walk(&root, earlier, &Spend::new(*options));
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root, ..Repository::default() };
     repo.dirs.insert(String::new(), Dir::default());
@@ -818,7 +839,7 @@ mod tests {
         write("a/new.yaml", "kind: D\n");
         std::fs::remove_file(dir.path().join("a/gone.yaml")).unwrap();
         let changed = BTreeSet::from(["a/edit.yaml".to_string()]);
-        let again = read_repository_again(dir.path(), Some(Earlier { repository: &first, changed: &changed })).unwrap();
+        let again = read_repository_again(dir.path(), &ReadOptions::default(), Some(Earlier { repository: &first, changed: &changed })).unwrap();
         assert!(Arc::ptr_eq(&first.files["a/keep.yaml"].text, &again.files["a/keep.yaml"].text), "unchanged: reused");
         assert_eq!(&*again.files["a/edit.yaml"].text, "kind: B2\n", "changed: read again");
         assert!(again.files.contains_key("a/new.yaml") && !again.files.contains_key("a/gone.yaml"));

@@ -20,7 +20,7 @@ use regex::Regex;
 use serde_json::Value as J;
 
 use super::kustomize::ResId;
-use super::scalar;
+use super::{LoadError, scalar};
 use super::yaml::{Node, Schema, Value, parse_documents_with};
 
 /// Where a patch is written: the kustomization file (or Flux Kustomization) and the line of
@@ -195,13 +195,13 @@ fn parse_set(text: &str) -> Vec<String> {
 impl Patch {
     /// Reads a patch from its YAML text (inline `patch:` or a patch file's content): a list is
     /// a JSON 6902 patch, a mapping a strategic-merge patch.
-    pub fn parse(text: &str, target: Option<Target>) -> Result<Patch, String> {
+    pub fn parse(text: &str, target: Option<Target>) -> Result<Patch, LoadError> {
         Patch::parse_at(text, target, Origin { file: Arc::from(""), line: 0 })
     }
 
     /// [`Patch::parse`], remembering where the patch is written.
-    pub fn parse_at(text: &str, target: Option<Target>, origin: Origin) -> Result<Patch, String> {
-        Patch::parse_all(text, target, origin)?.into_iter().next().ok_or_else(|| "the patch is empty".into())
+    pub fn parse_at(text: &str, target: Option<Target>, origin: Origin) -> Result<Patch, LoadError> {
+        Patch::parse_all(text, target, origin)?.into_iter().next().ok_or(LoadError::EmptyPatch)
     }
 
     /// The patch with its entry's `options:` read: a strategic-merge patch allowed to change the
@@ -238,23 +238,23 @@ impl Patch {
 
     /// Every strategic-merge patch of a multi-document text (`patchesStrategicMerge`), or the one
     /// JSON 6902 patch it is.
-    pub fn parse_all(text: &str, target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, String> {
+    pub fn parse_all(text: &str, target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, LoadError> {
         let trimmed = text.trim_start();
         // A JSON 6902 patch is read as sigs.k8s.io/yaml reads it: YAML 1.1.
         let schema = if trimmed.starts_with('-') || trimmed.starts_with('[') { Schema::Yaml11 } else { Schema::Go };
         let mut out = Vec::new();
         for doc in parse_documents_with(text, schema) {
-            let doc = doc.map_err(|e| format!("the patch is not valid YAML: {e}"))?;
+            let doc = doc.map_err(LoadError::PatchYaml)?;
             out.push(Patch::from_node(&doc.root, target.clone(), origin.clone())?);
         }
         Ok(out)
     }
 
-    pub fn from_node(node: &Node, target: Option<Target>, origin: Origin) -> Result<Patch, String> {
+    pub fn from_node(node: &Node, target: Option<Target>, origin: Origin) -> Result<Patch, LoadError> {
         match &node.value {
             Value::Seq(_) => {
                 let ops: json_patch::Patch =
-                    serde_json::from_value(node.to_json()).map_err(|e| format!("not a JSON 6902 patch: {e}"))?;
+                    serde_json::from_value(node.to_json()).map_err(LoadError::NotJson6902)?;
                 Ok(Patch { target, body: PatchBody::Json6902(ops), origin })
             }
             Value::Map(_) => {
@@ -264,12 +264,12 @@ impl Patch {
                 strip_identity(&mut fields);
                 Ok(Patch { target, body: PatchBody::StrategicMerge { id, fields, delete, renames: Renames::default() }, origin })
             }
-            _ => Err("a patch must be a mapping (strategic merge) or a list (JSON 6902)".into()),
+            _ => Err(LoadError::PatchShape),
         }
     }
 
     /// Applies the patch to one manifest. `Ok(None)` means the manifest is deleted.
-    pub fn apply(&self, manifest: &Node) -> Result<Option<Node>, String> {
+    pub fn apply(&self, manifest: &Node) -> Result<Option<Node>, LoadError> {
         // kyaml's merge drops the fields whose value is written as nothing (`key:`) from the
         // maps of the object it patches.
         let pruned;
@@ -321,11 +321,11 @@ fn without_empty_fields(node: &Node) -> Node {
 }
 
 /// A JSON 6902 patch as kustomize applies it (evanphx/json-patch v4), op by op.
-fn json6902(json: &mut J, ops: &json_patch::Patch) -> Result<(), String> {
+fn json6902(json: &mut J, ops: &json_patch::Patch) -> Result<(), LoadError> {
     let added_annotations = ensure_annotations(json);
     for op in &ops.0 {
         let op = lenient(json, op);
-        json_patch::patch(json, std::slice::from_ref(&op)).map_err(|e| e.to_string())?;
+        json_patch::patch(json, std::slice::from_ref(&op)).map_err(LoadError::PatchOperation)?;
     }
     if added_annotations {
         if let Some(meta) = json.get_mut("metadata").and_then(J::as_object_mut) {

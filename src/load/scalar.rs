@@ -158,7 +158,7 @@ fn is_base60(s: &str) -> bool {
 /// What a plain scalar's text is once read again as sigs.k8s.io/yaml reads it (YAML 1.1): the
 /// value of `key: TEXT`. Text that YAML takes for syntax (`[a, b]`, `"quoted"`, `a: b`) is read
 /// as such; what it cannot read is the error kustomize-controller reports.
-pub fn reread(text: &str) -> Result<super::Node, String> {
+pub fn reread(text: &str) -> Result<super::Node, super::LoadError> {
     let simple = text.chars().next().is_some_and(|c| c.is_alphanumeric() || "$/._(~+=".contains(c))
         && !text.ends_with([' ', '\t', ':'])
         && !text.contains(": ")
@@ -169,8 +169,8 @@ pub fn reread(text: &str) -> Result<super::Node, String> {
     }
     let doc = format!("v: {text}\n");
     match super::yaml::parse_documents_with(&doc, super::yaml::Schema::Yaml11).into_iter().next() {
-        Some(Ok(d)) => d.root.get("v").cloned().ok_or_else(|| "not a value".to_string()),
-        Some(Err(e)) => Err(e.message),
+        Some(Ok(d)) => d.root.get("v").cloned().ok_or_else(|| super::LoadError::Scalar("not a value".to_string())),
+        Some(Err(e)) => Err(super::LoadError::Scalar(e.message)),
         None => Ok(super::Node::new(0, Value::Null)),
     }
 }

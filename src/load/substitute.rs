@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use super::LoadError;
+
 /// What a variable is known to hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Binding {
@@ -87,7 +89,7 @@ impl Variables {
     }
 
     /// Substitutes every variable in `text`; `Err` is the fork's parse error.
-    pub fn expand(&self, text: &str) -> Result<Substitution, String> {
+    pub fn expand(&self, text: &str) -> Result<Substitution, LoadError> {
         let mut out = Substitution::default();
         if !text.contains('$') {
             out.text = text.to_string();
@@ -175,7 +177,7 @@ impl Parser<'_> {
         self.s[i..].starts_with("${")
     }
 
-    fn parse(&self) -> Result<Vec<Expr>, String> {
+    fn parse(&self) -> Result<Vec<Expr>, LoadError> {
         let (mut i, mut buf, mut nodes) = (0, String::new(), Vec::new());
         while let Some(c) = self.at(i) {
             if self.lbrack(i) {
@@ -223,25 +225,25 @@ impl Parser<'_> {
     }
 
     /// One argument: a nested `${…}` or a non-empty text.
-    fn param(&self, k: usize, stop: &str, escapes: bool) -> Result<(Expr, usize), String> {
+    fn param(&self, k: usize, stop: &str, escapes: bool) -> Result<(Expr, usize), LoadError> {
         if k < self.s.len() && self.lbrack(k) {
             return self.func(k + 2, k);
         }
         if k >= self.s.len() || self.is(k, stop) {
-            return Err("unable to parse substitution within function".into());
+            return Err(LoadError::Substitution("unable to parse substitution within function"));
         }
         let (text, k) = self.text(k, stop, escapes);
         Ok((Expr::Text(text), k))
     }
 
-    fn close(&self, k: usize, start: usize, op: &str, name: &str, args: Vec<Expr>) -> Result<(Expr, usize), String> {
+    fn close(&self, k: usize, start: usize, op: &str, name: &str, args: Vec<Expr>) -> Result<(Expr, usize), LoadError> {
         if self.at(k) != Some('}') {
-            return Err("bad substitution".into());
+            return Err(LoadError::Substitution("bad substitution"));
         }
         Ok((Expr::Func { op: op.into(), name: name.into(), args, span: (start, k + 1) }, k + 1))
     }
 
-    fn func(&self, i: usize, start: usize) -> Result<(Expr, usize), String> {
+    fn func(&self, i: usize, start: usize) -> Result<(Expr, usize), LoadError> {
         let ident_end = |from: usize| {
             let mut j = from;
             while let Some(c) = self.at(j).filter(|c| is_ident(*c)) {
@@ -252,13 +254,13 @@ impl Parser<'_> {
         if self.at(i) == Some('#') {
             let j = ident_end(i + 1);
             if j == i + 1 {
-                return Err("bad substitution".into());
+                return Err(LoadError::Substitution("bad substitution"));
             }
             return self.close(j, start, "#", &self.s[i + 1..j], Vec::new());
         }
         let j = ident_end(i);
         if j == i {
-            return Err("unable to parse variable name".into());
+            return Err(LoadError::Substitution("unable to parse variable name"));
         }
         let name = &self.s[i..j];
         match self.at(j) {
@@ -275,7 +277,7 @@ impl Parser<'_> {
                 let (pattern, next) = self.param(k, "/", true)?;
                 k = next;
                 if self.at(k) != Some('/') {
-                    return Err("bad substitution".into());
+                    return Err(LoadError::Substitution("bad substitution"));
                 }
                 while self.at(k) == Some('/') {
                     k += 1;
@@ -293,15 +295,15 @@ impl Parser<'_> {
                 self.close(k, start, op, name, vec![arg])
             }
             Some('}') => Ok((Expr::Func { op: String::new(), name: name.into(), args: Vec::new(), span: (start, j + 1) }, j + 1)),
-            _ => Err("missing closing brace".into()),
+            _ => Err(LoadError::Substitution("missing closing brace")),
         }
     }
 
-    fn default(&self, name: &str, op: &str, mut k: usize, start: usize) -> Result<(Expr, usize), String> {
+    fn default(&self, name: &str, op: &str, mut k: usize, start: usize) -> Result<(Expr, usize), LoadError> {
         let mut args = Vec::new();
         loop {
             match self.at(k) {
-                None => return Err("unable to parse substitution within function".into()),
+                None => return Err(LoadError::Substitution("unable to parse substitution within function")),
                 Some('}') => return Ok((Expr::Func { op: op.into(), name: name.into(), args, span: (start, k + 1) }, k + 1)),
                 Some(_) => {
                     let (node, next) = self.param(k, "}", false)?;
@@ -312,13 +314,13 @@ impl Parser<'_> {
         }
     }
 
-    fn substring(&self, name: &str, k: usize, start: usize) -> Result<(Expr, usize), String> {
+    fn substring(&self, name: &str, k: usize, start: usize) -> Result<(Expr, usize), LoadError> {
         let (first, mut k) = self.param(k, ":}", false)?;
         if self.at(k) == Some('}') {
             return Ok((Expr::Func { op: ":".into(), name: name.into(), args: vec![first], span: (start, k + 1) }, k + 1));
         }
         if self.at(k) != Some(':') {
-            return Err("bad substitution".into());
+            return Err(LoadError::Substitution("bad substitution"));
         }
         while self.at(k) == Some(':') {
             k += 1;
@@ -489,10 +491,10 @@ mod tests {
     #[test]
     fn what_the_fork_cannot_parse_is_an_error() {
         let v = vars();
-        assert_eq!(v.expand("${APP-x}").unwrap_err(), "missing closing brace");
-        assert_eq!(v.expand("${APP").unwrap_err(), "missing closing brace");
-        assert_eq!(v.expand("${}").unwrap_err(), "unable to parse variable name");
-        assert_eq!(v.expand("${APP:}").unwrap_err(), "unable to parse substitution within function");
+        assert_eq!(v.expand("${APP-x}").unwrap_err().to_string(), "missing closing brace");
+        assert_eq!(v.expand("${APP").unwrap_err().to_string(), "missing closing brace");
+        assert_eq!(v.expand("${}").unwrap_err().to_string(), "unable to parse variable name");
+        assert_eq!(v.expand("${APP:}").unwrap_err().to_string(), "unable to parse substitution within function");
         assert_eq!(v.expand("${MISSING:=}").unwrap().text, "", "an empty default is allowed");
     }
 

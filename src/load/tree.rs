@@ -13,7 +13,7 @@ use ignore::overrides::Override;
 use ignore::Match;
 use rayon::prelude::*;
 
-use super::{Dir, MAX_FILE_BYTES, Repository, SourceFile, Spend, budget, decode, is_yaml_name, parent_dir, too_large, yaml};
+use super::{Dir, MAX_FILE_BYTES, ReadOptions, Repository, SourceFile, Spend, decode, is_yaml_name, parent_dir, too_large, yaml};
 use crate::diagnostic::Diagnostic;
 
 /// What Flux's artifact leaves out of a tree: the default exclusions, then the `.sourceignore`
@@ -121,14 +121,16 @@ pub enum Blob {
 /// Builds the repository of a tree. `problems` are what reading the tree found (links it
 /// could not follow); a file that `earlier` holds with the same text is taken from it, parsed;
 /// `read_input` gives a non-YAML file's bytes, for kustomize generators and JSON resources.
+/// The YAML read stays within `options`.
 pub fn repository(
     root: &Path,
+    options: &ReadOptions,
     files: Vec<TreeFile>,
     problems: Vec<Diagnostic>,
     earlier: Option<&Repository>,
     read_input: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Repository {
-    let spend = Spend::new(budget());
+    let spend = Spend::new(*options);
     let mut found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
     found.sort_by(|a, b| a.path.cmp(&b.path));
     let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
@@ -214,7 +216,7 @@ mod tests {
             TreeFile { path: "a/big.yaml".into(), blob: Blob::TooLarge(MAX_FILE_BYTES + 1) },
             TreeFile { path: "a/app.env".into(), blob: Blob::Other },
         ];
-        let repo = repository(Path::new("/nowhere"), files, Vec::new(), None, |_| None);
+        let repo = repository(Path::new("/nowhere"), &ReadOptions::default(), files, Vec::new(), None, |_| None);
         assert_eq!(&*repo.files["a/ks.yaml"].text, "kind: A\n");
         assert!(repo.is_file("a/app.env") && repo.is_dir("a"));
         let codes: Vec<&str> = repo.diagnostics.iter().map(|d| d.code.as_str()).collect();

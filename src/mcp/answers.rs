@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use super::McpError;
 use super::args::{self, Paging};
 use crate::analysis::prerequisites::Wait;
 use crate::model::link::encode;
@@ -22,8 +23,8 @@ pub struct Answer {
     pub structured: Value,
 }
 
-/// A tool error's message, for the assistant to read and act on.
-pub type Reply = Result<Answer, String>;
+/// A tool's answer, or the message of its error for the assistant to read and act on.
+pub type Reply = Result<Answer, McpError>;
 
 /// Items listed by one page of a long list when the caller names no `limit`, and at most.
 pub const PAGE: usize = 50;
@@ -40,9 +41,9 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// The cluster `name`, or the one the pages open on.
-    pub fn view(&self, name: Option<&str>) -> Result<&ClusterView, String> {
+    pub fn view(&self, name: Option<&str>) -> Result<&ClusterView, McpError> {
         let snapshot = &self.current.snapshot;
-        snapshot.cluster_index(name).map(|i| &snapshot.clusters[i]).map_err(|e| e.to_string())
+        Ok(&snapshot.clusters[snapshot.cluster_index(name)?])
     }
 
     /// The web link of an app path, when the server's public URL is known (`--public-url`).
@@ -99,7 +100,7 @@ fn plural(n: usize, noun: &str) -> String {
 /// The object `given` names: a whole id (`Kind/namespace/name`), or a name — the
 /// Kustomization of that name when there is one, else the one object that has it. The error
 /// names the nearest objects.
-pub fn resolve(view: &ClusterView, given: &str) -> Result<ObjectId, String> {
+pub fn resolve(view: &ClusterView, given: &str) -> Result<ObjectId, McpError> {
     let given = given.trim();
     if let Some(id) = ObjectId::parse(given).filter(|id| view.cluster.objects.contains_key(id)) {
         return Ok(id);
@@ -112,21 +113,21 @@ pub fn resolve(view: &ClusterView, given: &str) -> Result<ObjectId, String> {
             ([], []) => {}
             _ => {
                 let ids: Vec<String> = named.iter().map(ToString::to_string).collect();
-                return Err(format!("{given} names several objects in cluster {} ({}); give the whole id", view.cluster.name, ids.join(", ")));
+                return Err(McpError::Tool(format!("{given} names several objects in cluster {} ({}); give the whole id", view.cluster.name, ids.join(", "))));
             }
         }
     }
     let name = given.rsplit('/').next().unwrap_or(given);
     let near: Vec<String> = pages::search(view, name, 5).into_iter().map(ToString::to_string).collect();
     let hint = if near.is_empty() { "; the search tool finds objects by name".to_string() } else { format!("; did you mean {}?", near.join(", ")) };
-    Err(format!("no object {given} in cluster {}{hint}", view.cluster.name))
+    Err(McpError::Tool(format!("no object {given} in cluster {}{hint}", view.cluster.name)))
 }
 
 /// One page of `items` from `paging`'s cursor, and the cursor of the next page.
-fn page<T: Clone>(items: &[T], paging: &Paging) -> Result<(Vec<T>, Option<String>), String> {
+fn page<T: Clone>(items: &[T], paging: &Paging) -> Result<(Vec<T>, Option<String>), McpError> {
     let start = match paging.cursor.as_deref() {
         None => 0,
-        Some(c) => c.parse::<usize>().ok().filter(|&n| n <= items.len()).ok_or_else(|| format!("bad cursor {c:?}: pass back the next_cursor of the previous page"))?,
+        Some(c) => c.parse::<usize>().ok().filter(|&n| n <= items.len()).ok_or_else(|| McpError::Tool(format!("bad cursor {c:?}: pass back the next_cursor of the previous page")))?,
     };
     let limit = paging.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let end = (start + limit).min(items.len());
@@ -405,7 +406,7 @@ pub fn diagnostics(ctx: &Ctx<'_>, a: &args::Diagnostics) -> Reply {
     if let Some(code) = filter.code {
         let known: BTreeSet<&str> = view.analysis.diagnostics.iter().chain(&ctx.current.snapshot.diagnostics).map(|d| d.code.as_str()).collect();
         if !known.contains(code) && !code.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
-            return Err(format!("{code:?} is not a diagnostic code: codes are kebab-case, e.g. dependency-cycle, missing-dependency"));
+            return Err(McpError::Tool(format!("{code:?} is not a diagnostic code: codes are kebab-case, e.g. dependency-cycle, missing-dependency")));
         }
     }
     // The cluster's own, then those that belong to no cluster, as the diagnostics page lists them.
@@ -448,7 +449,7 @@ pub fn blast_radius(ctx: &Ctx<'_>, a: &args::BlastRadius) -> Reply {
             let inside = |f: &str| f == file || f.strip_prefix(file).is_some_and(|rest| rest.starts_with('/'));
             let files: Vec<&String> = repository.files.keys().chain(&repository.other_files).filter(|f| inside(f)).collect();
             if files.is_empty() {
-                return Err(no_such_file(ctx, file));
+                return Err(McpError::Tool(no_such_file(ctx, file)));
             }
             let mut seeds: BTreeSet<ObjectId> = view.cluster.objects.values().filter(|o| inside(&o.file)).map(|o| o.id.clone()).collect();
             // A file of Flux objects alone changes those objects; any other file, the builds that hold it.
@@ -456,7 +457,7 @@ pub fn blast_radius(ctx: &Ctx<'_>, a: &args::BlastRadius) -> Reply {
             seeds.extend(crate::diff::builds_holding(view, |f| others.contains(f)).cloned());
             (file.to_string(), seeds)
         }
-        _ => return Err("give either id (an object) or file (a file or folder of the repository), not both".into()),
+        _ => return Err(McpError::Tool("give either id (an object) or file (a file or folder of the repository), not both".into())),
     };
     let downstream = crate::diff::downstream_of(&[&view.graph], &seeds);
     let (shown, next) = page(&downstream, &a.paging())?;
@@ -501,7 +502,7 @@ pub fn build(ctx: &Ctx<'_>, a: &args::Build) -> Reply {
     let view = ctx.view(a.cluster.as_deref())?;
     let given = match resolve(view, &a.id) {
         Ok(id) if id.kind == Kind::Kustomization => id.to_string(),
-        Ok(id) => return Err(format!("{id} is a {}: only a Kustomization has a build; the object tool says what applies it", id.kind)),
+        Ok(id) => return Err(McpError::Tool(format!("{id} is a {}: only a Kustomization has a build; the object tool says what applies it", id.kind))),
         Err(e) => return Err(e),
     };
     let chosen = build::select(&[view], Some(&given))?;
@@ -552,18 +553,18 @@ pub fn build(ctx: &Ctx<'_>, a: &args::Build) -> Reply {
 pub fn diff(ctx: &Ctx<'_>, a: &args::Diff) -> Reply {
     let view = ctx.view(a.cluster.as_deref())?;
     if let Some(bad) = [&a.base, &a.head].into_iter().flatten().find(|r| !crate::diff::sides::valid_revision(r)) {
-        return Err(format!("{bad:?} is not a revision: name a branch, a tag or a commit (HEAD~1, origin/main, v1.2.0)"));
+        return Err(McpError::Tool(format!("{bad:?} is not a revision: name a branch, a tag or a commit (HEAD~1, origin/main, v1.2.0)")));
     }
     let (report, _) = pages::served_report(ctx.state, ctx.current.snapshot.clone(), a.base.as_deref(), a.head.as_deref(), &view.cluster.name)?;
     let text = crate::diff::render::text(&report);
-    let structured = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    let structured = serde_json::to_value(&report).map_err(|e| McpError::Tool(e.to_string()))?;
     Ok(Answer { text, structured })
 }
 
 pub fn blocked(ctx: &Ctx<'_>, a: &args::Cluster) -> Reply {
     let live = ctx.state.live();
     if !live.enabled() {
-        return Err("the live status is off: start fluxgraph (mcp or serve) with --kube-status to read the cluster's Flux objects".into());
+        return Err(McpError::Tool("the live status is off: start fluxgraph (mcp or serve) with --kube-status to read the cluster's Flux objects".into()));
     }
     let snapshot = &ctx.current.snapshot;
     let inner = live.lock();
@@ -575,14 +576,14 @@ pub fn blocked(ctx: &Ctx<'_>, a: &args::Cluster) -> Reply {
         },
     };
     let report = crate::status::report::build(snapshot, view, &inner.store);
-    let structured = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    let structured = serde_json::to_value(&report).map_err(|e| McpError::Tool(e.to_string()))?;
     Ok(Answer { text: report.text(), structured })
 }
 
 pub fn search(ctx: &Ctx<'_>, a: &args::Search) -> Reply {
     let view = ctx.view(a.cluster.as_deref())?;
     if a.query.trim().is_empty() {
-        return Err("the query is empty: give part of an object's name (typos are forgiven)".into());
+        return Err(McpError::Tool("the query is empty: give part of an object's name (typos are forgiven)".into()));
     }
     let found: Vec<&ObjectId> = pages::search(view, &a.query, usize::MAX);
     let (shown, next) = page(&found, &a.paging())?;
@@ -623,9 +624,9 @@ mod tests {
         assert_eq!(resolve(view, "linkding").unwrap(), linkding);
         assert_eq!(resolve(view, "HelmRelease/home/linkding").unwrap(), ObjectId::new(Kind::HelmRelease, "home", "linkding"));
         let error = resolve(view, "Kustomization/flux-system/linkdin").unwrap_err();
-        assert!(error.contains("no object Kustomization/flux-system/linkdin") && error.contains("did you mean Kustomization/flux-system/linkding"), "{error}");
-        assert!(resolve(view, "zzzzzz").unwrap_err().contains("search tool"));
-        assert!(ctx.view(Some("mars")).unwrap_err().contains("the clusters are: rpi-cluster"));
+        assert!(error.to_string().contains("no object Kustomization/flux-system/linkdin") && error.to_string().contains("did you mean Kustomization/flux-system/linkding"), "{error}");
+        assert!(resolve(view, "zzzzzz").unwrap_err().to_string().contains("search tool"));
+        assert!(ctx.view(Some("mars")).unwrap_err().to_string().contains("the clusters are: rpi-cluster"));
     }
 
     #[test]
@@ -647,7 +648,7 @@ mod tests {
         assert_eq!(seen, all);
         assert!(seen.len() > 3, "{seen:?}");
         let bad = super::search(&ctx, &search(Some("x".into()))).unwrap_err();
-        assert!(bad.contains("bad cursor"), "{bad}");
+        assert!(bad.to_string().contains("bad cursor"), "{bad}");
     }
 
     #[test]
@@ -667,7 +668,7 @@ mod tests {
         let of_object = blast_radius(&ctx, &args::BlastRadius { id: Some("rook-ceph-rbd".into()), file: None, cluster: None, cursor: None, limit: Some(200) }).unwrap().structured;
         let downstream: Vec<&str> = of_object["downstream"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
         assert!(downstream.contains(&"Kustomization/flux-system/linkding"), "{downstream:?}");
-        assert!(blast_radius(&ctx, &of_file("kubernetes/rpi-cluster/apps/home/linkdin/ks.yaml")).unwrap_err().contains("did you mean kubernetes/rpi-cluster/apps/home/linkding/ks.yaml"));
+        assert!(blast_radius(&ctx, &of_file("kubernetes/rpi-cluster/apps/home/linkdin/ks.yaml")).unwrap_err().to_string().contains("did you mean kubernetes/rpi-cluster/apps/home/linkding/ks.yaml"));
     }
 
     #[test]

@@ -31,6 +31,35 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
 use crate::server::{AppState, Current};
 use answers::Ctx;
 
+/// Why a request of the session fails: a tool's error is told to the assistant as the
+/// tool's result, the others as the protocol's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    #[error("fluxgraph cannot read the repository: {0}")]
+    Unreadable(String),
+    #[error("fluxgraph is shutting down")]
+    ShuttingDown,
+    #[error("fluxgraph is still reading the repository; try again in a moment")]
+    StillReading,
+    #[error("the answer could not be computed: {0}")]
+    Task(tokio::task::JoinError),
+    #[error("the MCP session did not start: {0}")]
+    Start(String),
+    #[error("the MCP session ended: {0}")]
+    Ended(String),
+    /// A request names a cluster the snapshot does not have, or it has none.
+    #[error(transparent)]
+    Cluster(#[from] crate::snapshot::NoCluster),
+    /// A comparison that cannot be made.
+    #[error(transparent)]
+    Server(#[from] crate::server::Problem),
+    #[error(transparent)]
+    Build(#[from] crate::render::build::SelectError),
+    /// A tool's arguments name nothing it can answer about, told with what they could name.
+    #[error("{0}")]
+    Tool(String),
+}
+
 /// How long a call waits for the first snapshot while the repository is being read.
 const FIRST_SNAPSHOT: Duration = Duration::from_secs(60);
 
@@ -65,7 +94,7 @@ impl Fluxgraph {
     }
 
     /// The snapshot to answer from, waiting a little for the first one.
-    async fn current(&self) -> Result<Arc<Current>, String> {
+    async fn current(&self) -> Result<Arc<Current>, McpError> {
         let mut updates = self.state.subscribe();
         let deadline = tokio::time::sleep(FIRST_SNAPSHOT);
         tokio::pin!(deadline);
@@ -75,11 +104,11 @@ impl Fluxgraph {
             }
             tokio::select! {
                 update = updates.recv() => match update {
-                    Ok(update) if !update.ok && update.version == 0 => return Err(format!("fluxgraph cannot read the repository: {}", update.message)),
+                    Ok(update) if !update.ok && update.version == 0 => return Err(McpError::Unreadable(update.message)),
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Err("fluxgraph is shutting down".into()),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Err(McpError::ShuttingDown),
                 },
-                () = &mut deadline => return Err("fluxgraph is still reading the repository; try again in a moment".into()),
+                () = &mut deadline => return Err(McpError::StillReading),
             }
         }
     }
@@ -97,11 +126,11 @@ impl Fluxgraph {
 
     /// Runs `answer` on the current snapshot, off the async runtime (a diff reads git, a build
     /// list may be long).
-    async fn answer<T: Send + 'static>(&self, answer: impl FnOnce(&Ctx<'_>) -> T + Send + 'static) -> Result<T, String> {
+    async fn answer<T: Send + 'static>(&self, answer: impl FnOnce(&Ctx<'_>) -> T + Send + 'static) -> Result<T, McpError> {
         let current = self.current().await?;
         self.first_status().await;
         let state = self.state.clone();
-        tokio::task::spawn_blocking(move || answer(&Ctx { state: &state, current: &current })).await.map_err(|e| format!("the answer could not be computed: {e}"))
+        tokio::task::spawn_blocking(move || answer(&Ctx { state: &state, current: &current })).await.map_err(McpError::Task)
     }
 
     /// Tells the client of every new snapshot, for each resource it subscribed to, until it is
@@ -178,13 +207,13 @@ fn tool_result(reply: answers::Reply, current_failure: Option<String>) -> CallTo
             result.structured_content = Some(answer.structured);
             result
         }
-        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message.to_string())]),
     }
 }
 
 /// The prompt's text: the question, the facts fluxgraph has about the object, and where to
 /// look further.
-fn explain_prompt(ctx: &Ctx<'_>, id: &str, cluster: Option<&str>) -> Result<String, String> {
+fn explain_prompt(ctx: &Ctx<'_>, id: &str, cluster: Option<&str>) -> Result<String, McpError> {
     let object = answers::object(ctx, &args::Object { id: id.to_string(), cluster: cluster.map(str::to_string) })?;
     let id = object.structured["id"].as_str().unwrap_or(id).to_string();
     let cluster = object.structured["cluster"].as_str().unwrap_or_default().to_string();
@@ -223,11 +252,11 @@ impl ServerHandler for Fluxgraph {
                 tool_result(tools::call(ctx, &name, arguments), failure)
             })
             .await;
-        Ok(result.unwrap_or_else(|why| CallToolResult::error(vec![ContentBlock::text(why)])).into())
+        Ok(result.unwrap_or_else(|why| CallToolResult::error(vec![ContentBlock::text(why.to_string())])).into())
     }
 
     async fn list_resources(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
-        let current = self.current().await.map_err(|e| ErrorData::internal_error(e, None))?;
+        let current = self.current().await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let resources = current
             .snapshot
             .clusters
@@ -252,14 +281,14 @@ impl ServerHandler for Fluxgraph {
         let Some(name) = cluster_of(&uri).map(str::to_string) else {
             return Err(ErrorData::resource_not_found(format!("no resource {uri:?}: fluxgraph's resources are {CLUSTER_URI}NAME, one per cluster"), None));
         };
-        let document = self.answer(move |ctx| crate::render::json::render(&ctx.current.snapshot, Some(&name))).await.map_err(|e| ErrorData::internal_error(e, None))?;
-        let document = document.map_err(|e| ErrorData::resource_not_found(e, None))?;
+        let document = self.answer(move |ctx| crate::render::json::render(&ctx.current.snapshot, Some(&name))).await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let document = document.map_err(|e| ErrorData::resource_not_found(e.to_string(), None))?;
         Ok(ReadResourceResult::new(vec![ResourceContents::text(document, uri).with_mime_type("application/json")]).into())
     }
 
     #[allow(deprecated)] // the subscription of protocols before 2026-07-28, which clients still speak
     async fn subscribe(&self, request: SubscribeRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
-        let current = self.current().await.map_err(|e| ErrorData::internal_error(e, None))?;
+        let current = self.current().await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         let known = cluster_of(&request.uri).is_some_and(|name| current.snapshot.cluster(name).is_some());
         if !known {
             return Err(ErrorData::resource_not_found(format!("no resource {:?} to subscribe to; list them with resources/list", request.uri), None));
@@ -318,15 +347,15 @@ impl ServerHandler for Fluxgraph {
             return Err(ErrorData::invalid_params("the prompt needs id: the object, as Kind/namespace/name or its name", None));
         };
         let cluster = text_argument("cluster");
-        let text = self.answer(move |ctx| explain_prompt(ctx, &id, cluster.as_deref())).await.map_err(|e| ErrorData::internal_error(e, None))?;
-        let text = text.map_err(|e| ErrorData::invalid_params(e, None))?;
+        let text = self.answer(move |ctx| explain_prompt(ctx, &id, cluster.as_deref())).await.map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let text = text.map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
         Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).with_description("Why an object is not ready").into())
     }
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.
-pub async fn serve_stdio(state: AppState) -> Result<(), String> {
-    let running = Fluxgraph::new(state).serve(rmcp::transport::stdio()).await.map_err(|e| format!("the MCP session did not start: {e}"))?;
-    running.waiting().await.map_err(|e| format!("the MCP session ended: {e}"))?;
+pub async fn serve_stdio(state: AppState) -> Result<(), McpError> {
+    let running = Fluxgraph::new(state).serve(rmcp::transport::stdio()).await.map_err(|e| McpError::Start(e.to_string()))?;
+    running.waiting().await.map_err(|e| McpError::Ended(e.to_string()))?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::answers::{self, Ctx, Reply};
-use super::args;
+use super::{McpError, args};
 
 /// One tool: what `tools/list` says of it, and how a call is answered.
 pub struct Spec {
@@ -24,7 +24,7 @@ pub struct Spec {
 
 /// Reads `arguments` as `T` and runs `answer` on them.
 fn with<T: DeserializeOwned>(ctx: &Ctx<'_>, arguments: Value, answer: fn(&Ctx<'_>, &T) -> Reply) -> Reply {
-    let arguments: T = serde_json::from_value(arguments).map_err(|e| format!("bad arguments: {e}"))?;
+    let arguments: T = serde_json::from_value(arguments).map_err(|e| McpError::Tool(format!("bad arguments: {e}")))?;
     answer(ctx, &arguments)
 }
 
@@ -134,7 +134,7 @@ pub fn list() -> Vec<Tool> {
 pub fn call(ctx: &Ctx<'_>, name: &str, arguments: Option<JsonObject>) -> Reply {
     let Some(spec) = TOOLS.iter().find(|t| t.name == name) else {
         let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-        return Err(format!("no tool {name:?}; the tools are {}", names.join(", ")));
+        return Err(McpError::Tool(format!("no tool {name:?}; the tools are {}", names.join(", "))));
     };
     (spec.call)(ctx, Value::Object(arguments.unwrap_or_default()))
 }

@@ -28,10 +28,20 @@ pub struct Selected<'a> {
     pub build: &'a KustomizationBuild,
 }
 
+/// Why `fluxgraph build ID` has nothing to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("{given} names several Kustomizations ({}); give the whole id", ids.join(", "))]
+    Several { given: String, ids: Vec<String> },
+    /// No such Kustomization, or none built here: told with the nearest names or the reason.
+    #[error("{0}")]
+    NoBuild(String),
+}
+
 /// The builds `fluxgraph build ID` shows (every build when `given` is `None`): `given` is a
 /// whole id or a name that only one Kustomization has; the error names the nearest ones, or
 /// says why a Kustomization that exists has no build here.
-pub fn select<'a>(views: &[&'a ClusterView], given: Option<&str>) -> Result<Vec<Selected<'a>>, String> {
+pub fn select<'a>(views: &[&'a ClusterView], given: Option<&str>) -> Result<Vec<Selected<'a>>, SelectError> {
     let mut chosen: Vec<Selected<'a>> = Vec::new();
     for view in views {
         let cluster = &view.cluster;
@@ -44,10 +54,10 @@ pub fn select<'a>(views: &[&'a ClusterView], given: Option<&str>) -> Result<Vec<
     if let Some(given) = given {
         let ids: std::collections::BTreeSet<String> = chosen.iter().map(|s| s.kustomization.id.to_string()).collect();
         if ids.len() > 1 {
-            return Err(format!("{given} names several Kustomizations ({}); give the whole id", ids.into_iter().collect::<Vec<_>>().join(", ")));
+            return Err(SelectError::Several { given: given.to_string(), ids: ids.into_iter().collect() });
         }
         if chosen.is_empty() {
-            return Err(no_such_build(views, given));
+            return Err(SelectError::NoBuild(no_such_build(views, given)));
         }
     }
     Ok(chosen)

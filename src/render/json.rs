@@ -8,7 +8,7 @@ use crate::analysis::Analysis;
 use crate::diagnostic::Diagnostic;
 use crate::graph::EdgeKind;
 use crate::model::{Kind, ObjectId};
-use crate::snapshot::{ClusterView, Snapshot};
+use crate::snapshot::{ClusterView, Snapshot, UnknownCluster};
 
 #[derive(Serialize)]
 pub struct Node<'a> {
@@ -120,8 +120,8 @@ pub fn cluster_document(view: &ClusterView) -> ClusterDocument<'_> {
 
 /// The document for the whole snapshot: every cluster, or only the one `cluster` names (an
 /// error naming the clusters there are when none has that name).
-pub fn document<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Document<'a>, String> {
-    let only = cluster.map(|name| snapshot.named(name)).transpose().map_err(|e| e.to_string())?;
+pub fn document<'a>(snapshot: &'a Snapshot, cluster: Option<&str>) -> Result<Document<'a>, UnknownCluster> {
+    let only = cluster.map(|name| snapshot.named(name)).transpose()?;
     Ok(document_of(snapshot, only))
 }
 
@@ -141,7 +141,7 @@ fn pretty(document: &Document<'_>) -> String {
 }
 
 /// [`document`], pretty-printed, with a final newline.
-pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, String> {
+pub fn render(snapshot: &Snapshot, cluster: Option<&str>) -> Result<String, UnknownCluster> {
     Ok(pretty(&document(snapshot, cluster)?))
 }
 
@@ -208,6 +208,6 @@ mod tests {
         assert_eq!(b["clusters"][0], all["clusters"][1]);
         assert_eq!(b["diagnostics"], all["diagnostics"], "the findings outside every cluster stay");
         let error = render(&snapshot, Some("mars")).unwrap_err();
-        assert_eq!(error, "no cluster named \"mars\"; the clusters are: a, b");
+        assert_eq!(error.to_string(), "no cluster named \"mars\"; the clusters are: a, b");
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod dot;
+pub mod drawing;
 pub mod json;
 pub mod mermaid;
 pub mod redact;

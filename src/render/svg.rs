@@ -25,73 +25,8 @@
 
 use std::fmt::Write;
 
+pub use super::drawing::{DrawEdge, DrawId, DrawNode, Drawing, EdgeFlag, EdgeFlags, Mark, NodeFlag, NodeFlags, NodeKind};
 use crate::layout::{self, Direction, Input, Options, Point};
-
-/// What to draw: the caller's choice of nodes, edges and their decorations; positions come from the layout.
-#[derive(Debug, Clone)]
-pub struct Drawing {
-    pub nodes: Vec<DrawNode>,
-    pub edges: Vec<DrawEdge>,
-    pub direction: Direction,
-    /// One title per layer ("level 0", …), drawn as column (or row) headers. Layers should be dense: an empty
-    /// layer is drawn as an empty, narrow column without a title.
-    pub layer_titles: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DrawNode {
-    /// The object's id, `Kustomization/flux-system/linkding`; written to `data-id`.
-    pub id: String,
-    /// First line of the box, `linkding`; truncated with `…` when the box would grow past its widest.
-    pub title: String,
-    /// Second line, `Kustomization · flux-system`.
-    pub subtitle: String,
-    /// CSS class naming the kind of box: `kustomization`, `helmrelease`, `resourceset`, `source`, `group` or `other`.
-    pub kind: &'static str,
-    pub layer: usize,
-    /// Where the box links to, base path and query included.
-    pub href: String,
-    /// Small badges drawn in the box's top-right corner, in this order.
-    pub marks: Vec<Mark>,
-    /// Extra CSS classes: `critical`, `focus`, `cycle`, `blocked`, `dim`, `error`, `warning`.
-    pub classes: Vec<&'static str>,
-    /// Hover text (`<title>`): id, file:line, level, why.
-    pub tooltip: String,
-}
-
-/// A badge in a box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
-    /// `wait: true` or health checks: Ready only once what it applied is healthy.
-    Wait,
-    /// `suspend: true`: Flux leaves it alone, and whatever depends on it waits forever.
-    Suspended,
-    /// Not defined in this repository.
-    External,
-    Errors(usize),
-    Warnings(usize),
-    /// On a dependency cycle.
-    Cycle,
-    /// Not on a cycle but waiting behind one: never reconciles either.
-    Blocked,
-    /// A component folded into one box: this many stages.
-    Folded(usize),
-    /// A group the critical path crosses.
-    Critical,
-}
-
-#[derive(Debug, Clone)]
-pub struct DrawEdge {
-    /// Index into [`Drawing::nodes`]; the arrowhead is drawn at `to`.
-    pub from: usize,
-    pub to: usize,
-    /// `dependsOn`, `applies` or `source`.
-    pub kind: &'static str,
-    /// Extra CSS classes: `critical`, `cut` (the edge suggested to cut in a cycle), `dim`.
-    pub classes: Vec<&'static str>,
-    /// Written at the middle of the edge when not empty: how many edges a bundled edge stands for.
-    pub label: String,
-}
 
 /// Height of every box.
 pub const NODE_HEIGHT: f64 = 46.0;
@@ -240,20 +175,20 @@ fn edge_path(out: &mut String, canvas: &Canvas, prefix: &str, drawing: &Drawing,
         return; // an edge naming a node that does not exist
     }
     let points: Vec<Point> = route.iter().map(|&p| canvas.shift(p)).collect();
-    let marker = if edge.classes.contains(&"cut") {
+    let marker = if edge.flags.contains(EdgeFlag::Cut) {
         "cut"
-    } else if edge.classes.contains(&"critical") {
+    } else if edge.flags.contains(EdgeFlag::Critical) {
         "critical"
     } else {
-        marker_kind(edge.kind)
+        edge.kind.as_str()
     };
     writeln!(
         out,
         r#"<path class="{}" data-from="{}" data-to="{}" data-kind="{}" d="{}" marker-end="url(#{prefix}-{marker})"/>"#,
-        classes("edge", edge.kind, &edge.classes),
-        escape(&drawing.nodes[edge.from].id),
-        escape(&drawing.nodes[edge.to].id),
-        escape(edge.kind),
+        classes("edge", edge.kind.as_str(), edge.flags.classes()),
+        escape(&drawing.nodes[edge.from].id.to_string()),
+        escape(&drawing.nodes[edge.to].id.to_string()),
+        edge.kind.as_str(),
         layout::route::svg_path(&points, canvas.direction),
     )
     .unwrap();
@@ -274,9 +209,9 @@ fn edge_labels(out: &mut String, canvas: &Canvas, drawing: &Drawing, routes: &[V
         writeln!(
             out,
             r#"<text class="edge-label {}" data-from="{}" data-to="{}" x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            escape(edge.kind),
-            escape(&drawing.nodes[edge.from].id),
-            escape(&drawing.nodes[edge.to].id),
+            edge.kind.as_str(),
+            escape(&drawing.nodes[edge.from].id.to_string()),
+            escape(&drawing.nodes[edge.to].id.to_string()),
             num(at.x),
             num(at.y + 4.0),
             escape(&edge.label),
@@ -292,8 +227,8 @@ fn node_box(out: &mut String, node: &DrawNode, b: &NodeBox, at: Point) {
         out,
         r#"<a href="{}" class="node-link"><g class="{}" data-id="{}" data-level="{}" transform="translate({},{})">"#,
         escape(&node.href),
-        classes("node", node.kind, &node.classes),
-        escape(&node.id),
+        classes("node", node.kind.class(), node.flags.classes()),
+        escape(&node.id.to_string()),
         node.layer,
         num(at.x),
         num(at.y),
@@ -387,30 +322,9 @@ impl NodeBox {
 
 impl Badge {
     fn new(mark: Mark) -> Self {
-        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let (label, class, tip) = match mark {
-            Mark::Wait => {
-                ("wait".to_string(), "mark-wait", "wait: Ready only once what it applies is healthy".to_string())
-            }
-            Mark::Suspended => (
-                "suspended".to_string(),
-                "mark-suspended",
-                "suspended: Flux does not reconcile it, and its dependents wait".to_string(),
-            ),
-            Mark::External => ("external".to_string(), "mark-external", "not defined in this repository".to_string()),
-            Mark::Errors(n) => (plural(n, "error", "errors"), "mark-error", plural(n, "error", "errors")),
-            Mark::Warnings(n) => (plural(n, "warning", "warnings"), "mark-warning", plural(n, "warning", "warnings")),
-            Mark::Cycle => ("cycle".to_string(), "mark-cycle", "on a dependency cycle: never reconciles".to_string()),
-            Mark::Blocked => ("blocked".to_string(), "mark-blocked", "waits behind a dependency cycle: never reconciles".to_string()),
-            Mark::Critical => ("critical path".to_string(), "mark-critical", "the critical path crosses this group".to_string()),
-            Mark::Folded(n) => (
-                plural(n, "stage", "stages"),
-                "mark-folded",
-                format!("one component: {} folded into this box", plural(n, "stage", "stages")),
-            ),
-        };
+        let label = mark.label();
         let width = (text_width(&label, MARK_PX, true) + 10.0).ceil();
-        Self { label, class, tip, width }
+        Self { label, class: mark.class(), tip: mark.tip(), width }
     }
 }
 
@@ -445,15 +359,6 @@ fn defs(out: &mut String, prefix: &str) {
     out.push_str("</defs>\n");
 }
 
-fn marker_kind(kind: &str) -> &'static str {
-    match kind {
-        "dependsOn" => "dependsOn",
-        "applies" => "applies",
-        "source" => "source",
-        _ => "other",
-    }
-}
-
 /// Marker ids must be unique in the page, which may hold several graphs: a hash of what is drawn keeps them
 /// apart and the output deterministic (two identical drawings share identical markers, which is harmless).
 fn marker_prefix(drawing: &Drawing) -> String {
@@ -465,19 +370,19 @@ fn marker_prefix(drawing: &Drawing) -> String {
         }
     };
     for node in &drawing.nodes {
-        feed(node.id.as_bytes());
+        feed(node.id.to_string().as_bytes());
         feed(&node.layer.to_le_bytes());
     }
     for edge in &drawing.edges {
         feed(&edge.from.to_le_bytes());
         feed(&edge.to.to_le_bytes());
-        feed(edge.kind.as_bytes());
+        feed(edge.kind.as_str().as_bytes());
     }
     format!("fg{:08x}", hash as u32 ^ (hash >> 32) as u32)
 }
 
 /// `base kind extra…`, escaped for an attribute.
-fn classes(base: &str, kind: &str, extra: &[&str]) -> String {
+fn classes<'a>(base: &str, kind: &str, extra: impl Iterator<Item = &'a str>) -> String {
     let mut all = format!("{base} {kind}");
     for class in extra {
         all.push(' ');
@@ -589,41 +494,43 @@ fn advance(c: char) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::EdgeKind;
+    use crate::model::{Kind, ObjectId};
 
     fn node(name: &str, layer: usize) -> DrawNode {
         DrawNode {
-            id: format!("Kustomization/flux-system/{name}"),
+            id: DrawId::Object(ObjectId::new(Kind::Kustomization, "flux-system", name)),
+            kind: NodeKind::Kustomization,
+            flags: NodeFlags::default(),
             title: name.to_string(),
             subtitle: "Kustomization · flux-system".to_string(),
-            kind: "kustomization",
             layer,
             href: format!("/k/Kustomization/flux-system/{name}?depth=2&edges=all"),
             marks: Vec::new(),
-            classes: Vec::new(),
             tooltip: format!("Kustomization/flux-system/{name}\nks.yaml:2\nlevel {layer}"),
         }
     }
 
-    fn edge(from: usize, to: usize, kind: &'static str) -> DrawEdge {
-        DrawEdge { from, to, kind, classes: Vec::new(), label: String::new() }
+    fn edge(from: usize, to: usize, kind: EdgeKind) -> DrawEdge {
+        DrawEdge { from, to, kind, flags: EdgeFlags::default(), label: String::new() }
     }
 
     /// cluster-apps applies linkding and rook-ceph; linkding dependsOn rook-ceph; both use the git source.
     fn example(direction: Direction) -> Drawing {
         let mut nodes = vec![node("cluster-apps", 0), node("rook-ceph", 1), node("linkding", 2)];
         nodes.push(DrawNode {
-            id: "GitRepository/flux-system/flux-system".into(),
+            id: DrawId::Object(ObjectId::new(Kind::GitRepository, "flux-system", "flux-system")),
             title: "flux-system".into(),
             subtitle: "GitRepository · flux-system".into(),
-            kind: "source",
+            kind: NodeKind::Source,
             ..node("flux-system", 0)
         });
         nodes[2].marks = vec![Mark::Wait, Mark::Errors(2)];
-        nodes[2].classes = vec!["critical", "error"];
+        nodes[2].flags = [NodeFlag::Critical, NodeFlag::Error].into_iter().collect();
         let mut edges =
-            vec![edge(0, 1, "applies"), edge(0, 2, "applies"), edge(2, 1, "dependsOn"), edge(2, 3, "source")];
-        edges[2].classes = vec!["critical"];
-        edges[3].classes = vec!["cut", "dim"];
+            vec![edge(0, 1, EdgeKind::Applies), edge(0, 2, EdgeKind::Applies), edge(2, 1, EdgeKind::DependsOn), edge(2, 3, EdgeKind::Source)];
+        edges[2].flags = [EdgeFlag::Critical].into_iter().collect();
+        edges[3].flags = [EdgeFlag::Cut, EdgeFlag::Dim].into_iter().collect();
         Drawing { nodes, edges, direction, layer_titles: vec!["level 0".into(), "level 1".into(), "level 2".into()] }
     }
 
@@ -677,7 +584,7 @@ mod tests {
         drawing.nodes[0].title = "<script>&\"'".into();
         drawing.nodes[0].tooltip = "a < b & c > d".into();
         drawing.nodes[0].href = "/k/x?depth=2&edges=\"all\"".into();
-        drawing.nodes[1].id = "Kustomization/ns/it's".into();
+        drawing.nodes[1].id = DrawId::Object(ObjectId::new(Kind::Kustomization, "ns", "it's"));
         drawing.layer_titles[0] = "level <0>".into();
         let svg = render(&drawing);
         assert!(svg.contains("&lt;script&gt;&amp;&quot;&apos;"));
@@ -704,7 +611,7 @@ mod tests {
     fn every_node_has_its_id_and_link() {
         let drawing = example(Direction::LeftToRight);
         let svg = render(&drawing);
-        let ids: Vec<String> = drawing.nodes.iter().map(|n| escape(&n.id)).collect();
+        let ids: Vec<String> = drawing.nodes.iter().map(|n| escape(&n.id.to_string())).collect();
         assert_eq!(attributes(&svg, "data-id"), ids);
         let hrefs: Vec<String> = drawing.nodes.iter().map(|n| escape(&n.href)).collect();
         assert_eq!(attributes(&svg, "href"), hrefs);
@@ -722,7 +629,7 @@ mod tests {
         let ends: Vec<(&str, &str)> =
             attributes(&svg, "data-from").into_iter().zip(attributes(&svg, "data-to")).collect();
         let expected: Vec<(String, String)> =
-            drawing.edges.iter().map(|e| (drawing.nodes[e.from].id.clone(), drawing.nodes[e.to].id.clone())).collect();
+            drawing.edges.iter().map(|e| (drawing.nodes[e.from].id.to_string(), drawing.nodes[e.to].id.to_string())).collect();
         assert_eq!(ends.len(), expected.len());
         for ((from, to), (f, t)) in ends.iter().zip(&expected) {
             assert_eq!((*from, *to), (f.as_str(), t.as_str()));
@@ -747,7 +654,7 @@ mod tests {
     #[test]
     fn edges_to_missing_nodes_are_skipped() {
         let mut drawing = example(Direction::LeftToRight);
-        drawing.edges.push(edge(0, 0, "dependsOn"));
+        drawing.edges.push(edge(0, 0, EdgeKind::DependsOn));
         let svg = render(&drawing);
         assert_eq!(svg.matches("<path class=\"edge ").count(), 5, "a self-loop is drawn");
         assert_balanced(&svg);

@@ -40,6 +40,10 @@ pub enum Problem {
     /// A template failed to render: a bug.
     #[error("the page could not be drawn")]
     Template(#[from] askama::Error),
+    /// A comparison that cannot be made (no such revision, no git repository), told with the
+    /// server's paths hidden.
+    #[error("{0}")]
+    Compare(String),
     /// The drawing's task ended without a result (it panicked).
     #[error("the page could not be drawn")]
     Panicked,
@@ -49,7 +53,7 @@ impl Problem {
     fn status(&self) -> StatusCode {
         match self {
             Problem::Loading | Problem::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Problem::Cluster(_) | Problem::NotFound { .. } | Problem::LiveStatusOff => StatusCode::NOT_FOUND,
+            Problem::Cluster(_) | Problem::NotFound { .. } | Problem::LiveStatusOff | Problem::Compare(_) => StatusCode::NOT_FOUND,
             Problem::Query(_) => StatusCode::BAD_REQUEST,
             Problem::Template(_) | Problem::Panicked => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::load::parent_dir;
-use crate::model::{FluxObject, ObjectId};
-use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
+use crate::model::FluxObject;
+use crate::render::drawing::{Members, Partition, collapse};
+use crate::render::svg::{DrawId, DrawNode, Drawing, Mark, NodeFlag, NodeFlags, NodeKind};
 use crate::snapshot::ClusterView;
 
 /// Above this many Kustomizations the overview opens grouped. Measured on the 26 corpus
@@ -20,9 +21,6 @@ use crate::snapshot::ClusterView;
 /// Kustomizations the whole drawing is at most 1,644 px tall (two screens at 1600×1000); from 62
 /// on it is 3,100 to 10,600 px (4 to 14 screens) and grouped 900 to 2,300 px.
 pub const GROUP_ABOVE: usize = 40;
-
-/// The prefix of a group box's `data-id`.
-pub const GROUP_ID: &str = "group:";
 
 /// The group of a file in the seed's layout: `…/apps/<category>/…` or `…/infrastructure/<category>/…`
 /// (the last such folder), when the category is a folder and not the file itself.
@@ -49,10 +47,11 @@ pub fn group_of(object: &FluxObject) -> String {
 
 /// The group of a drawn node: an object's, or a folded component's (its `ks.yaml` folder).
 fn group_of_node(view: &ClusterView, node: &DrawNode) -> Option<String> {
-    if let Some(component) = node.id.strip_prefix("component:") {
-        return Some(layout_group(&format!("{component}/ks.yaml")).unwrap_or_else(|| component.to_string()));
+    match &node.id {
+        DrawId::Component(component) => Some(layout_group(&format!("{component}/ks.yaml")).unwrap_or_else(|| component.to_string())),
+        DrawId::Object(id) => view.cluster.objects.get(id).map(group_of),
+        DrawId::Group(_) => None,
     }
-    ObjectId::parse(&node.id).and_then(|id| view.cluster.objects.get(&id)).map(group_of)
 }
 
 /// The groups of a drawing's nodes, with their members' indices.
@@ -66,68 +65,21 @@ pub fn groups(view: &ClusterView, drawing: &Drawing) -> BTreeMap<String, Vec<usi
     out
 }
 
-/// What a closed group's box says about its members.
-struct Summary {
-    count: usize,
-    /// Lowest and highest column (layer) of the members, and their titles.
-    first: usize,
-    last: usize,
-    errors: usize,
-    warnings: usize,
-    cycle: bool,
-    /// A member waits behind a cycle without being on one.
-    blocked: bool,
-    critical: bool,
-}
-
-fn summarise(drawing: &Drawing, members: &[usize], critical: &BTreeSet<usize>) -> Summary {
-    let mut s = Summary { count: members.len(), first: usize::MAX, last: 0, errors: 0, warnings: 0, cycle: false, blocked: false, critical: false };
-    for &m in members {
-        let node = &drawing.nodes[m];
-        s.first = s.first.min(node.layer);
-        s.last = s.last.max(node.layer);
-        for mark in &node.marks {
-            match mark {
-                Mark::Errors(n) => s.errors += n,
-                Mark::Warnings(n) => s.warnings += n,
-                Mark::Cycle => s.cycle = true,
-                Mark::Blocked => s.blocked = true,
-                _ => {}
-            }
-        }
-        s.critical |= critical.contains(&m);
-    }
-    s
-}
-
 /// `drawing` with every group not in `open` gathered into one box (`href(group)` opens it), its
 /// critical members excepted; columns renumbered so that none is empty.
 pub fn group(view: &ClusterView, drawing: Drawing, open: &BTreeSet<String>, href: &dyn Fn(&str) -> String) -> Drawing {
-    let critical: BTreeSet<usize> = drawing.nodes.iter().enumerate().filter(|(_, n)| n.classes.contains(&"critical")).map(|(i, _)| i).collect();
-    let groups = groups(view, &drawing);
-    // Each old node's box in the new drawing: itself, or its group's.
-    let mut unit: Vec<Option<usize>> = vec![None; drawing.nodes.len()];
-    let mut nodes: Vec<DrawNode> = Vec::new();
-    let mut closed_groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (name, members) in &groups {
-        let closed = !open.contains(name) && members.len() > 1;
-        if closed {
-            closed_groups.push((name.clone(), members.clone()));
+    let mut into = vec![None; drawing.nodes.len()];
+    let mut boxes = Vec::new();
+    for (name, members) in groups(view, &drawing) {
+        if open.contains(&name) || members.len() < 2 {
+            continue;
         }
-    }
-    let in_closed: BTreeSet<usize> = closed_groups.iter().flat_map(|(_, m)| m.iter().copied()).filter(|m| !critical.contains(m)).collect();
-    for (i, node) in drawing.nodes.iter().enumerate() {
-        if !in_closed.contains(&i) {
-            unit[i] = Some(nodes.len());
-            nodes.push(node.clone());
-        }
-    }
-    for (name, members) in &closed_groups {
-        let s = summarise(&drawing, members, &critical);
-        let rest: Vec<usize> = members.iter().copied().filter(|m| in_closed.contains(m)).collect();
+        // The critical path's members are drawn as themselves, so that the chain reads through.
+        let rest: Vec<usize> = members.iter().copied().filter(|&m| !drawing.nodes[m].flags.contains(NodeFlag::Critical)).collect();
         if rest.is_empty() {
             continue;
         }
+        let s = Members::of(&drawing, &members);
         let span = |a: usize, b: usize| {
             let title = |l: usize| drawing.layer_titles.get(l).cloned().unwrap_or_default();
             if a == b { title(a) } else { format!("{} – {}", title(a), title(b).trim_start_matches("level ")) }
@@ -146,58 +98,39 @@ pub fn group(view: &ClusterView, drawing: Drawing, open: &BTreeSet<String>, href
         } else if s.warnings > 0 {
             marks.push(Mark::Warnings(s.warnings));
         }
-        let mut classes = vec!["group"];
+        let mut flags = NodeFlags::default();
         if s.errors > 0 {
-            classes.push("error");
+            flags.insert(NodeFlag::Error);
         } else if s.warnings > 0 {
-            classes.push("warning");
+            flags.insert(NodeFlag::Warning);
         }
         if s.critical {
-            classes.push("crossed");
+            flags.insert(NodeFlag::Crossed);
         }
-        let index = nodes.len();
         for &m in &rest {
-            unit[m] = Some(index);
+            into[m] = Some(boxes.len());
         }
-        nodes.push(DrawNode {
-            id: format!("{GROUP_ID}{name}"),
+        boxes.push(DrawNode {
+            id: DrawId::Group(name.clone()),
+            kind: NodeKind::Group,
+            flags,
             title: name.clone(),
             subtitle: format!("{} object{} · {}", s.count, if s.count == 1 { "" } else { "s" }, span(s.first, s.last)),
-            kind: "group",
             layer: rest.iter().map(|&m| drawing.nodes[m].layer).min().unwrap_or(0),
-            href: href(name),
+            href: href(&name),
             marks,
-            classes,
             tooltip: format!("{name}: {} objects, {}\nopen the group to see them", s.count, span(s.first, s.last)),
         });
     }
-    // Bundle the edges between boxes: one per pair and kind, with its count.
-    let mut bundles: BTreeMap<(usize, usize, &'static str), (usize, Vec<&'static str>)> = BTreeMap::new();
-    for e in &drawing.edges {
-        let (Some(a), Some(b)) = (unit[e.from], unit[e.to]) else { continue };
-        if a == b {
-            continue;
-        }
-        let bundle = bundles.entry((a, b, e.kind)).or_insert((0, Vec::new()));
-        bundle.0 += 1;
-        for c in &e.classes {
-            if !bundle.1.contains(c) {
-                bundle.1.push(c);
-            }
-        }
-    }
-    let edges = bundles
-        .into_iter()
-        .map(|((from, to, kind), (count, classes))| DrawEdge { from, to, kind, classes, label: if count > 1 { format!("×{count}") } else { String::new() } })
-        .collect();
+    let mut grouped = collapse(drawing, Partition { into, boxes, in_place: false, bundle: true });
     // Columns left empty by the grouping go.
-    let used: BTreeSet<usize> = nodes.iter().map(|n| n.layer).collect();
+    let used: BTreeSet<usize> = grouped.nodes.iter().map(|n| n.layer).collect();
     let column: BTreeMap<usize, usize> = used.iter().enumerate().map(|(i, &l)| (l, i)).collect();
-    let layer_titles = used.iter().map(|&l| drawing.layer_titles.get(l).cloned().unwrap_or_default()).collect();
-    for n in &mut nodes {
+    grouped.layer_titles = used.iter().map(|&l| grouped.layer_titles.get(l).cloned().unwrap_or_default()).collect();
+    for n in &mut grouped.nodes {
         n.layer = column[&n.layer];
     }
-    Drawing { nodes, edges, direction: drawing.direction, layer_titles }
+    grouped
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub struct Options {
     /// The entry point the snapshots are read with (`--entry`): the diff page reads revisions
     /// with it too.
     pub entry: Option<String>,
+    /// The limits of every read of the repository (`--max-files`, `--max-repository-bytes`):
+    /// the diff page's reads of revisions take them too.
+    pub read: crate::load::ReadOptions,
 }
 
 /// What one client may hold of the server.

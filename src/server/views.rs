@@ -13,7 +13,8 @@ use crate::load::parent_dir;
 use crate::model::link::encode_path;
 pub use crate::model::link::encode;
 use crate::model::{FluxObject, Kind, ObjectId, Spec};
-use crate::render::svg::{DrawEdge, DrawNode, Drawing, Mark};
+use crate::render::drawing::{Members, Partition, collapse};
+use crate::render::svg::{DrawEdge, DrawId, DrawNode, Drawing, EdgeFlag, EdgeFlags, Mark, NodeFlag, NodeFlags, NodeKind};
 use crate::snapshot::ClusterView;
 
 /// The view state every graph page reads from its query string.
@@ -121,29 +122,29 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
         if warnings > 0 {
             marks.push(Mark::Warnings(warnings));
         }
-        let mut classes = Vec::new();
+        let mut flags = NodeFlags::default();
         if critical.contains(id) {
-            classes.push("critical");
+            flags.insert(NodeFlag::Critical);
         }
         if on_cycle.contains(id) {
-            classes.push("cycle");
+            flags.insert(NodeFlag::Cycle);
         } else if level.is_none() {
-            classes.push("blocked");
+            flags.insert(NodeFlag::Blocked);
         }
         if errors > 0 {
-            classes.push("error");
+            flags.insert(NodeFlag::Error);
         } else if warnings > 0 {
-            classes.push("warning");
+            flags.insert(NodeFlag::Warning);
         }
         let mut node = DrawNode {
-            id: id.to_string(),
+            id: DrawId::Object(id.clone()),
+            kind: NodeKind::of(id.kind),
+            flags,
             title: id.name.clone(),
             subtitle: format!("{} · {}", id.kind, id.namespace),
-            kind: kind_class(id.kind),
             layer: level.map_or(cycle_column, |l| column[&(l as usize)]),
             href: format!("{base}{}{query}", id.path()),
             marks,
-            classes,
             tooltip: tooltip(object, level, on_cycle.contains(id)),
         };
         decorate(id, &mut node);
@@ -156,24 +157,14 @@ pub fn drawing(view: &ClusterView, ids: &BTreeSet<ObjectId>, state: &ViewState, 
             continue;
         }
         if let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) {
-            let mut classes = Vec::new();
+            let mut flags = EdgeFlags::default();
             if kind != EdgeKind::Source && critical_steps.contains(&(from.min(to), from.max(to))) {
-                classes.push("critical");
+                flags.insert(EdgeFlag::Critical);
             }
-            edges.push(DrawEdge { from: a, to: b, kind: kind.as_str(), classes, label: String::new() });
+            edges.push(DrawEdge { from: a, to: b, kind, flags, label: String::new() });
         }
     }
     Drawing { nodes, edges, direction: state.direction, layer_titles }
-}
-
-fn kind_class(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Kustomization => "kustomization",
-        Kind::HelmRelease => "helmrelease",
-        Kind::ResourceSet => "resourceset",
-        k if k.is_source() => "source",
-        _ => "other",
-    }
 }
 
 fn tooltip(object: &FluxObject, level: Option<u32>, on_cycle: bool) -> String {
@@ -215,76 +206,40 @@ pub fn overview(view: &ClusterView, state: &ViewState, base: &str, query: &str) 
 /// Folds the stages of each component (the Kustomizations of one `ks.yaml` folder) into one
 /// box, placed at its first stage's column; edges inside a component disappear.
 fn fold(view: &ClusterView, drawing: Drawing, base: &str, query: &str) -> Drawing {
-    let mut group_of: Vec<Option<String>> = Vec::new();
-    let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, node) in drawing.nodes.iter().enumerate() {
-        let component = ObjectId::parse(&node.id)
-            .and_then(|id| view.cluster.objects.get(&id))
-            .and_then(component_of)
-            .map(str::to_string);
-        if let Some(c) = &component {
-            members.entry(c.clone()).or_default().push(i);
+    let component_of_node: Vec<Option<&str>> =
+        drawing.nodes.iter().map(|node| node.id.object().and_then(|id| view.cluster.objects.get(id)).and_then(component_of)).collect();
+    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, c) in component_of_node.iter().enumerate() {
+        if let Some(c) = c {
+            members.entry(c).or_default().push(i);
         }
-        group_of.push(component);
     }
     // Components of one stage stay as they are.
-    for g in group_of.iter_mut() {
-        if g.as_ref().is_some_and(|c| members[c].len() < 2) {
-            *g = None;
+    members.retain(|_, stages| stages.len() > 1);
+    let mut into = vec![None; drawing.nodes.len()];
+    let mut boxes = Vec::new();
+    for (c, stages) in &members {
+        let s = Members::of(&drawing, stages);
+        let mut marks = vec![Mark::Folded(stages.len())];
+        if s.errors > 0 {
+            marks.push(Mark::Errors(s.errors));
         }
-    }
-    let mut new_index = vec![0usize; drawing.nodes.len()];
-    let mut nodes = Vec::new();
-    let mut placed: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, node) in drawing.nodes.iter().enumerate() {
-        match &group_of[i] {
-            None => {
-                new_index[i] = nodes.len();
-                nodes.push(node.clone());
-            }
-            Some(c) => {
-                if let Some(&at) = placed.get(c) {
-                    new_index[i] = at;
-                    continue;
-                }
-                let stages = &members[c];
-                let first = stages.iter().map(|&s| &drawing.nodes[s]).min_by_key(|n| n.layer).expect("a stage");
-                let mut classes: Vec<&'static str> = stages.iter().flat_map(|&s| drawing.nodes[s].classes.iter().copied()).collect();
-                classes.sort();
-                classes.dedup();
-                let mut marks = vec![Mark::Folded(stages.len())];
-                let errors: usize = stages.iter().flat_map(|&s| &drawing.nodes[s].marks).map(|m| if let Mark::Errors(n) = m { *n } else { 0 }).sum();
-                if errors > 0 {
-                    marks.push(Mark::Errors(errors));
-                }
-                let name = c.rsplit('/').next().unwrap_or(c).to_string();
-                placed.insert(c.clone(), nodes.len());
-                new_index[i] = nodes.len();
-                nodes.push(DrawNode {
-                    id: format!("component:{c}"),
-                    title: name,
-                    subtitle: format!("{} stages · {}", stages.len(), parent_dir(c).rsplit('/').next().unwrap_or("")),
-                    kind: "kustomization",
-                    layer: first.layer,
-                    href: format!("{base}/component/{}{query}", encode_path(c)),
-                    marks,
-                    classes,
-                    tooltip: format!("{c}\n{} stages, folded", stages.len()),
-                });
-            }
+        for &stage in stages {
+            into[stage] = Some(boxes.len());
         }
+        boxes.push(DrawNode {
+            id: DrawId::Component(c.to_string()),
+            kind: NodeKind::Kustomization,
+            flags: stages.iter().fold(NodeFlags::default(), |all, &stage| all.union(drawing.nodes[stage].flags)),
+            title: c.rsplit('/').next().unwrap_or(c).to_string(),
+            subtitle: format!("{} stages · {}", stages.len(), parent_dir(c).rsplit('/').next().unwrap_or("")),
+            layer: s.first,
+            href: format!("{base}/component/{}{query}", encode_path(c)),
+            marks,
+            tooltip: format!("{c}\n{} stages, folded", stages.len()),
+        });
     }
-    let mut seen = BTreeSet::new();
-    let edges = drawing
-        .edges
-        .into_iter()
-        .filter_map(|mut e| {
-            e.from = new_index[e.from];
-            e.to = new_index[e.to];
-            (e.from != e.to && seen.insert((e.from, e.to, e.kind))).then_some(e)
-        })
-        .collect();
-    Drawing { nodes, edges, direction: drawing.direction, layer_titles: drawing.layer_titles }
+    collapse(drawing, Partition { into, boxes, in_place: true, bundle: false })
 }
 
 /// Everything within `depth` hops of `id` upstream and downstream, with the sources it reads.

@@ -43,13 +43,31 @@ pub const WATCHED: [(Watched, &str, &str); 9] = [
 /// one waits.
 const BRIEF_WATCH: Duration = Duration::from_secs(5);
 
+/// Why the cluster's live status cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("cannot discover the Flux APIs: {0}")]
+    Discovery(kube_api::Error),
+    #[error("cannot list: {0}")]
+    List(kube_api::Error),
+    #[error("cannot use the kubeconfig context {context}: {source}")]
+    Context { context: String, source: kube::config::KubeconfigError },
+    #[error("cannot find a Kubernetes cluster (no kubeconfig, not in a pod): {0}")]
+    NoCluster(kube::config::InferConfigError),
+    #[error("cannot reach the Kubernetes API: {0}")]
+    Client(kube::Error),
+    /// The Kubernetes API did not answer in time, told with the option that bounds it.
+    #[error("{0}")]
+    Timeout(String),
+}
+
 /// Where events go.
 pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// The kinds the cluster serves, each with the path of its collection in every namespace
 /// (its group's preferred version, or another that has it); absent ones with `None`.
-pub async fn discover(api: &Api) -> Result<Vec<(Watched, Option<String>)>, String> {
-    let cannot = |e: kube_api::Error| format!("cannot discover the Flux APIs: {e}");
+pub async fn discover(api: &Api) -> Result<Vec<(Watched, Option<String>)>, StatusError> {
+    let cannot = StatusError::Discovery;
     let groups = api.get("/apis").await.map_err(cannot)?;
     let mut found = Vec::new();
     let mut served: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
@@ -101,7 +119,7 @@ fn listed(watched: Watched, items: &[Value]) -> Vec<Event> {
 }
 
 /// Lists every watched kind once: a store as the cluster is now.
-pub async fn list_once(api: &Api) -> Result<Store, String> {
+pub async fn list_once(api: &Api) -> Result<Store, StatusError> {
     let mut store = Store::default();
     for (watched, path) in discover(api).await? {
         let Some(path) = path else {
@@ -110,7 +128,7 @@ pub async fn list_once(api: &Api) -> Result<Store, String> {
             }
             continue;
         };
-        let list = api.list(&path).await.map_err(|e| format!("cannot list: {e}"))?;
+        let list = api.list(&path).await.map_err(StatusError::List)?;
         for event in listed(watched, &list.items) {
             store.apply(event);
         }
@@ -129,7 +147,7 @@ pub async fn watch(api: Api, sink: Sink) {
                 tracing::warn!(error = %why, "cannot discover the Flux APIs; trying again");
                 for (watched, _, _) in WATCHED {
                     if let Watched::Graph(kind) = watched {
-                        sink(Event::Down { kind, why: why.clone(), since: SystemTime::now() });
+                        sink(Event::Down { kind, why: why.to_string(), since: SystemTime::now() });
                     }
                 }
                 tokio::time::sleep(backoff.next_wait()).await;
@@ -245,13 +263,13 @@ fn change(watched: Watched, event: &Value, path: &str) -> Result<(Vec<Event>, Op
 
 /// A client for `--context NAME` of the kubeconfig, or the default one (in a pod, its
 /// service account; else the kubeconfig's current context).
-pub async fn client(context: Option<&str>) -> Result<kube::Client, String> {
+pub async fn client(context: Option<&str>) -> Result<kube::Client, StatusError> {
     let config = match context {
         Some(name) => {
             let options = kube::config::KubeConfigOptions { context: Some(name.to_string()), ..Default::default() };
-            kube::Config::from_kubeconfig(&options).await.map_err(|e| format!("cannot use the kubeconfig context {name}: {e}"))?
+            kube::Config::from_kubeconfig(&options).await.map_err(|source| StatusError::Context { context: name.to_string(), source })?
         }
-        None => kube::Config::infer().await.map_err(|e| format!("cannot find a Kubernetes cluster (no kubeconfig, not in a pod): {e}"))?,
+        None => kube::Config::infer().await.map_err(StatusError::NoCluster)?,
     };
-    kube::Client::try_from(config).map_err(|e| format!("cannot reach the Kubernetes API: {e}"))
+    kube::Client::try_from(config).map_err(StatusError::Client)
 }

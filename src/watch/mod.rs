@@ -24,6 +24,7 @@ use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use crate::diagnostic::{Code, Severity};
+use crate::load::ReadOptions;
 use crate::snapshot::{Sink, Snapshot};
 
 /// How long a burst of changes must be quiet before the repository is read again.
@@ -37,8 +38,9 @@ pub struct Watching {
 }
 
 /// Loads the first snapshot, then rebuilds it on every relevant change, in a thread of its
-/// own. `root` is kept as given: when it is a link, it is resolved again on every change.
-pub fn spawn(root: PathBuf, entry: Option<String>, sink: impl Sink) -> notify::Result<Watching> {
+/// own, each read within `options`. `root` is kept as given: when it is a link, it is
+/// resolved again on every change.
+pub fn spawn(root: PathBuf, entry: Option<String>, options: ReadOptions, sink: impl Sink) -> notify::Result<Watching> {
     let (tx, rx) = mpsc::channel::<DebounceEventResult>();
     let debouncer = Arc::new(Mutex::new(new_debouncer(DEBOUNCE, None, move |result| {
         let _ = tx.send(result);
@@ -66,7 +68,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, sink: impl Sink) -> notify::R
         .name("fluxgraph-watch".into())
         .stack_size(crate::snapshot::THREAD_STACK)
         .spawn(move || {
-            rebuild(&root, entry.as_deref(), &sink, &BTreeSet::new(), false);
+            rebuild(&root, entry.as_deref(), &options, &sink, &BTreeSet::new(), false);
             // True while the root is gone: its watch is dropped and the parent's waits for it.
             let mut gone = false;
             while let Ok(first) = rx.recv() {
@@ -108,7 +110,7 @@ pub fn spawn(root: PathBuf, entry: Option<String>, sink: impl Sink) -> notify::R
                 }
                 let changed: BTreeSet<String> = batch.into_iter().flat_map(|b| relevant(&target, b)).collect();
                 if moved || !changed.is_empty() {
-                    rebuild(&root, entry.as_deref(), &sink, &changed, !moved);
+                    rebuild(&root, entry.as_deref(), &options, &sink, &changed, !moved);
                 }
             }
         })
@@ -142,10 +144,10 @@ fn is_link(path: &Path) -> bool {
 /// Reads the repository again and swaps the snapshot in; says which changed file broke.
 /// With `reuse`, files outside `changed` are taken from the current snapshot unparsed; a
 /// lost track of events (the empty path) reads everything.
-fn rebuild(root: &Path, entry: Option<&str>, sink: &impl Sink, changed: &BTreeSet<String>, reuse: bool) {
+fn rebuild(root: &Path, entry: Option<&str>, options: &ReadOptions, sink: &impl Sink, changed: &BTreeSet<String>, reuse: bool) {
     let started = std::time::Instant::now();
     let shown = sink.shown().filter(|_| reuse && !changed.contains(""));
-    match Snapshot::read_again(root, entry, shown.as_deref(), changed) {
+    match Snapshot::read_again(root, entry, options, shown.as_deref(), changed) {
         Ok(snapshot) => {
             let broken: Vec<String> = snapshot
                 .all_diagnostics()
@@ -164,7 +166,7 @@ fn rebuild(root: &Path, entry: Option<&str>, sink: &impl Sink, changed: &BTreeSe
             let message = (!broken.is_empty()).then(|| broken.join("; "));
             sink.publish(snapshot, None, message);
         }
-        Err(why) => sink.fail(why),
+        Err(why) => sink.fail(why.to_string()),
     }
 }
 

@@ -199,7 +199,7 @@ async fn an_sdk_client_over_stdio_asks_every_tool_and_follows_the_files() {
 /// A served app on a loopback socket, following `repo`'s files and `fake`'s status.
 async fn served(repo: &Repo, fake: &FakeApi) -> (AppState, std::net::SocketAddr, fluxgraph::watch::Watching) {
     let state = AppState::new(Options { public_url: Some(PUBLIC.into()), ..Options::default() });
-    let watching = fluxgraph::watch::spawn(repo.root.clone(), None, state.clone()).unwrap();
+    let watching = fluxgraph::watch::spawn(repo.root.clone(), None, fluxgraph::load::ReadOptions::default(), state.clone()).unwrap();
     state.enable_status();
     let sink = state.clone();
     tokio::spawn(fluxgraph::status_watch::watch(fake.api(fluxgraph::kube_api::Limits::default()), std::sync::Arc::new(move |event| sink.status_event(event))));

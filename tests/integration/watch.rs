@@ -40,7 +40,7 @@ fn git_sync_symlink_swap_is_followed() {
     std::os::unix::fs::symlink(worktrees.join("aaaa"), repo.path().join("current")).unwrap();
 
     let state = AppState::new(Options::default());
-    let _watching = fluxgraph::watch::spawn(repo.path().join("current"), None, state.clone()).unwrap();
+    let _watching = fluxgraph::watch::spawn(repo.path().join("current"), None, fluxgraph::load::ReadOptions::default(), state.clone()).unwrap();
     until(&state, "the first worktree", |s| shows(s, "first"));
 
     // git-sync: a new worktree, a new link beside the old, renamed over it; the old removed.
@@ -80,7 +80,7 @@ fn root_deleted_and_created_again_is_followed() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let state = AppState::new(Options::default());
-    let _watching = fluxgraph::watch::spawn(root.clone(), None, state.clone()).unwrap();
+    let _watching = fluxgraph::watch::spawn(root.clone(), None, fluxgraph::load::ReadOptions::default(), state.clone()).unwrap();
     until(&state, "the first snapshot", |s| shows(s, "apps"));
     assert_eq!(fetch(&runtime, &state, "/readyz").0, 200);
 

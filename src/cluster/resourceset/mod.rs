@@ -201,14 +201,23 @@ fn input_sets(object: &FluxObject, providers: &Providers, last_round: bool, diag
     Some(Ok(Inputs { sets, unknown, permute: strategy == "Permute" }))
 }
 
+/// Why the inputs cannot be permuted: flux-operator applies nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PermuteError {
+    #[error("the inputs make more than {MAX_PERMUTATIONS} permutations")]
+    TooMany,
+    #[error("the normalised name of provider {0:?} is empty")]
+    EmptyName(String),
+}
+
 /// The Cartesian product of the sources' input sets, each set under its source's
 /// normalised name, with an `id` naming the combination (flux-operator's Permuter). A
 /// source without inputs is left out.
-fn permute(sources: &[Source]) -> Result<Vec<Value>, String> {
+fn permute(sources: &[Source]) -> Result<Vec<Value>, PermuteError> {
     let sources: Vec<&Source> = sources.iter().filter(|s| !s.sets.is_empty()).collect();
     let count = sources.iter().try_fold(1usize, |n, s| n.checked_mul(s.sets.len()).filter(|n| *n <= MAX_PERMUTATIONS));
     if count.is_none() {
-        return Err(format!("the inputs make more than {MAX_PERMUTATIONS} permutations"));
+        return Err(PermuteError::TooMany);
     }
     let mut out = Vec::new();
     if sources.is_empty() {
@@ -216,7 +225,7 @@ fn permute(sources: &[Source]) -> Result<Vec<Value>, String> {
     }
     let names: Vec<String> = sources.iter().map(|s| normalized_name(&s.name)).collect();
     if let Some(i) = names.iter().position(String::is_empty) {
-        return Err(format!("the normalised name of provider {:?} is empty", sources[i].name));
+        return Err(PermuteError::EmptyName(sources[i].name.clone()));
     }
     let mut picks = vec![0usize; sources.len()];
     loop {

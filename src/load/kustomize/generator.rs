@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::{Built, Builder, Generated, Resource};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::sealed::Sealed;
-use crate::load::{Input, Node, Value};
+use crate::load::{Input, LoadError, Node, Value};
 use crate::load::Manifest;
 
 /// What a generator does with an object of the same name built before.
@@ -94,7 +94,7 @@ impl Builder<'_> {
                 let data = self.generator_data(dir, generator, secret, from);
                 let resource = make(generator, from, &name, secret, &options, data);
                 if let Err(message) = absorb(&mut built.resources, resource, behavior) {
-                    self.error(Code::InvalidObject, from, generator.line, message);
+                    self.error(Code::InvalidObject, from, generator.line, message.to_string());
                 }
             }
         }
@@ -263,7 +263,7 @@ fn make(generator: &Node, from: &str, name: &str, secret: bool, options: &Option
 
 /// Adds a generated object to what is built: new, or merged into (or replacing) the object of
 /// the same id (kustomize's `appendReplaceOrMerge`).
-fn absorb(resources: &mut Vec<Resource>, mut new: Resource, behavior: Behavior) -> Result<(), String> {
+fn absorb(resources: &mut Vec<Resource>, mut new: Resource, behavior: Behavior) -> Result<(), LoadError> {
     let id = new.id();
     let matches: Vec<usize> = resources.iter().enumerate().filter(|(_, r)| r.has_id(&id)).map(|(i, _)| i).collect();
     let shown = format!("{}/{}", id.kind, id.name);
@@ -272,8 +272,8 @@ fn absorb(resources: &mut Vec<Resource>, mut new: Resource, behavior: Behavior) 
             resources.push(new);
             Ok(())
         }
-        ([], _) => Err(format!("{shown} does not exist; kustomize cannot merge or replace it, and fails the build")),
-        ([_], Behavior::Create) => Err(format!("{shown} exists already; a generator for it needs behavior: merge or replace")),
+        ([], _) => Err(LoadError::Kustomize(format!("{shown} does not exist; kustomize cannot merge or replace it, and fails the build"))),
+        ([_], Behavior::Create) => Err(LoadError::Kustomize(format!("{shown} exists already; a generator for it needs behavior: merge or replace"))),
         ([i], behavior) => {
             let old = &resources[*i];
             let old_generated = old.trace.generated.clone().unwrap_or_default();
@@ -324,7 +324,7 @@ fn absorb(resources: &mut Vec<Resource>, mut new: Resource, behavior: Behavior) 
             resources[*i] = new;
             Ok(())
         }
-        _ => Err(format!("several objects could take the merge of {shown}; kustomize fails the build")),
+        _ => Err(LoadError::Kustomize(format!("several objects could take the merge of {shown}; kustomize fails the build"))),
     }
 }
 

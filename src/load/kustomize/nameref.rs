@@ -13,7 +13,7 @@
 use super::fieldspec::{Config, FieldSpec, Leaf, NameReference};
 use super::{ResId, Resource};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::load::{Node, Value};
+use crate::load::{LoadError, Node, Value};
 
 /// What a referrer may learn of an object it could refer to.
 struct Candidate {
@@ -54,7 +54,7 @@ pub(super) fn fix(resources: &mut [Resource], extra: Option<&Config>, diagnostic
                     }
                 });
                 if let Some(message) = error {
-                    diagnostics.push(Diagnostic::error(Code::InvalidObject, &*r.file, r.line, message));
+                    diagnostics.push(Diagnostic::error(Code::InvalidObject, &*r.file, r.line, message.to_string()));
                 }
             }
         }
@@ -88,7 +88,7 @@ fn update(
     referrer: &Candidate,
     visible: &[&Candidate],
     manifest: &Node,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     match &mut node.value {
         Value::Seq(items) => {
             for item in items {
@@ -117,9 +117,9 @@ fn update_map(
     referrer: &Candidate,
     visible: &[&Candidate],
     manifest: &Node,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let Some(old) = node.get("name").and_then(Node::scalar_text) else {
-        return Err(format!("{}: no name field where kustomize's nameReference looks", spec.path.join("/")));
+        return Err(LoadError::Kustomize(format!("{}: no name field where kustomize's nameReference looks", spec.path.join("/"))));
     };
     // kustomize groups the candidates by effective namespace (none is `default`; a
     // cluster-scoped object is in none), first as they were, then as they are.
@@ -150,7 +150,7 @@ fn select<'c>(
     referrer: &Candidate,
     manifest: &Node,
     with_namespace: bool,
-) -> Result<Option<&'c Candidate>, String> {
+) -> Result<Option<&'c Candidate>, LoadError> {
     let role_ref = spec.path.last().map(String::as_str) == Some("name") && spec.path.iter().rev().nth(1).map(String::as_str) == Some("roleRef");
     let role_ref_type = role_ref.then(|| {
         let r = manifest.get("roleRef");
@@ -174,7 +174,7 @@ fn select<'c>(
                 Ok(Some(first))
             } else {
                 let names: Vec<String> = found.iter().map(|c| format!("{}/{}", c.current.kind, c.current.name)).collect();
-                Err(format!("{old} could name any of {}: kustomize fails the build", names.join(", ")))
+                Err(LoadError::Kustomize(format!("{old} could name any of {}: kustomize fails the build", names.join(", "))))
             }
         }
     }

@@ -13,7 +13,7 @@
 use super::{Builder, ResId, Resource, origin};
 use crate::diagnostic::Code;
 use crate::load::patch::{Origin, selector_matches};
-use crate::load::{Node, Value};
+use crate::load::{LoadError, Node, Value};
 
 /// One replacement, with where it is written.
 pub(super) struct Replacement {
@@ -131,7 +131,7 @@ impl Replacement {
     /// Copies the source's value into every target; why the build fails, when it does. With
     /// `remote` resources left out, a source that is not here may be one of theirs: nothing is
     /// copied, and nothing fails.
-    pub(super) fn apply(&self, resources: &mut [Resource], remote: bool) -> Result<(), String> {
+    pub(super) fn apply(&self, resources: &mut [Resource], remote: bool) -> Result<(), LoadError> {
         let value = match self.value(resources) {
             Err(_) if remote && !resources.iter().any(|r| self.source.selects_any_id(r)) => return Ok(()),
             value => value?,
@@ -150,7 +150,7 @@ impl Replacement {
                 for path in &paths {
                     let parts = split_path(path);
                     if target.options.create && parts.iter().any(|p| p == "*") {
-                        return Err(format!("{}: create cannot reach several fields (a * in {path})", self.origin.file));
+                        return Err(LoadError::Kustomize(format!("{}: create cannot reach several fields (a * in {path})", self.origin.file)));
                     }
                     set(&mut manifest, &parts, &value, &target.options)?;
                 }
@@ -163,24 +163,24 @@ impl Replacement {
     }
 
     /// The source's value.
-    fn value(&self, resources: &[Resource]) -> Result<Node, String> {
+    fn value(&self, resources: &[Resource]) -> Result<Node, LoadError> {
         let mut matches = resources.iter().filter(|r| self.source.selects_any_id(r));
         let source = match (matches.next(), matches.next()) {
             (Some(one), None) => one,
-            (None, _) => return Err(format!("no object matches the source of a replacement in {}: kustomize fails the build", self.origin.file)),
-            (Some(_), Some(_)) => return Err(format!("several objects match the source of a replacement in {}: kustomize fails the build", self.origin.file)),
+            (None, _) => return Err(LoadError::Kustomize(format!("no object matches the source of a replacement in {}: kustomize fails the build", self.origin.file))),
+            (Some(_), Some(_)) => return Err(LoadError::Kustomize(format!("several objects match the source of a replacement in {}: kustomize fails the build", self.origin.file))),
         };
         let found = lookup(&source.manifest, &split_path(&self.field_path));
         let Some(node) = found.filter(|n| !is_nothing(n)) else {
-            return Err(format!("fieldPath {} is missing in the source of a replacement in {}: kustomize fails the build", self.field_path, self.origin.file));
+            return Err(LoadError::Kustomize(format!("fieldPath {} is missing in the source of a replacement in {}: kustomize fails the build", self.field_path, self.origin.file)));
         };
         let options = &self.source_options;
         if options.delimiter.is_empty() {
             return Ok(node.clone());
         }
-        let text = node.scalar_text().ok_or("a delimiter can only split a scalar")?;
+        let text = node.scalar_text().ok_or_else(|| LoadError::Kustomize("a delimiter can only split a scalar".into()))?;
         let parts: Vec<&str> = text.split(options.delimiter.as_str()).collect();
-        let part = usize::try_from(options.index).ok().and_then(|i| parts.get(i)).ok_or_else(|| format!("options.index {} is out of bounds for {text}", options.index))?;
+        let part = usize::try_from(options.index).ok().and_then(|i| parts.get(i)).ok_or_else(|| LoadError::Kustomize(format!("options.index {} is out of bounds for {text}", options.index)))?;
         let mut refined = node.clone();
         refined.value = Value::Str(part.to_string());
         Ok(refined)
@@ -251,7 +251,7 @@ fn is_nothing(node: &Node) -> bool {
     }
 }
 
-fn set(node: &mut Node, path: &[String], value: &Node, options: &Options) -> Result<(), String> {
+fn set(node: &mut Node, path: &[String], value: &Node, options: &Options) -> Result<(), LoadError> {
     let Some((first, rest)) = path.split_first() else {
         return set_value(node, value, options);
     };
@@ -303,10 +303,10 @@ fn set(node: &mut Node, path: &[String], value: &Node, options: &Options) -> Res
 
 /// The value lands: a scalar target keeps its type and takes the text; anything else is
 /// replaced by the value.
-fn set_value(target: &mut Node, value: &Node, options: &Options) -> Result<(), String> {
+fn set_value(target: &mut Node, value: &Node, options: &Options) -> Result<(), LoadError> {
     let mut text = value.scalar_text();
     if !options.delimiter.is_empty() {
-        let current = target.scalar_text().ok_or("a delimiter can only be used on a scalar target")?;
+        let current = target.scalar_text().ok_or_else(|| LoadError::Kustomize("a delimiter can only be used on a scalar target".into()))?;
         let mut parts: Vec<String> = current.split(options.delimiter.as_str()).map(str::to_string).collect();
         let new = text.clone().unwrap_or_default();
         if options.index < 0 {

@@ -170,7 +170,7 @@ impl Builder<'_> {
         }
         for replacement in &replacements {
             if let Err(message) = replacement.apply(resources, remote) {
-                self.build.diagnostics.push(Diagnostic::error(Code::InvalidObject, &*replacement.origin.file, replacement.origin.line, message));
+                self.build.diagnostics.push(Diagnostic::error(Code::InvalidObject, &*replacement.origin.file, replacement.origin.line, message.to_string()));
             }
         }
         for (transformer, origin) in &configured {
@@ -240,21 +240,21 @@ impl Builder<'_> {
                 let body = config.get("patch").or_else(|| config.get("jsonOp")).and_then(Node::as_str).unwrap_or_default();
                 match Patch::parse_at(body, target, origin.clone()) {
                     Ok(patch) => self.apply_patch(&patch.allowing(config.get("options")), resources, remote),
-                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
+                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e.to_string()),
                 }
             }
             ("builtin", "PatchStrategicMergeTransformer") => {
                 let body = config.get("patches").and_then(Node::as_str).unwrap_or_default();
                 match Patch::parse_all(body, None, origin.clone()) {
                     Ok(patches) => patches.iter().for_each(|p| self.apply_patch(p, resources, remote)),
-                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e),
+                    Err(e) => self.error(Code::InvalidYaml, &origin.file, origin.line, e.to_string()),
                 }
             }
             ("builtin", "ReplacementTransformer") => {
                 for entry in config.get("replacements").map(Node::as_seq).unwrap_or_default() {
                     let replacement = super::replacement::Replacement::read(entry, origin.clone());
                     if let Err(message) = replacement.apply(resources, remote) {
-                        self.error(Code::InvalidObject, &origin.file, origin.line, message);
+                        self.error(Code::InvalidObject, &origin.file, origin.line, message.to_string());
                     }
                 }
             }
@@ -285,7 +285,7 @@ impl Builder<'_> {
             };
             match Patch::parse_at(&text, target, origin(from, entry.line)) {
                 Ok(p) => out.push(p.allowing(entry.get("options"))),
-                Err(message) => self.error(Code::InvalidYaml, from, entry.line, message),
+                Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
             }
         }
         out
@@ -308,7 +308,7 @@ impl Builder<'_> {
             };
             match Patch::parse_all(&text, None, origin(from, entry.line)) {
                 Ok(p) => out.extend(p),
-                Err(message) => self.error(Code::InvalidYaml, from, entry.line, message),
+                Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
             }
         }
         out

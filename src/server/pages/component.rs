@@ -79,7 +79,7 @@ pub fn component(page: &Page<'_>, path: &str) -> askama::Result<Option<Body>> {
     let state = ViewState { edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]), ..page.view_state.clone() };
     let drawing = views::drawing(view, &ids, &state, page.base(), &page.cluster_query(), &|id, node| {
         if !members.contains(id) {
-            node.classes.push("dim");
+            node.flags.insert(svg::NodeFlag::Dim);
         }
     });
     let rows = stages

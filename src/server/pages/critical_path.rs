@@ -11,7 +11,7 @@ use crate::analysis::critical_path::REQUEUE_DEPENDENCY;
 use crate::analysis::prerequisites::Wait;
 use crate::graph::EdgeKind;
 use crate::model::{Duration, Kind, ObjectId};
-use crate::render::svg;
+use crate::render::svg::{self, EdgeFlag, NodeFlag};
 use crate::server::views::{self, ViewState};
 
 pub struct TimedRow {
@@ -64,21 +64,17 @@ fn path_drawing(page: &Page<'_>, path: &[ObjectId], near: bool) -> String {
     }
     let state = ViewState { edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]), helm_releases: true, sources: true, fold: false, ..page.view_state.clone() };
     let mut drawing = views::drawing(view, &ids, &state, page.base(), &page.cluster_query(), &|id, node| {
-        node.classes.retain(|c| *c != "critical");
-        if members.contains(id) {
-            node.classes.push("critical");
-        } else {
-            node.classes.push("dim");
-        }
+        node.flags.remove(NodeFlag::Critical);
+        node.flags.insert(if members.contains(id) { NodeFlag::Critical } else { NodeFlag::Dim });
     });
-    let steps: BTreeSet<(String, String)> = path.windows(2).flat_map(|w| [(w[0].to_string(), w[1].to_string()), (w[1].to_string(), w[0].to_string())]).collect();
+    let steps: BTreeSet<(&ObjectId, &ObjectId)> = path.windows(2).flat_map(|w| [(&w[0], &w[1]), (&w[1], &w[0])]).collect();
     for e in &mut drawing.edges {
-        e.classes.retain(|c| *c != "critical");
-        let pair = (drawing.nodes[e.from].id.clone(), drawing.nodes[e.to].id.clone());
-        if steps.contains(&pair) {
-            e.classes.push("critical");
+        e.flags.remove(EdgeFlag::Critical);
+        let pair = drawing.nodes[e.from].id.object().zip(drawing.nodes[e.to].id.object());
+        if pair.is_some_and(|pair| steps.contains(&pair)) {
+            e.flags.insert(EdgeFlag::Critical);
         } else if near {
-            e.classes.push("dim");
+            e.flags.insert(EdgeFlag::Dim);
         }
     }
     svg::render(&drawing)

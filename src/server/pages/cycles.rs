@@ -38,10 +38,9 @@ pub fn cycles(page: &Page<'_>) -> askama::Result<Body> {
             let ids: BTreeSet<ObjectId> = c.members.iter().cloned().collect();
             let state = ViewState { edges: BTreeSet::from([EdgeKind::DependsOn, EdgeKind::Applies]), helm_releases: true, ..page.view_state.clone() };
             let mut drawing = views::drawing(view, &ids, &state, page.base(), &page.cluster_query(), &|_, _| {});
-            let (from, to) = (c.cut.0.to_string(), c.cut.1.to_string());
             for e in &mut drawing.edges {
-                if drawing.nodes[e.from].id == from && drawing.nodes[e.to].id == to {
-                    e.classes.push("cut");
+                if drawing.nodes[e.from].id.object() == Some(&c.cut.0) && drawing.nodes[e.to].id.object() == Some(&c.cut.1) {
+                    e.flags.insert(svg::EdgeFlag::Cut);
                 }
             }
             let advice = views::cycle_advice(view, c);

@@ -16,7 +16,7 @@ use crate::diff::{self, Edge, Report, Status};
 use crate::diff::render::{diagnostic_line, path_line, seconds, side, signed_seconds, version_line};
 use crate::graph;
 use crate::model::ObjectId;
-use crate::render::svg;
+use crate::render::svg::{self, EdgeFlag, NodeFlag};
 use crate::server::views;
 use crate::server::AppState;
 use crate::snapshot::{ClusterView, Snapshot};
@@ -95,7 +95,7 @@ pub fn diff(page: &Page<'_>) -> askama::Result<(StatusCode, Body)> {
     let report = served_report(page.state, page.current.snapshot.clone(), base, head, &name);
     let (report, sides) = match report {
         Ok(r) => r,
-        Err(e) => return problem(StatusCode::NOT_FOUND, e),
+        Err(e) => return problem(StatusCode::NOT_FOUND, e.to_string()),
     };
     let Some(c) = report.clusters.first() else { return problem(StatusCode::NOT_FOUND, format!("no cluster {name:?}")) };
     let name = &name;
@@ -130,7 +130,7 @@ pub fn diff(page: &Page<'_>) -> askama::Result<(StatusCode, Body)> {
 /// What a change does to the served snapshot's cluster `cluster`: `head` a revision, or the
 /// served work tree; `base` a revision, or the merge base with the default branch. Reads
 /// the revisions from git (the diff page and the MCP `diff` tool); messages name no server path.
-pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>, head: Option<&str>, cluster: &str) -> Result<(Report, diff::sides::Sides), String> {
+pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>, head: Option<&str>, cluster: &str) -> Result<(Report, diff::sides::Sides), crate::server::Problem> {
     let root = served.repository.root.clone();
     let hidden = &state.options().hidden_paths;
     let hide = |text: String| crate::server::state::hide_in(&text, hidden.iter().chain([&root]));
@@ -138,15 +138,15 @@ pub fn served_report(state: &AppState, served: Arc<Snapshot>, base: Option<&str>
         // Without a base: the default branch, whatever the work tree holds.
         let base = match base {
             Some(b) => b.to_string(),
-            None => crate::load::git::Revisions::open(&root)?.merge_base_with_default(None)?.commit,
+            None => crate::load::git::Revisions::open(&root, state.options().read)?.merge_base_with_default(None)?.commit,
         };
         let entry = state.options().entry.clone();
-        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), || Ok(served))?;
+        let mut sides = diff::sides::read(&root, Some(&base), head, entry.as_deref(), state.options().read, || Ok(served))?;
         crate::server::state::hide_paths(&mut sides.base, hidden);
         let report = diff::compare(&sides.base, &sides.head, (sides.base_side.clone(), sides.head_side.clone()), Some(cluster))?;
-        Ok::<_, String>((report, sides))
+        Ok::<_, crate::Error>((report, sides))
     })()
-    .map_err(hide)
+    .map_err(|e| crate::server::Problem::Compare(hide(e.to_string())))
 }
 
 fn rows(page: &Page<'_>, report: &Report) -> Vec<Row> {
@@ -237,43 +237,43 @@ fn marked(page: &Page<'_>, view: &ClusterView, c: &diff::ClusterDiff) -> svg::Dr
         state.helm_releases = true;
         state.sources = kinds.contains(&true);
     }
-    let mut marks: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut marks: BTreeMap<String, NodeFlag> = BTreeMap::new();
     for ch in &c.objects.changed {
-        marks.insert(ch.id.to_string(), "changed");
+        marks.insert(ch.id.to_string(), NodeFlag::Changed);
     }
     // What the cluster receives differently: the Kustomization whose build changed, and each
     // Flux object it applies whose manifest changed (a chart bumped, values edited).
     for b in &c.builds {
-        marks.insert(b.kustomization.to_string(), "changed");
+        marks.insert(b.kustomization.to_string(), NodeFlag::Changed);
         for o in &b.changed {
-            marks.insert(o.id.clone(), "changed");
+            marks.insert(o.id.clone(), NodeFlag::Changed);
         }
     }
     for m in &c.objects.moved {
-        marks.insert(m.id.to_string(), "changed");
+        marks.insert(m.id.to_string(), NodeFlag::Changed);
     }
     for a in &c.objects.added {
-        marks.insert(a.id.to_string(), "added");
+        marks.insert(a.id.to_string(), NodeFlag::Added);
     }
     for r in &c.objects.removed {
-        marks.insert(r.id.to_string(), "removed");
+        marks.insert(r.id.to_string(), NodeFlag::Removed);
     }
     let edge_key = |e: &Edge| (e.from.to_string(), e.to.to_string(), e.kind.as_str());
     let added: BTreeSet<_> = c.edges.added.iter().map(edge_key).collect();
     let removed: BTreeSet<_> = c.edges.removed.iter().map(edge_key).collect();
     let mut drawing = views::overview(view, &state, page.base(), &page.cluster_query());
     for node in &mut drawing.nodes {
-        if let Some(mark) = marks.get(&node.id) {
-            node.classes.push(mark);
+        if let Some(&mark) = marks.get(&node.id.to_string()) {
+            node.flags.insert(mark);
         }
     }
-    let ids: Vec<String> = drawing.nodes.iter().map(|n| n.id.clone()).collect();
+    let ids: Vec<String> = drawing.nodes.iter().map(|n| n.id.to_string()).collect();
     for edge in &mut drawing.edges {
-        let key = (ids[edge.from].clone(), ids[edge.to].clone(), edge.kind);
+        let key = (ids[edge.from].clone(), ids[edge.to].clone(), edge.kind.as_str());
         if added.contains(&key) {
-            edge.classes.push("added");
+            edge.flags.insert(EdgeFlag::Added);
         } else if removed.contains(&key) {
-            edge.classes.push("removed");
+            edge.flags.insert(EdgeFlag::Removed);
         }
     }
     drawing

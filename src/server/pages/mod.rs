@@ -326,16 +326,6 @@ pub struct ChainStep {
     pub current: bool,
 }
 
-/// The badges the legend explains: label, class (as `svg::Badge` draws them), meaning.
-pub const LEGEND_MARKS: [(&str, &str, &str); 6] = [
-    ("wait", "mark-wait", "Ready once what it applies is healthy"),
-    ("suspended", "mark-suspended", "Flux leaves it alone"),
-    ("external", "mark-external", "defined outside this repository"),
-    ("cycle", "mark-cycle", "on a dependency cycle"),
-    ("blocked", "mark-blocked", "waits behind a cycle"),
-    ("1 error", "mark-error", "diagnostics (warnings in amber)"),
-];
-
 fn level_text(level: Option<u32>) -> String {
     level.map_or("cycle".into(), |l| format!("level {l}"))
 }

@@ -111,7 +111,7 @@ pub fn object(page: &Page<'_>, id: &ObjectId) -> askama::Result<Body> {
     let ids = views::neighbourhood(view, id, page.view_state.depth, &page.view_state);
     let drawing = views::drawing(view, &ids, &page.view_state, page.base(), &page.cluster_query(), &|other, node| {
         if other == id {
-            node.classes.push("focus");
+            node.flags.insert(svg::NodeFlag::Focus);
         }
     });
     let depth_toggles = ["1", "2", "3", "all"]
