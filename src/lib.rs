@@ -7,7 +7,7 @@
 //! typed edges) → [`analysis`] (levels, critical path, cycles, diagnostics) → [`render`]
 //! (JSON, DOT, Mermaid, text, SVG through [`layout`]). [`snapshot`] runs it; [`diff`] compares
 //! two snapshots (two git revisions, read by [`load::git`]); [`server`]
-//! serves it and [`watch`] rebuilds it when files change; [`mcp`] answers the Model Context
+//! serves it and [`watch`] rebuilds it when files change; [`server::mcp`] answers the Model Context
 //! Protocol from it; [`status`] is the cluster's live status over it, fed by
 //! [`status_watch`] through [`kube_api`]'s bounded reads; [`cli`] is the command line.
 //!
@@ -33,7 +33,6 @@ pub mod graph;
 pub mod kube_api;
 pub mod layout;
 pub mod load;
-pub mod mcp;
 pub mod model;
 pub mod render;
 pub mod server;
@@ -65,7 +64,7 @@ pub enum Error {
     #[error(transparent)]
     Status(#[from] status_watch::StatusError),
     #[error(transparent)]
-    Mcp(#[from] mcp::McpError),
+    Mcp(#[from] server::mcp::McpError),
     #[error(transparent)]
     Cli(#[from] cli::CliError),
 }

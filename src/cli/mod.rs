@@ -540,7 +540,7 @@ fn mcp(args: McpArgs) -> crate::Result<u8> {
             let client = crate::status_watch::client(args.context.as_deref()).await?;
             watch_status(crate::kube_api::Api::new(client, args.api.limits()), &state);
         }
-        crate::mcp::serve_stdio(state).await.map_err(crate::Error::from)
+        crate::server::mcp::serve_stdio(state).await.map_err(crate::Error::from)
     })?;
     // The watcher's thread and the status watch are not waited for.
     runtime.shutdown_background();

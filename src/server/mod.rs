@@ -26,7 +26,7 @@ pub mod groups;
 pub mod guard;
 mod listen;
 pub mod live;
-mod mcp;
+pub mod mcp;
 pub mod pages;
 pub mod request;
 pub mod state;
@@ -79,7 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/events", get(events::stream))
-        .route("/mcp", axum::routing::any(mcp::endpoint))
+        .route("/mcp", axum::routing::any(mcp::http::endpoint))
         .route("/assets/{*file}", get(assets::asset))
         .fallback(fallback)
         .with_state(state.clone());

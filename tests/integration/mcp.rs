@@ -232,7 +232,7 @@ async fn a_client_of_the_newest_protocol_listens_for_new_snapshots() {
     let (server_side, client_side) = tokio::io::duplex(1 << 20);
     let served = state.clone();
     tokio::spawn(async move {
-        let running = fluxgraph::mcp::Fluxgraph::new(served).serve(server_side).await.unwrap();
+        let running = fluxgraph::server::mcp::Fluxgraph::new(served).serve(server_side).await.unwrap();
         let _ = running.waiting().await;
     });
     let lifecycle = rmcp::ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };

@@ -481,8 +481,8 @@ async fn every_route_and_the_search_box_answer_about_the_cluster_shown() {
     assert_eq!(ids("/api/search?q=monitor&cluster=zulu").await, [format!("{monitoring}?cluster=zulu")]);
     assert!(ids("/api/search?q=monitor&cluster=alpha").await.is_empty(), "alpha has no monitoring");
     // The MCP tools choose alike.
-    let ctx = fluxgraph::mcp::answers::Ctx { state: &state, current: &current };
-    let object = fluxgraph::mcp::answers::object(&ctx, &fluxgraph::mcp::args::Object { id: "monitoring".into(), cluster: None }).unwrap();
+    let ctx = fluxgraph::server::mcp::answers::Ctx { state: &state, current: &current };
+    let object = fluxgraph::server::mcp::answers::object(&ctx, &fluxgraph::server::mcp::args::Object { id: "monitoring".into(), cluster: None }).unwrap();
     assert_eq!(object.structured["cluster"], "zulu");
     // A URL that names a cluster is about that one, and the search box says so.
     let alpha = get(&state, "/?cluster=alpha").await.body;

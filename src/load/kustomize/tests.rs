@@ -15,8 +15,8 @@ fn names(build: &Build) -> Vec<String> {
         .map(|r| {
             format!(
                 "{}/{}",
-                crate::model::metadata_namespace(&r.manifest).unwrap_or_default(),
-                crate::model::metadata_name(&r.manifest).unwrap_or_default()
+                r.manifest.namespace().unwrap_or_default(),
+                r.manifest.name().unwrap_or_default()
             )
         })
         .collect()

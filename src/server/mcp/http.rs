@@ -1,4 +1,4 @@
-//! `/mcp`: the Model Context Protocol over streamable HTTP, answered by [`crate::mcp`] from
+//! `/mcp`: the Model Context Protocol over streamable HTTP, answered by [`super`] from
 //! the snapshot the pages show. rmcp's transport does the protocol; this route keeps it
 //! within the server's limits:
 //!
@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-use super::state::AppState;
+use crate::server::AppState;
 
 /// The header naming a client's session.
 const SESSION: &str = "mcp-session-id";
@@ -55,7 +55,7 @@ pub async fn endpoint(State(state): State<AppState>, request: Request) -> Respon
     let mut config = config;
     config.max_request_body_bytes = limits.max_mcp_body;
     let handlers = state.clone();
-    let service = StreamableHttpService::new(move || Ok(crate::mcp::Fluxgraph::new(handlers.clone())), std::sync::Arc::clone(state.mcp_sessions()), config);
+    let service = StreamableHttpService::new(move || Ok(crate::server::mcp::Fluxgraph::new(handlers.clone())), std::sync::Arc::clone(state.mcp_sessions()), config);
     let Ok(response) = tower::ServiceExt::oneshot(service, Request::from_parts(parts, Full::new(body))).await;
     let closing = state.closing();
     response.map(|body| {

@@ -14,6 +14,7 @@
 pub mod answers;
 pub mod args;
 pub mod tools;
+pub mod http;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
