@@ -45,7 +45,8 @@ pub fn groups(catalog: &Catalog<'_>, facts: &Facts, urls: &BTreeSet<String>, tak
             }
         }
     }
-    let reads_foreign = |d: &super::Doc<'_>| d.source().is_some_and(|s| foreign.contains(&s));
+    // Most repositories name no other repository: then no document's sourceRef is looked at.
+    let reads_foreign = |d: &super::Doc<'_>| !foreign.is_empty() && d.source().is_some_and(|s| foreign.contains(&s));
     let mut applied = Applied::of(catalog, facts, &documents, taken, &BTreeSet::new(), &reads_foreign);
     // A file nothing applies that still writes a source's URL or a path as a ${VARIABLE} is a
     // template: no postBuild ever substitutes it, so applied as written it never works. It is
