@@ -34,7 +34,8 @@ pub fn number(text: &str) -> Option<Number> {
                 "-.inf" | "-.Inf" | "-.INF" => return Some(Number::Float(f64::NEG_INFINITY)),
                 _ => {}
             }
-            let plain = text.replace('_', "");
+            // Most numbers have no `_`: no copy then (every plain scalar of every file comes here).
+            let plain: std::borrow::Cow<'_, str> = if text.contains('_') { text.replace('_', "").into() } else { text.into() };
             if let Some(i) = go_int(&plain) {
                 return Some(Number::Int(i));
             }
