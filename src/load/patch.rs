@@ -21,6 +21,7 @@ use serde_json::Value as J;
 
 use super::kustomize::ResId;
 use super::{LoadError, scalar};
+use super::manifest::Manifest;
 use super::yaml::{Node, Schema, Value, parse_documents_with};
 
 /// Where a patch is written: the kustomization file (or Flux Kustomization) and the line of
@@ -284,12 +285,10 @@ impl Patch {
         match &self.body {
             PatchBody::StrategicMerge { delete: true, .. } => return Ok(None),
             PatchBody::StrategicMerge { fields, renames, .. } => {
-                let api = manifest.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-                let kind = manifest.get("kind").and_then(Node::as_str).unwrap_or("");
-                let schema = KindSchema { built_in: super::kustomize::scope::is_built_in_group(api.rsplit_once('/').map_or("", |(g, _)| g)), service: kind == "Service" };
                 if !fields.is_object() {
                     return Ok(Some(manifest.clone()));
                 }
+                let schema = KindSchema { built_in: super::kustomize::scope::is_built_in_group(manifest.group()), service: manifest.kind() == "Service" };
                 if fields.get("$patch").and_then(J::as_str) == Some("replace") {
                     let mut replaced = without_directives(fields);
                     restore_identity(&mut replaced, &json, *renames);

@@ -23,13 +23,21 @@ use granit_parser::{Event, Parser, ScalarStyle, Tag};
 use super::scalar::{Number, number};
 
 /// One YAML node and the line it starts on (1-based; 0 when not known).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Node {
     pub line: u32,
     pub value: Value,
     /// A null written as nothing at all (`key:`), which kustomize's strategic merge drops
     /// from the object it patches (`~` and `null` it keeps).
     pub empty: bool,
+}
+
+/// Equal by line and value: `empty` is how a null was written, which a trip through JSON (a JSON
+/// 6902 patch) forgets, and a patch that changes nothing must compare equal.
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        self.line == other.line && self.value == other.value
+    }
 }
 
 /// The value of a node. Mapping keys are kept as strings, in document order.
@@ -104,6 +112,17 @@ impl Node {
             Value::Str(s) | Value::Number(s) => Some(s.clone()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
+        }
+    }
+
+    /// Gives this node and every node below it `line`: what is written out of one place (a
+    /// template, a substituted text) is shown at that place.
+    pub fn set_line_everywhere(&mut self, line: u32) {
+        self.line = line;
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_line_everywhere(line)),
+            Value::Map(entries) => entries.iter_mut().for_each(|(_, n)| n.set_line_everywhere(line)),
+            _ => {}
         }
     }
 
@@ -363,6 +382,8 @@ fn go_anchor_names(chunk: &str) -> Option<String> {
 fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<Document>, YamlError> {
     let offset = first_line - 1;
     let mut builder = Builder { schema, ..Builder::default() };
+    // Only a block scalar on the text's last line can end without a line break.
+    let ends_on_text = !chunk.rsplit('\n').next().unwrap_or("").trim().is_empty();
     for event in Parser::new_from_str(chunk) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line() as u32 + offset,
@@ -371,7 +392,7 @@ fn parse_events(chunk: &str, first_line: u32, schema: Schema) -> Result<Option<D
         let line = span.start.line() as u32 + offset;
         let event = match event {
             Event::Scalar(text, style, anchor, tag)
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) && !chunk.rsplit('\n').next().unwrap_or("").trim().is_empty() =>
+                if ends_on_text && matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) =>
             {
                 let end = span.end.byte_offset().unwrap_or(span.end.index());
                 let start = span.start.byte_offset().unwrap_or(span.start.index());

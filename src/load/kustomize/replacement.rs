@@ -72,12 +72,11 @@ impl Selector {
 
     fn selects_id(&self, id: &ResId) -> bool {
         let field = |want: &str, have: &str| want.is_empty() || want == have;
-        let ns = |n: &str| if n.is_empty() { "default" } else { n }.to_string();
         field(&self.group, &id.group)
             && field(&self.version, &id.version)
             && field(&self.kind, &id.kind)
             && field(&self.name, &id.name)
-            && (self.namespace.is_empty() || ns(&self.namespace) == ns(&id.namespace))
+            && (self.namespace.is_empty() || super::or_default(&self.namespace) == super::or_default(&id.namespace))
     }
 
     /// Whether any id `r` has had, or has, is selected.
@@ -336,6 +335,9 @@ impl Builder<'_> {
             match entry.get("path").and_then(Node::scalar_text) {
                 Some(path) => {
                     let Some(file) = self.listed_file(dir, &path, from, entry.line, "replacement file") else { continue };
+                    if !self.manifests {
+                        continue;
+                    }
                     for doc in &file.documents {
                         match doc {
                             Ok(doc) => match &doc.root.value {

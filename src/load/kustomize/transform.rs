@@ -189,6 +189,9 @@ impl Builder<'_> {
                 continue;
             }
             let Some(file) = self.listed_file(dir, value, from, entry.line, "transformer configuration") else { continue };
+            if !self.manifests {
+                continue;
+            }
             for doc in file.documents.iter().flatten() {
                 out.push(((*doc.root).clone(), origin(&file.path, doc.line)));
             }
@@ -283,6 +286,10 @@ impl Builder<'_> {
                     continue;
                 }
             };
+            // A build that only follows files has read the patch file by now: parsing it is waste.
+            if !self.manifests {
+                continue;
+            }
             match Patch::parse_at(&text, target, origin(from, entry.line)) {
                 Ok(p) => out.push(p.allowing(entry.get("options"))),
                 Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
@@ -306,6 +313,9 @@ impl Builder<'_> {
                     None => continue,
                 }
             };
+            if !self.manifests {
+                continue;
+            }
             match Patch::parse_all(&text, None, origin(from, entry.line)) {
                 Ok(p) => out.extend(p),
                 Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
