@@ -159,7 +159,7 @@ fn dependencies(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic
 /// it reads. Flux's own manifests are not such a repository: they hold Flux, nothing else.
 fn external_applier<'c>(cluster: &'c Cluster, target: &ObjectId) -> Option<(&'c ObjectId, &'c str)> {
     cluster.external.iter().find_map(|(id, source)| {
-        if crate::cluster::FLUX_DISTRIBUTION.iter().any(|d| source.contains(d)) {
+        if crate::cluster::is_flux_distribution(source) {
             return None;
         }
         let k = cluster.objects.get(id)?.kustomization()?;

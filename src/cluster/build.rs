@@ -134,16 +134,8 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     // the cluster does not apply: a bootstrap applies such files.
     let outside = ctx.last_round.then_some(variables::Outside { repo: ctx.repo, applied: &ctx.cluster.files });
     let scope = Scope::Cluster { applied: ctx.applied, outside };
-    let mut vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, scope, diagnostics, &mut missing));
-    if ctx.cluster.unresolved.contains(&object.id) {
-        // The parent left a variable it could not know in this Kustomization: a value of its own
-        // still holding `${…}` holds that unknown.
-        if let (Some(vars), Some(pb)) = (&mut vars, &spec.post_build) {
-            for (k, v) in pb.substitute.iter().filter(|(_, v)| v.contains("${")) {
-                vars.set(k, crate::load::substitute::Binding::Partial(v.replace('\n', "")));
-            }
-        }
-    }
+    let unresolved = ctx.cluster.unresolved.contains(&object.id);
+    let vars = spec.post_build.as_ref().map(|pb| variables::for_kustomization(pb, object, unresolved, scope, diagnostics, &mut missing));
     if !ctx.last_round && (missing.required || (missing.optional && !ctx.optional_may_miss)) {
         return Outcome::Deferred;
     }
@@ -159,6 +151,8 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
     let mut built = Built::default();
     let mut failed = None;
     let sops = sops_without_decryption(object, &build.resources);
+    // A name Flux refuses fails every object's substitution: looked for once.
+    let invalid = vars.as_ref().and_then(Variables::invalid_name);
     for mut resource in build.resources {
         if !decodes_as_object(&resource.manifest) {
             let message = "failed to decode Kubernetes apiVersion, kind and name: kustomize-controller applies none of the build".to_string();
@@ -169,8 +163,8 @@ pub(super) fn kustomization(ctx: &Context<'_>, object: &FluxObject, diagnostics:
         let asked = vars.is_some() || spec.post_build.is_none();
         let has_dollar = asked && may_hold_dollar(ctx.repo, &resource) && resource.manifest.any_string_contains(b'$');
         let mut unresolved = false;
-        if let Some(vars) = vars.as_ref().filter(|v| has_dollar || v.invalid_name().is_some()) {
-            match substitute(&mut resource, vars, &mut undefined) {
+        if let Some(vars) = vars.as_ref().filter(|_| has_dollar || invalid.is_some()) {
+            match substitute(&mut resource, vars, invalid, &mut undefined) {
                 Ok(u) => unresolved = u,
                 Err(e) => {
                     failed.get_or_insert((*e).on(&object.id));
@@ -264,7 +258,7 @@ fn locate(ctx: &Context<'_>, object: &FluxObject, spec: &KustomizationSpec, diag
 /// once substituted, so `${PORT}` may become a number, `"${CRON}"`'s quotes go, and an empty
 /// value is `null`; the names substituted are kept on the resource. Whether a value stayed
 /// unknown; `Err` when Flux's substitution fails (the whole build fails).
-fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Box<Diagnostic>> {
+fn substitute(resource: &mut Resource, vars: &Variables, invalid: Option<&str>, undefined: &mut BTreeMap<String, (Arc<str>, u32)>) -> Result<bool, Box<Diagnostic>> {
     if substitution_disabled(&resource.manifest) {
         return Ok(false);
     }
@@ -272,7 +266,7 @@ fn substitute(resource: &mut Resource, vars: &Variables, undefined: &mut BTreeMa
     let fail = |line: u32, message: String| {
         Box::new(Diagnostic::error(Code::SubstitutionFailed, resource.file.to_string(), line, format!("post build failed for '{shown}': {message}")))
     };
-    if let Some(name) = vars.invalid_name() {
+    if let Some(name) = invalid {
         return Err(fail(resource.line, format!("'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")));
     }
     let mut state = Expansion { vars, undefined, file: resource.file.clone(), unresolved: false, used: Vec::new(), changed: false };
@@ -311,7 +305,7 @@ impl Expansion<'_> {
                     node.value = if scalar::written_plain(s) {
                         match scalar::reread(&text) {
                             Ok(mut value) => {
-                                restamp(&mut value, line);
+                                value.set_line_everywhere(line);
                                 value.value
                             }
                             // A variable whose value is not known here keeps its `${…}`: the text
@@ -356,15 +350,6 @@ impl Expansion<'_> {
     }
 }
 
-/// Gives a value read from substituted text the line of the text it replaced.
-fn restamp(node: &mut Node, line: u32) {
-    node.line = line;
-    match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(|i| restamp(i, line)),
-        Value::Map(entries) => entries.iter_mut().for_each(|(_, v)| restamp(v, line)),
-        _ => {}
-    }
-}
 
 /// `undefined-variable`: a `${VAR}` the postBuild does not define, which Flux replaces with
 /// an empty string.

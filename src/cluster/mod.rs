@@ -36,6 +36,11 @@ pub const BOOTSTRAP_NAMESPACE: &str = "flux-system";
 /// Flux, never a repository's folder or its apps.
 pub const FLUX_DISTRIBUTION: &[&str] = &["ghcr.io/fluxcd/flux-manifests", "ghcr.io/controlplaneio-fluxcd/flux-operator-manifests"];
 
+/// Whether a source URL is Flux's own distribution (what bootstrap and the operator install).
+pub fn is_flux_distribution(url: &str) -> bool {
+    FLUX_DISTRIBUTION.iter().any(|d| url.contains(d))
+}
+
 /// A manifest in a Kustomization's build, summarised for the views.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {

@@ -202,7 +202,9 @@ pub struct Missing {
 /// kustomize-controller's `LoadVariables` reads them: sources in order, each over the ones
 /// before (a source that may hold any key makes every earlier value unknown), an optional one
 /// that is absent skipped, then `substitute` over all; values without their line breaks.
-pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, scope: Scope<'_>, diagnostics: &mut Vec<Diagnostic>, missing: &mut Missing) -> Variables {
+/// `unresolved`: the parent left a variable it could not know in this Kustomization, so a value
+/// of its own that still holds `${…}` holds that unknown ([`Binding::Partial`]).
+pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, unresolved: bool, scope: Scope<'_>, diagnostics: &mut Vec<Diagnostic>, missing: &mut Missing) -> Variables {
     let ns = &object.id.namespace;
     let mut vars = Variables::default();
     for from in &post_build.substitute_from {
@@ -255,7 +257,8 @@ pub fn for_kustomization(post_build: &PostBuild, object: &FluxObject, scope: Sco
     }
     // `substitute` takes precedence over every substituteFrom.
     for (k, v) in &post_build.substitute {
-        vars.set(k, Binding::Value(v.replace('\n', "")));
+        let value = v.replace('\n', "");
+        vars.set(k, if unresolved && value.contains("${") { Binding::Partial(value) } else { Binding::Value(value) });
     }
     vars
 }

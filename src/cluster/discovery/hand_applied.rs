@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::{Catalog, Facts, local_path};
 use crate::cluster::entry::{self, Entry, EntryKind, add_root_sources, cluster_name, resource_id, sync_path};
-use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, FLUX_DISTRIBUTION, normalize_url};
+use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, Resource, join, normalize};
 use crate::load::{Manifest, Node, Repository, parent_dir};
@@ -222,7 +222,7 @@ pub fn root_parent_artifact(repo: &Repository, group: &mut Entry) {
     let Some(folder) = group.path.strip_suffix("/flux-system") else { return };
     // Flux's own distribution artifacts hold Flux, never a repository's folder.
     let distribution = |r: &Resource| {
-        r.manifest.at(&["spec", "url"]).and_then(Node::as_str).is_some_and(|u| FLUX_DISTRIBUTION.iter().any(|d| u.contains(d)))
+        r.manifest.at(&["spec", "url"]).and_then(Node::as_str).is_some_and(crate::cluster::is_flux_distribution)
     };
     let defined: BTreeSet<ObjectId> = group.roots.iter().filter(|r| !distribution(r)).filter_map(|r| r.manifest.object_id(BOOTSTRAP_NAMESPACE)).collect();
     let mut found = Vec::new();

@@ -280,7 +280,7 @@ fn applying_variables(catalog: &Catalog<'_>, file: &str) -> Vec<Variables> {
         let ns = doc.namespace().to_string();
         let Some(object) = model::read_object(doc.node, &ns, doc.file, doc.line) else { continue };
         let Some(post_build) = object.kustomization().and_then(|k| k.post_build.as_ref()) else { continue };
-        out.push(variables::for_kustomization(post_build, &object, Scope::Repository(index), &mut Vec::new(), &mut variables::Missing::default()));
+        out.push(variables::for_kustomization(post_build, &object, false, Scope::Repository(index), &mut Vec::new(), &mut variables::Missing::default()));
     }
     out
 }

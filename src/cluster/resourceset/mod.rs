@@ -340,7 +340,7 @@ fn generate(object: &FluxObject, sets: &[Value], budget: &Budget, diagnostics: &
                     }
                     found += 1;
                     let mut manifest = (*document.root).clone();
-                    set_lines(&mut manifest, t.line);
+                    Node::set_line_everywhere(&mut manifest, t.line);
                     if filter && disabled(&manifest) {
                         continue;
                     }
@@ -384,16 +384,6 @@ fn key(manifest: &Node) -> (String, String, String, String) {
 
 fn disabled(manifest: &Node) -> bool {
     manifest.at(&["metadata", "annotations", "fluxcd.controlplane.io/reconcile"]).and_then(Node::as_str) == Some("disabled")
-}
-
-/// Every node of a generated object is shown at the template it came from.
-fn set_lines(node: &mut Node, line: u32) {
-    node.line = line;
-    match &mut node.value {
-        crate::load::Value::Seq(items) => items.iter_mut().for_each(|n| set_lines(n, line)),
-        crate::load::Value::Map(entries) => entries.iter_mut().for_each(|(_, n)| set_lines(n, line)),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
