@@ -87,6 +87,17 @@ pub enum VersionKind {
     Ref,
 }
 
+impl VersionKind {
+    /// As the reports and the JSON name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionKind::Chart => "chart",
+            VersionKind::Image => "image",
+            VersionKind::Ref => "ref",
+        }
+    }
+}
+
 /// A version that moved: a chart, an image, a source's ref.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct VersionChange {
@@ -131,9 +142,9 @@ fn compare_build(id: &ObjectId, before: Option<&KustomizationBuild>, after: Opti
             None => changes.added.push(built(rid, r)),
             Some(was) if Arc::ptr_eq(&was.manifest, &r.manifest) => {}
             Some(was) => {
-                let secret = r.manifest.api_version() == "v1" && r.manifest.kind() == "Secret";
+                let hide = Hide { secret: crate::render::build::is_secret(&r.manifest), sops: r.sops || was.sops };
                 let mut fields = Vec::new();
-                value_changes(&was.manifest, &r.manifest, "", secret, &mut fields);
+                value_changes(&was.manifest, &r.manifest, "", hide, &mut fields);
                 if !fields.is_empty() {
                     let more = fields.len().saturating_sub(MAX_FIELDS);
                     fields.truncate(MAX_FIELDS);
@@ -156,9 +167,9 @@ fn built(id: &ResourceId, r: &Resource) -> BuiltObject {
 }
 
 /// The leaves in which `a` and `b` differ, below `path`. Lists of maps that all have a `name`
-/// are matched by name (containers, env), other lists by position; `secret` hides the values
-/// under a Secret's `data` and `stringData`.
-fn value_changes(a: &Node, b: &Node, path: &str, secret: bool, out: &mut Vec<ValueChange>) {
+/// are matched by name (containers, env), other lists by position; `hide` hides the values
+/// under a Secret's `data` and `stringData`, and a SOPS document's encrypted values.
+fn value_changes(a: &Node, b: &Node, path: &str, hide: Hide, out: &mut Vec<ValueChange>) {
     let join = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
     match (&a.value, &b.value) {
         (Value::Map(x), Value::Map(y)) => {
@@ -166,8 +177,8 @@ fn value_changes(a: &Node, b: &Node, path: &str, secret: bool, out: &mut Vec<Val
             for k in keys {
                 let sub = join(k);
                 match (a.get(k), b.get(k)) {
-                    (Some(p), Some(q)) => value_changes(p, q, &sub, secret, out),
-                    (p, q) => out.push(change(&sub, p, q, secret)),
+                    (Some(p), Some(q)) => value_changes(p, q, &sub, hide, out),
+                    (p, q) => out.push(change(&sub, p, q, hide)),
                 }
             }
         }
@@ -176,26 +187,26 @@ fn value_changes(a: &Node, b: &Node, path: &str, secret: bool, out: &mut Vec<Val
                 for (name, p) in &xs {
                     let sub = format!("{path}[{name}]");
                     match ys.iter().find(|(n, _)| n == name) {
-                        Some((_, q)) => value_changes(p, q, &sub, secret, out),
-                        None => out.push(change(&sub, Some(p), None, secret)),
+                        Some((_, q)) => value_changes(p, q, &sub, hide, out),
+                        None => out.push(change(&sub, Some(p), None, hide)),
                     }
                 }
                 for (name, q) in ys.iter().filter(|(n, _)| !xs.iter().any(|(m, _)| m == n)) {
-                    out.push(change(&format!("{path}[{name}]"), None, Some(q), secret));
+                    out.push(change(&format!("{path}[{name}]"), None, Some(q), hide));
                 }
             }
             _ => {
                 for i in 0..x.len().max(y.len()) {
                     let sub = format!("{path}[{i}]");
                     match (x.get(i), y.get(i)) {
-                        (Some(p), Some(q)) => value_changes(p, q, &sub, secret, out),
-                        (p, q) => out.push(change(&sub, p, q, secret)),
+                        (Some(p), Some(q)) => value_changes(p, q, &sub, hide, out),
+                        (p, q) => out.push(change(&sub, p, q, hide)),
                     }
                 }
             }
         },
         _ if same_scalar(a, b) => {}
-        _ => out.push(change(path, Some(a), Some(b), secret)),
+        _ => out.push(change(path, Some(a), Some(b), hide)),
     }
 }
 
@@ -215,8 +226,18 @@ fn same_scalar(a: &Node, b: &Node) -> bool {
     }
 }
 
-fn change(path: &str, before: Option<&Node>, after: Option<&Node>, secret: bool) -> ValueChange {
-    let hidden = secret && (path.starts_with("data") || path.starts_with("stringData"));
+/// What a changed object's values may not show: a Secret's data, and a SOPS document's
+/// encrypted values and key material.
+#[derive(Debug, Clone, Copy)]
+struct Hide {
+    secret: bool,
+    sops: bool,
+}
+
+fn change(path: &str, before: Option<&Node>, after: Option<&Node>, hide: Hide) -> ValueChange {
+    let encrypted = |n: Option<&Node>| n.and_then(Node::as_str).is_some_and(|s| s.starts_with("ENC["));
+    let hidden = (hide.secret && (path.starts_with("data") || path.starts_with("stringData")))
+        || (hide.sops && (path.starts_with("sops") || encrypted(before) || encrypted(after)));
     let shown = |n: Option<&Node>| if hidden { None } else { n.map(text) };
     ValueChange { path: path.to_string(), before: shown(before), after: shown(after), hidden }
 }
@@ -293,7 +314,10 @@ fn versions_of(view: Option<&ClusterView>) -> Versions {
                 }
                 _ => {}
             }
-            images(m, "", &mut |path, name, tag| add(VersionKind::Image, path, name, tag));
+            // A Secret's values are never shown, not even one that reads as an image.
+            if !crate::render::build::is_secret(m) {
+                images(m, "", &mut |path, name, tag| add(VersionKind::Image, path, name, tag));
+            }
         }
     }
     out
@@ -378,7 +402,7 @@ mod tests {
         let a = node("spec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/x/app:2.2.1\n        - name: sidecar\n          image: busybox:1\n");
         let b = node("spec:\n  replicas: \"1\"\n  template:\n    spec:\n      containers:\n        - name: sidecar\n          image: busybox:1\n        - name: app\n          image: ghcr.io/x/app:2.3.0\n");
         let mut out = Vec::new();
-        value_changes(&a, &b, "", false, &mut out);
+        value_changes(&a, &b, "", Hide { secret: false, sops: false }, &mut out);
         assert_eq!(out.iter().map(ToString::to_string).collect::<Vec<_>>(), ["spec.template.spec.containers[app].image: ghcr.io/x/app:2.2.1 → ghcr.io/x/app:2.3.0"]);
     }
 
@@ -387,7 +411,7 @@ mod tests {
         let a = node("kind: Secret\ndata:\n  password: b2xk\n  user: YQ==\nstringData:\n  token: old\n");
         let b = node("kind: Secret\ndata:\n  password: bmV3\n  user: YQ==\nstringData:\n  token: new\n  added: x\n");
         let mut out = Vec::new();
-        value_changes(&a, &b, "", true, &mut out);
+        value_changes(&a, &b, "", Hide { secret: true, sops: false }, &mut out);
         let paths: Vec<&str> = out.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["data.password", "stringData.token", "stringData.added"]);
         assert!(out.iter().all(|c| c.hidden && c.before.is_none() && c.after.is_none()));

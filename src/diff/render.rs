@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::builds::{BuildChanges, VersionChange, VersionKind};
+use super::builds::{BuildChanges, VersionChange};
 use super::{ClusterDiff, Compared, DiagnosticChanges, PathSummary, Report, Status};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Duration, ObjectId};
@@ -161,11 +161,7 @@ fn builds_text(out: &mut String, c: &ClusterDiff) {
 
 /// `chart podinfo: 6.5.0 → 6.6.0 (HelmRelease/podinfo/podinfo)`, marked when major.
 pub(crate) fn version_line(v: &VersionChange) -> String {
-    let kind = match v.kind {
-        VersionKind::Chart => "chart",
-        VersionKind::Image => "image",
-        VersionKind::Ref => "ref",
-    };
+    let kind = v.kind.as_str();
     let major = if v.major { " (major)" } else { "" };
     format!("{kind} {}: {} → {}{major}  ({}, {})", v.name, v.before, v.after, v.object, v.path)
 }
@@ -269,11 +265,7 @@ pub fn markdown(report: &Report, public_url: Option<&str>) -> String {
             let _ = writeln!(out, "|---|---|---|---|---|---|");
         }
         for (c, v) in versions.iter().take(MAX_ROWS) {
-            let kind = match v.kind {
-                VersionKind::Chart => "chart",
-                VersionKind::Image => "image",
-                VersionKind::Ref => "ref",
-            };
+            let kind = v.kind.as_str();
             let place = match &v.link {
                 Some(id) if id.to_string() == v.object => link(id, &c.name),
                 Some(id) => format!("{} (applied by {})", md(&v.object), link(id, &c.name)),

@@ -100,9 +100,14 @@ pub fn skipped(manifest: &Node) -> bool {
     says("kustomize.toolkit.fluxcd.io/reconcile", "disabled") || says("kustomize.toolkit.fluxcd.io/ssa", "ignore")
 }
 
+/// Whether a manifest is a Secret, whose values are never shown.
+pub fn is_secret(manifest: &Node) -> bool {
+    manifest.api_version() == "v1" && manifest.kind() == "Secret"
+}
+
 /// The manifest as it may be shown: a Secret's values redacted, anything else as it is.
 pub fn shown(manifest: &Node) -> Cow<'_, Node> {
-    if !(manifest.api_version() == "v1" && manifest.kind() == "Secret") {
+    if !is_secret(manifest) {
         return Cow::Borrowed(manifest);
     }
     let mut copy = manifest.clone();
