@@ -103,10 +103,6 @@ impl Api {
         Api { client, limits }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Sends `GET path`; the response once its headers are in, or why not (an error status
     /// read from its bounded body).
     async fn send(&self, path: &str) -> Result<Response<kube::client::Body>, Error> {

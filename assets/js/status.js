@@ -22,8 +22,15 @@ function readStates() {
 
 const labelOf = (state) => (STATES.find((s) => s.state === state) || { label: state }).label;
 
+// The cluster the page shows (the search form's hidden field), else the one the URL names: without
+// it the server answers for the largest cluster, which may not be the one drawn.
+function shownCluster() {
+  const field = document.querySelector('form.search input[name="cluster"]');
+  return (field && field.value) || new URLSearchParams(location.search).get('cluster');
+}
+
 function statusUrl() {
-  const cluster = new URLSearchParams(location.search).get('cluster');
+  const cluster = shownCluster();
   return live.url + (cluster ? '?cluster=' + encodeURIComponent(cluster) : '');
 }
 

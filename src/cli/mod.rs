@@ -490,7 +490,7 @@ fn serve(args: ServeArgs) -> crate::Result<u8> {
         read: args.budget.options(),
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(CliError::Runtime)?;
+    let runtime = server_runtime()?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the server runs.
         let mut _watching = None;
@@ -518,6 +518,12 @@ fn serve(args: ServeArgs) -> crate::Result<u8> {
     Ok(CLEAN)
 }
 
+/// The runtime `serve` and `mcp` answer on: its threads build and draw snapshots (the diff of two
+/// revisions), which need [`crate::snapshot::THREAD_STACK`].
+fn server_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().thread_stack_size(crate::snapshot::THREAD_STACK).enable_all().build().map_err(CliError::Runtime)
+}
+
 /// Serves MCP over stdio from the repository at `args.path`, rebuilt as its files change.
 fn mcp(args: McpArgs) -> crate::Result<u8> {
     // stdout carries the protocol: logs go to stderr, and only warnings unless asked.
@@ -532,7 +538,7 @@ fn mcp(args: McpArgs) -> crate::Result<u8> {
         ..crate::server::Options::default()
     };
     let state = crate::server::AppState::new(options);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)?;
+    let runtime = server_runtime()?;
     runtime.block_on(async move {
         // Keeps the file watcher alive for as long as the session runs.
         let _watching = crate::watch::spawn(args.path.clone(), entry, args.budget.options(), state.clone()).map_err(|source| CliError::Watch { path: args.path.clone(), source })?;

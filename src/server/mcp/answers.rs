@@ -305,14 +305,13 @@ pub fn object(ctx: &Ctx<'_>, a: &args::Object) -> Reply {
 
 /// The object's live state and its root blockers, when the live status is on.
 fn live_status(ctx: &Ctx<'_>, view: &ClusterView, id: &ObjectId) -> Option<(Value, String)> {
-    use crate::status::{self, ObjectStatus, blockers};
+    use crate::status::{self, blockers};
     let live = ctx.state.live();
     if !live.enabled() {
         return None;
     }
     let inner = live.lock();
-    let absent = ObjectStatus::not_applied();
-    let s = inner.store.get(id).unwrap_or(&absent);
+    let s = inner.store.status(id);
     let found = blockers::find(&view.graph, &status::states(view, &inner.store));
     let node = view.graph.node(id)?.index();
     let roots: Vec<ObjectId> = found.roots_of[node].iter().filter(|&&r| r != node).map(|&r| view.graph.id(petgraph::graph::NodeIndex::new(r)).clone()).collect();
