@@ -321,6 +321,26 @@ fn a_failed_patch_is_patch_failed_at_its_entry() {
     assert_eq!((d["file"].as_str(), d["line"].as_u64()), (Some("apps/kustomization.yaml"), Some(6)));
 }
 
+/// kustomize refuses an object whose id its build already holds ("may not add resource with an
+/// already registered id", `api/resmap/reswrangler.go` `Append`): the build fails, reported at
+/// the `resources:` entry that adds the second copy; without a kustomization file (Flux
+/// generates one listing the folder's files), at the second copy itself.
+#[test]
+fn a_resource_id_added_twice_fails_the_build_at_the_entry_that_adds_it() {
+    let builds = conforms("duplicate-resource-id");
+    for id in ["Kustomization/flux-system/listed", "Kustomization/flux-system/generated"] {
+        assert_eq!(builds[id]["error"]["code"], "invalid-object", "{id}");
+    }
+    assert!(builds["Kustomization/flux-system/after"]["error"].is_null());
+    let (_, doc) = check(&repo("duplicate-resource-id"));
+    let cluster = only_cluster(&doc);
+    let listed = diag_on(cluster, "invalid-object", Some("Kustomization/flux-system/listed"));
+    assert_eq!((listed["file"].as_str(), listed["line"].as_u64()), (Some("apps/listed/kustomization.yaml"), Some(6)));
+    assert!(listed["message"].as_str().is_some_and(|m| m.contains("apps/listed/repository.yaml:1 and apps/listed/release.yaml:2")), "{listed}");
+    let generated = diag_on(cluster, "invalid-object", Some("Kustomization/flux-system/generated"));
+    assert_eq!((generated["file"].as_str(), generated["line"].as_u64()), (Some("apps/generated/b.yaml"), Some(1)));
+}
+
 /// A patch's `options:` allowNameChange and allowKindChange keep the name or kind it sets (and
 /// references follow the new name); without them kustomize puts both back.
 #[test]

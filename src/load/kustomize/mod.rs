@@ -23,7 +23,7 @@ mod replacement;
 pub mod scope;
 mod transform;
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -350,7 +350,7 @@ impl<'a> Builder<'a> {
             Some(file) => self.kustomization(dir, file, overlay, Reader::Flux),
             None => {
                 let mut built = self.generated(dir);
-                self.refuse_duplicates(dir, &built);
+                self.refuse_duplicates(dir, &built, &[]);
                 let empty = Node::new(0, Value::Map(Vec::new()));
                 let overlay = overlay.cloned().unwrap_or_default();
                 let components: Vec<(String, String, u32)> = overlay.components.iter().map(|c| (c.clone(), String::new(), 0)).collect();
@@ -473,14 +473,18 @@ impl<'a> Builder<'a> {
     /// kustomize's `accumulateTarget`: resources, configurations, generators, components,
     /// transformers.
     fn accumulate(&mut self, dir: &str, root: &Node, from: &str, overlay: Option<&Overlay>, built: &mut Built) {
+        // Where each entry's objects end, and the entry's line: a duplicate is refused at the
+        // entry that adds it.
+        let mut ends: Vec<(usize, u32)> = Vec::new();
         for key in ["resources", "bases"] {
             for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
                 let Some(rel) = entry.scalar_text() else { continue };
                 let added = self.resource(dir, &rel, from, entry.line);
                 built.join(added);
+                ends.push((built.resources.len(), entry.line));
             }
         }
-        self.refuse_duplicates(from, built);
+        self.refuse_duplicates(from, built, &ends);
         self.configurations(dir, root, from, built);
         if root.get("helmCharts").is_some_and(|c| !c.as_seq().is_empty()) || root.get("helmChartInflationGenerator").is_some() {
             self.error(
@@ -509,21 +513,33 @@ impl<'a> Builder<'a> {
 
     /// kustomize refuses to add an object whose id is there already ("may not add resource
     /// with an already registered id"): the build fails.
-    fn refuse_duplicates(&mut self, from: &str, built: &Built) {
-        if !self.manifests {
+    /// `ends` holds, per entry of `resources:`, where its objects end in `built` and its line
+    /// (none when Flux generated the kustomization).
+    fn refuse_duplicates(&mut self, from: &str, built: &Built, ends: &[(usize, u32)]) {
+        if !self.manifests || built.resources.len() < 2 {
             return;
         }
-        if built.resources.len() < 2 {
-            return;
-        }
-        let mut seen = HashSet::with_capacity(built.resources.len());
-        for r in &built.resources {
+        let mut seen = HashMap::with_capacity(built.resources.len());
+        for (i, r) in built.resources.iter().enumerate() {
             let m = &r.manifest;
             let namespace = m.namespace().unwrap_or("default");
-            if !seen.insert((m.api_version(), m.kind(), m.name().unwrap_or_default(), namespace)) {
-                let shown = format!("{}/{}", m.kind(), m.name().unwrap_or_default());
-                let message = format!("{shown} ({}:{}) is there twice; kustomize refuses an object with an id it already has, and fails the build", r.file, r.line);
-                self.error(Code::InvalidObject, from, 0, message);
+            if let Some(first) = seen.insert((m.api_version(), m.kind(), m.name().unwrap_or_default(), namespace), r) {
+                // Without a kustomization file (Flux generates one listing the folder's files),
+                // the duplicate itself is the place to look.
+                let (file, line) = match ends.iter().find(|(end, _)| i < *end) {
+                    Some(&(_, line)) => (from.to_string(), line),
+                    None => (r.file.to_string(), r.line),
+                };
+                let message = format!(
+                    "{}/{} is there twice ({}:{} and {}:{}); kustomize refuses an object with an id it already has (\"may not add resource with an already registered id\"), and fails the build",
+                    m.kind(),
+                    m.name().unwrap_or_default(),
+                    first.file,
+                    first.line,
+                    r.file,
+                    r.line
+                );
+                self.error(Code::InvalidObject, &file, line, message);
                 return;
             }
         }
@@ -753,21 +769,26 @@ pub fn join(dir: &str, rel: &str) -> String {
 /// Resolves `.` and `..` and drops empty parts; `None` when the path leaves the root.
 /// Absolute paths are taken as relative to the root, as Flux's `spec.path` is.
 pub fn normalize(path: &str) -> Option<String> {
-    // Most paths are written clean: one scan and one copy, no splitting and joining.
-    if !path.contains('\\') && path.split('/').all(|p| !p.is_empty() && p != "." && p != "..") {
-        return Some(path.to_string());
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split(['/', '\\']) {
+    // One pass and one allocation: every Kustomization's path goes through here.
+    let mut out = String::with_capacity(path.len());
+    for part in path.split(|c| c == '/' || c == '\\') {
         match part {
             "" | "." => {}
             ".." => {
-                parts.pop()?;
+                if out.is_empty() {
+                    return None;
+                }
+                out.truncate(out.rfind('/').unwrap_or(0));
             }
-            p => parts.push(p),
+            p => {
+                if !out.is_empty() {
+                    out.push('/');
+                }
+                out.push_str(p);
+            }
         }
     }
-    Some(parts.join("/"))
+    Some(out)
 }
 
 #[cfg(test)]

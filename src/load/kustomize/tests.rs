@@ -127,6 +127,8 @@ fn normalize_paths() {
     assert_eq!(normalize("apps//base").as_deref(), Some("apps/base"));
     assert_eq!(normalize("apps\\base").as_deref(), Some("apps/base"));
     assert_eq!(normalize("apps/..").as_deref(), Some(""));
+    assert_eq!(normalize("a/b/../../c/./d/..").as_deref(), Some("c"));
+    assert_eq!(normalize("a/b/../../..").as_deref(), None);
 }
 
 #[test]
