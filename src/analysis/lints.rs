@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 
 use super::cycles::Cycle;
 use super::prerequisites::{Prerequisites, Wait};
@@ -18,37 +19,45 @@ pub fn run(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, cycles: &[Cycl
     for cycle in cycles {
         out.push(cycle_diagnostic(cluster, cycle));
     }
-    for object in cluster.objects.values() {
-        dependencies(cluster, object, &mut out);
-        sources(cluster, object, &mut out);
-        if let Some(parents) = cluster.parents.get(&object.id).filter(|p| p.len() > 1) {
-            let names = parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            // Never an error: every Kustomization applies with kustomize-controller's field
-            // manager, so the object flips between definitions and nothing stops.
-            let d = if let Some(fields) = cluster.conflicting.get(&object.id) {
-                Diagnostic::warning(
-                    Code::MultipleOwners,
-                    &object.file,
-                    object.line,
-                    format!(
-                        "{} is applied by {} Kustomizations with different definitions: {names}; they differ in {}, and each reconcile overwrites the other's",
-                        object.id,
-                        parents.len(),
-                        fields.join(", ")
-                    ),
-                )
-            } else {
-                Diagnostic::warning(
-                    Code::MultipleOwners,
-                    &object.file,
-                    object.line,
-                    format!("{} is applied, identically, by {} Kustomizations: {names}; ownership flips between them and removing it from one prunes it for all", object.id, parents.len()),
-                )
-            };
-            out.push(d.on(&object.id).with_hint("keep it in the build of one Kustomization only"));
-        }
-    }
+    // Each object is looked at on its own: on every core, in the objects' order.
+    let per_object: Vec<Vec<Diagnostic>> = cluster.objects.par_iter().map(|(_, object)| object_lints(cluster, object)).collect();
+    out.extend(per_object.into_iter().flatten());
     redundant(cluster, graph, pre, &mut out);
+    out
+}
+
+/// What one object's own fields say: dependencies and sources that point nowhere or wait
+/// wrongly, and more than one Kustomization applying it.
+fn object_lints(cluster: &Cluster, object: &FluxObject) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    dependencies(cluster, object, &mut out);
+    sources(cluster, object, &mut out);
+    if let Some(parents) = cluster.parents.get(&object.id).filter(|p| p.len() > 1) {
+        let names = parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        // Never an error: every Kustomization applies with kustomize-controller's field
+        // manager, so the object flips between definitions and nothing stops.
+        let d = if let Some(fields) = cluster.conflicting.get(&object.id) {
+            Diagnostic::warning(
+                Code::MultipleOwners,
+                &object.file,
+                object.line,
+                format!(
+                    "{} is applied by {} Kustomizations with different definitions: {names}; they differ in {}, and each reconcile overwrites the other's",
+                    object.id,
+                    parents.len(),
+                    fields.join(", ")
+                ),
+            )
+        } else {
+            Diagnostic::warning(
+                Code::MultipleOwners,
+                &object.file,
+                object.line,
+                format!("{} is applied, identically, by {} Kustomizations: {names}; ownership flips between them and removing it from one prunes it for all", object.id, parents.len()),
+            )
+        };
+        out.push(d.on(&object.id).with_hint("keep it in the build of one Kustomization only"));
+    }
     out
 }
 
@@ -226,6 +235,15 @@ fn sources(cluster: &Cluster, object: &FluxObject, out: &mut Vec<Diagnostic>) {
 /// target it was first reached from: O(V · (V + E)) in all.
 fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Vec<Diagnostic>) {
     let depends = |x: usize| pre.waits_on[x].iter().filter(move |e| e.1 == Wait::DependsOn && e.0 != x).map(|e| e.0);
+    // Components come prerequisites first: what a node waits on, however far, sits in its own
+    // component or an earlier one. A node before every direct target's component reaches none
+    // of them, so its chain is not followed.
+    let mut order = vec![0usize; pre.len()];
+    for (i, component) in pre.components.iter().enumerate() {
+        for &n in component {
+            order[n] = i;
+        }
+    }
     let mut mark = vec![0u32; pre.len()];
     let mut generation = 0u32;
     for x in 0..pre.len() {
@@ -233,13 +251,14 @@ fn redundant(cluster: &Cluster, graph: &Graph, pre: &Prerequisites, out: &mut Ve
         if direct.len() < 2 {
             continue;
         }
+        let earliest = direct.iter().map(|&d| order[d]).min().unwrap_or(0);
         generation += 1;
         // (node, the direct target whose chain reached it)
         let mut stack: Vec<(usize, usize)> = direct.iter().flat_map(|&via| depends(via).map(move |y| (y, via))).collect();
         stack.reverse();
         let mut implied: BTreeMap<usize, usize> = BTreeMap::new();
         while let Some((y, via)) = stack.pop() {
-            if mark[y] == generation || y == x {
+            if mark[y] == generation || y == x || order[y] < earliest {
                 continue;
             }
             // A target reached only through its own chain (a cycle) is not implied by a sibling:
