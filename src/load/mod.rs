@@ -30,7 +30,7 @@ pub mod substitute;
 pub mod tree;
 pub mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -254,11 +254,40 @@ impl Repository {
         repo
     }
 
+    /// A repository at `root` holding `found` (any order), with the read's findings on its
+    /// files (each unreadable file's included). The maps are built in one sorted pass, not
+    /// an insertion per file: a large repository has tens of thousands.
+    fn with_files(root: PathBuf, mut found: Vec<SourceFile>, mut diagnostics: Vec<Diagnostic>) -> Repository {
+        found.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        let mut repo = Repository { root, ..Repository::default() };
+        repo.dirs.insert(String::new(), Dir::default());
+        for file in &found {
+            diagnostics.extend(file.unreadable.clone());
+            repo.link(&file.path);
+        }
+        let (yaml, other): (Vec<SourceFile>, Vec<SourceFile>) = found.into_iter().partition(|f| is_yaml_name(&f.path));
+        repo.files = yaml.into_iter().map(|f| (f.path.clone(), f)).collect();
+        repo.other_files = other.into_iter().map(|f| f.path).collect();
+        diagnostics.sort();
+        repo.diagnostics = diagnostics;
+        repo
+    }
+
     fn insert(&mut self, file: SourceFile) {
-        let folder = parent_dir(&file.path);
-        let entry = self.dirs.entry(folder.to_string()).or_default();
+        self.link(&file.path);
         if is_yaml_name(&file.path) {
-            entry.files.insert(file.path.clone());
+            self.files.insert(file.path.clone(), file);
+        } else {
+            self.other_files.insert(file.path);
+        }
+    }
+
+    /// Lists the file at `path` in its folder, and the folder in its parents.
+    fn link(&mut self, path: &str) {
+        let folder = parent_dir(path);
+        let entry = self.dirs.entry(folder.to_string()).or_default();
+        if is_yaml_name(path) {
+            entry.files.insert(path.to_string());
         }
         // Link the folder into its parents, up to the first one already linked.
         let mut dir = folder;
@@ -269,17 +298,17 @@ impl Repository {
             }
             dir = parent;
         }
-        if is_yaml_name(&file.path) {
-            self.files.insert(file.path.clone(), file);
-        } else {
-            self.other_files.insert(file.path);
-        }
     }
 }
 
 /// The folder part of a relative path ("" for the root).
 pub fn parent_dir(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
+}
+
+/// Whether the relative path `path` lies inside the folder `dir` (below it, not `dir` itself).
+pub fn is_inside(path: &str, dir: &str) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
 }
 
 pub fn is_yaml_name(path: &str) -> bool {
@@ -313,18 +342,8 @@ pub fn read_repository_again(root: &Path, options: &ReadOptions, earlier: Option
     std::fs::read_dir(&root)?;
     // A different folder (a swapped link) shares nothing with the earlier read.
     let earlier = earlier.filter(|e| e.repository.root == root);
-    let (mut found, mut diagnostics) = walk(&root, earlier, &Spend::new(*options));
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut repo = Repository { root, ..Repository::default() };
-    repo.dirs.insert(String::new(), Dir::default());
-    for file in found {
-        if let Some(d) = &file.unreadable {
-            diagnostics.push(d.clone());
-        }
-        repo.insert(file);
-    }
-    diagnostics.sort();
-    repo.diagnostics = diagnostics;
+    let (found, diagnostics) = walk(&root, earlier, &Spend::new(*options));
+    let mut repo = Repository::with_files(root, found, diagnostics);
     let root = repo.root.clone();
     add_listed_inputs(&mut repo, |path| read_input(&root, path));
     repo.remotes = git_remotes(&repo.root);
@@ -342,6 +361,9 @@ pub(super) const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8>>) {
     let mut inputs = BTreeMap::new();
     let mut read_as_yaml = Vec::new();
+    // Nearly every entry names a YAML file or a folder: a name no other file has is passed
+    // over before its path is worked out.
+    let other_names: HashSet<&str> = repo.other_files.iter().map(|p| p.rsplit('/').next().unwrap_or(p)).collect();
     for file in repo.files.values() {
         let name = file.path.rsplit('/').next().unwrap_or("");
         if !kustomize::KUSTOMIZATION_FILES.contains(&name) {
@@ -349,7 +371,10 @@ fn add_listed_inputs(repo: &mut Repository, read: impl Fn(&str) -> Option<Vec<u8
         }
         let Some(Ok(doc)) = file.documents.first() else { continue };
         let dir = parent_dir(&file.path);
-        let listed = |rel: &str| kustomize::normalize(&kustomize::join(dir, rel)).filter(|p| repo.other_files.contains(p));
+        let listed = |rel: &str| {
+            let name = rel.trim_end_matches('/').rsplit('/').next().unwrap_or(rel);
+            (matches!(name, "" | "." | "..") || other_names.contains(name)).then(|| kustomize::normalize(&kustomize::join(dir, rel))).flatten().filter(|p| repo.other_files.contains(p))
+        };
         for key in ["resources", "bases", "patchesStrategicMerge", "configurations", "transformers"] {
             read_as_yaml.extend(doc.root.get(key).map(Node::as_seq).unwrap_or_default().iter().filter_map(|e| listed(&e.scalar_text()?)));
         }
@@ -805,6 +830,15 @@ fn decode(rel: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_inside_a_folder_only_below_it() {
+        assert!(is_inside("apps/a/ks.yaml", "apps"));
+        assert!(is_inside("apps/a/ks.yaml", "apps/a"));
+        assert!(!is_inside("apps", "apps"));
+        assert!(!is_inside("apps-old/ks.yaml", "apps"));
+        assert!(!is_inside("ks.yaml", ""));
+    }
 
     #[test]
     fn folder_index_links_every_level() {

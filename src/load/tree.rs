@@ -13,7 +13,7 @@ use ignore::overrides::Override;
 use ignore::Match;
 use rayon::prelude::*;
 
-use super::{Dir, MAX_FILE_BYTES, ReadOptions, Repository, SourceFile, Spend, decode, is_yaml_name, parent_dir, too_large, yaml};
+use super::{MAX_FILE_BYTES, ReadOptions, Repository, SourceFile, Spend, decode, is_yaml_name, parent_dir, too_large, yaml};
 use crate::diagnostic::Diagnostic;
 
 /// What Flux's artifact leaves out of a tree: the default exclusions, then the `.sourceignore`
@@ -131,18 +131,10 @@ pub fn repository(
     read_input: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Repository {
     let spend = Spend::new(*options);
-    let mut found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
-    found.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
-    repo.dirs.insert(String::new(), Dir::default());
+    let found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
     let mut diagnostics = problems;
-    for file in found {
-        diagnostics.extend(file.unreadable.clone());
-        repo.insert(file);
-    }
     diagnostics.extend(spend.diagnostic());
-    diagnostics.sort();
-    repo.diagnostics = diagnostics;
+    let mut repo = Repository::with_files(root.to_path_buf(), found, diagnostics);
     super::add_listed_inputs(&mut repo, read_input);
     repo.remotes = super::git_remotes(root);
     repo
