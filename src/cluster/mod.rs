@@ -419,9 +419,10 @@ fn outside_diagnostics(catalog: &Catalog<'_>, clusters: &[Cluster], entries: &[E
             }
         }
     }
-    // Folders some build reads from, with every folder above them.
+    // Folders some build reads from, with every folder above them (needed only when
+    // something is out of reach).
     let mut reached_dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for file in clusters.iter().flat_map(|c| c.files.iter()) {
+    for file in clusters.iter().flat_map(|c| c.files.iter()).filter(|_| !unreached.is_empty()) {
         let mut dir = crate::load::parent_dir(file);
         while reached_dirs.insert(dir) && !dir.is_empty() {
             dir = crate::load::parent_dir(dir);

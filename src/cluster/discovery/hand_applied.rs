@@ -20,12 +20,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{Catalog, Facts, local_path};
+use super::{Catalog, Facts};
 use crate::cluster::entry::{self, Entry, EntryKind, add_root_sources, cluster_name, resource_id, sync_path};
 use crate::cluster::{BOOTSTRAP_NAMESPACE, Cluster, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, Resource, join, normalize};
-use crate::load::{Manifest, Node, Repository, parent_dir};
+use crate::load::{Manifest, Node, Repository, is_inside, parent_dir};
 use crate::model::{Kind, Identity, ObjectId, ResourceId};
 
 /// The groups of Kustomizations nothing applies, by folder. `urls` are this repository's;
@@ -118,14 +118,14 @@ impl<'r> Applied<'r> {
             if d.node.at(&["spec", "sourceRef", "kind"]).and_then(Node::as_str) != Some("GitRepository") || reads_foreign(d) {
                 continue;
             }
-            let Some(path) = local_path(repo, d) else { continue };
+            let Some(path) = catalog.local_path(d).map(str::to_string) else { continue };
             // Without a path, a Kustomization builds its source's root: this repository's only
             // when that source is proven to be it.
             if path.is_empty() && !d.source().is_some_and(|s| facts.proven.contains_key(&s)) {
                 continue;
             }
             let components = d.components(&path);
-            if path.is_empty() || d.file.starts_with(&format!("{path}/")) {
+            if path.is_empty() || is_inside(d.file, &path) {
                 self_applying.push(((d.file, d.line), path, components));
             } else {
                 shared_paths.push((path, components));
@@ -290,7 +290,9 @@ pub fn root_cluster_artifacts(repo: &Repository, entry: &mut Entry, cluster: &Cl
 /// its objects read, and ConfigMaps and Secrets that its postBuilds substitute from.
 pub fn needs(cluster: &Cluster) -> BTreeSet<ResourceId> {
     let mut out = BTreeSet::new();
-    let provided = provides(cluster);
+    // Nearly every Kustomization substitutes from the same few ConfigMaps: each is looked
+    // for once, among what the builds apply.
+    let mut substituted: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
     for o in cluster.objects.values() {
         for (kind, r) in o.source_refs() {
             let id = r.resolve(kind, &o.id.namespace);
@@ -299,12 +301,15 @@ pub fn needs(cluster: &Cluster) -> BTreeSet<ResourceId> {
             }
         }
         let Some(post_build) = o.kustomization().and_then(|k| k.post_build.as_ref()) else { continue };
-        for from in &post_build.substitute_from {
-            let id = ResourceId::new("", from.kind.clone(), o.id.namespace.clone(), from.name.clone());
-            if !provided.contains(&id) {
-                out.insert(id);
+        substituted.extend(post_build.substitute_from.iter().map(|from| (from.kind.as_str(), o.id.namespace.as_str(), from.name.as_str())));
+    }
+    if !substituted.is_empty() {
+        for (by, a) in cluster.inventory.iter().flat_map(|(by, items)| items.iter().map(move |a| (by, a))) {
+            if (a.kind == "ConfigMap" || a.kind == "Secret") && !a.api_version.contains('/') {
+                substituted.remove(&(a.kind.as_str(), a.namespace.as_deref().unwrap_or(&by.namespace), a.name.as_str()));
             }
         }
+        out.extend(substituted.into_iter().map(|(kind, namespace, name)| ResourceId::new("", kind, namespace, name)));
     }
     out
 }
@@ -392,7 +397,7 @@ pub fn real_groups(entries: &[Entry], clusters: &[Cluster]) -> Vec<bool> {
             keep[i] = true;
             continue;
         }
-        if covered.iter().any(|d| d.is_empty() || entry.path == *d || entry.path.starts_with(&format!("{d}/"))) {
+        if covered.iter().any(|d| d.is_empty() || entry.path == *d || is_inside(&entry.path, d)) {
             continue;
         }
         let beyond_roots = cluster.objects.values().any(|o| !o.implied && !cluster.roots.contains(&o.id));

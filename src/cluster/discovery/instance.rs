@@ -20,6 +20,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::{Candidate, Catalog, Doc};
 use crate::cluster::BOOTSTRAP_NAMESPACE;
 use crate::cluster::entry::{self, Entry, EntryKind, cluster_name, resource_id};
@@ -28,7 +30,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, join, normalize};
 use crate::load::patch::{Patch, Target};
 use crate::load::substitute::Variables;
-use crate::load::{Manifest, Node, parent_dir};
+use crate::load::yaml::Document;
+use crate::load::{Manifest, Node, SourceFile, parent_dir};
 use crate::model::{self, Kind, Identity};
 
 /// One `FluxInstance` sync, wherever it was written.
@@ -64,22 +67,26 @@ pub fn candidates(catalog: &Catalog<'_>) -> Vec<Candidate> {
             _ => {}
         }
     }
-    for file in catalog.repo.files.values().filter(|f| !catalog.patches.contains(&f.path)) {
-        for doc in file.documents.iter().flatten() {
-            if is_instance(&doc.root) {
-                instances.extend(from_object(catalog, &file.path, doc.line, &doc.root, None, "a FluxInstance"));
-            } else if doc.root.get("releases").is_some() && doc.root.get("kind").is_none() {
-                instances.extend(from_helmfile(catalog, &file.path, &doc.root));
-            }
+    // Every document of the repository is looked at once, on every core: most are neither.
+    let found: Vec<(&SourceFile, &Document, Found)> = catalog
+        .repo
+        .files
+        .par_iter()
+        .flat_map_iter(|(_, file)| file.documents.iter().flatten().map(move |doc| (file, doc)))
+        .filter_map(|(file, doc)| Some((file, doc, Found::of(&doc.root, catalog.patches.contains(&file.path))?)))
+        .collect();
+    for (file, doc, found) in &found {
+        match found.object {
+            Some(Holder::Instance) => instances.extend(from_object(catalog, &file.path, doc.line, &doc.root, None, "a FluxInstance")),
+            Some(Holder::Helmfile) => instances.extend(from_helmfile(catalog, &file.path, &doc.root)),
+            None => {}
         }
     }
     let from_installs: BTreeSet<&str> = instances.iter().filter(|i| i.install).map(|i| i.file).collect();
-    for file in catalog.repo.files.values().filter(|f| !from_installs.contains(f.path.as_str())) {
-        for doc in file.documents.iter().flatten() {
-            if doc.root.get("kind").is_none() && doc.root.at(&["instance", "sync"]).is_some() {
-                let spec = doc.root.get("instance").expect("checked").clone();
-                instances.push(Instance { file: &file.path, line: doc.line, namespaces: vec![BOOTSTRAP_NAMESPACE.into()], spec, evidence: "an install values file", install: true });
-            }
+    for (file, doc, found) in &found {
+        if found.install_values && !from_installs.contains(file.path.as_str()) {
+            let spec = doc.root.get("instance").expect("checked").clone();
+            instances.push(Instance { file: &file.path, line: doc.line, namespaces: vec![BOOTSTRAP_NAMESPACE.into()], spec, evidence: "an install values file", install: true });
         }
     }
     // In-tree evidence first: it is what the cluster applies.
@@ -91,6 +98,35 @@ pub fn candidates(catalog: &Catalog<'_>) -> Vec<Candidate> {
         }
     }
     out
+}
+
+/// What a document outside the Flux kinds may hold of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Found {
+    /// A FluxInstance, or a helmfile's releases (neither in a file kustomize uses as a patch).
+    object: Option<Holder>,
+    /// `instance.sync` at the top of a document without a kind: an install values file.
+    install_values: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Instance,
+    Helmfile,
+}
+
+impl Found {
+    fn of(root: &Node, in_patch_file: bool) -> Option<Found> {
+        let kindless = root.get("kind").is_none();
+        let object = match () {
+            _ if in_patch_file => None,
+            _ if is_instance(root) => Some(Holder::Instance),
+            _ if kindless && root.get("releases").is_some() => Some(Holder::Helmfile),
+            _ => None,
+        };
+        let install_values = kindless && root.at(&["instance", "sync"]).is_some();
+        (object.is_some() || install_values).then_some(Found { object, install_values })
+    }
 }
 
 fn is_instance(node: &Node) -> bool {

@@ -21,14 +21,14 @@ pub mod bootstrap;
 pub mod hand_applied;
 pub mod instance;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::entry::{Entry, sync_path};
 use super::{BOOTSTRAP_NAMESPACE, normalize_url};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::kustomize::{self, Overlay, join, normalize};
-use crate::load::{Manifest, Node, Repository};
+use crate::load::{Manifest, Node, Repository, is_inside};
 use crate::model::{Kind, Identity, ObjectId};
 
 /// Whether a candidate is taken as a cluster's entry point.
@@ -127,6 +127,8 @@ pub struct Catalog<'r> {
     pub repo: &'r Repository,
     pub patches: BTreeSet<String>,
     pub documents: Vec<Doc<'r>>,
+    /// Each Kustomization's [`local_path`], by file and line: worked out once, on every core.
+    local_paths: HashMap<(&'r str, u32), String>,
 }
 
 impl<'r> Catalog<'r> {
@@ -140,8 +142,18 @@ impl<'r> Catalog<'r> {
             .filter(|(path, _)| !patches.contains(*path))
             .flat_map_iter(|(path, f)| f.documents.iter().flatten().map(move |d| (path.as_str(), d)))
             .filter_map(|(file, d)| Some(Doc { file, line: d.line, node: &d.root, kind: d.root.flux_kind()? }))
+            .collect::<Vec<_>>();
+        let local_paths = documents
+            .par_iter()
+            .filter(|d| d.kind == Kind::Kustomization)
+            .filter_map(|d| Some(((d.file, d.line), local_path(repo, d)?)))
             .collect();
-        Catalog { repo, patches, documents }
+        Catalog { repo, patches, documents, local_paths }
+    }
+
+    /// A Kustomization's `spec.path` as a folder of this repository ([`local_path`]).
+    pub fn local_path(&self, doc: &Doc<'r>) -> Option<&str> {
+        self.local_paths.get(&(doc.file, doc.line)).map(String::as_str)
     }
 
     pub fn kustomizations(&self) -> impl Iterator<Item = &Doc<'r>> {
@@ -157,16 +169,16 @@ impl<'r> Catalog<'r> {
     /// The Kustomizations whose build (as a local path) includes `file`: first those whose
     /// path is a folder above it, which is where nearly every build finds its files; only
     /// when none does, every other one (a `../` resource may reach anywhere).
-    pub fn applying(&self, file: &str) -> Vec<(&Doc<'r>, String)> {
-        let candidates: Vec<(&Doc<'r>, String)> = self
+    pub fn applying(&self, file: &str) -> Vec<(&Doc<'r>, &str)> {
+        let candidates: Vec<(&Doc<'r>, &str)> = self
             .kustomizations()
-            .filter_map(|d| Some((d, local_path(self.repo, d)?)))
+            .filter_map(|d| Some((d, self.local_path(d)?)))
             .filter(|(d, _)| d.file != file)
             .filter(|(_, p)| !p.is_empty())
             .collect();
-        let holds = |(d, p): &&(&Doc<'r>, String)| kustomize::files(self.repo, p, &Overlay { components: d.components(p), ..Overlay::default() }).contains(file);
-        let above = |p: &str| file.starts_with(&format!("{p}/"));
-        let near: Vec<(&Doc<'r>, String)> = candidates.iter().filter(|(_, p)| above(p)).filter(holds).cloned().collect();
+        let holds = |(d, p): &&(&Doc<'r>, &str)| kustomize::files(self.repo, p, &Overlay { components: d.components(p), ..Overlay::default() }).contains(file);
+        let above = |p: &str| is_inside(file, p);
+        let near: Vec<(&Doc<'r>, &str)> = candidates.iter().filter(|(_, p)| above(p)).filter(holds).cloned().collect();
         if !near.is_empty() {
             return near;
         }
@@ -178,7 +190,10 @@ impl<'r> Catalog<'r> {
 /// GitRepository source, no variable, a folder that exists. An absent path is the source's
 /// root, which is this repository's only when its source is (see [`Facts`]).
 pub fn local_path(repo: &Repository, doc: &Doc<'_>) -> Option<String> {
-    if doc.source().is_some_and(|s| s.kind != Kind::GitRepository) {
+    // As `doc.source()` reads the kind, without building the source's id for every document.
+    let source = doc.node.at(&["spec", "sourceRef"]).filter(|r| r.get("name").and_then(Node::scalar_str).is_some());
+    let kind = source.map(|r| r.get("kind").and_then(Node::as_str).map_or(Some(Kind::GitRepository), Kind::parse));
+    if kind.flatten().is_some_and(|k| k != Kind::GitRepository) {
         return None;
     }
     let written = doc.node.at(&["spec", "path"]).and_then(Node::scalar_str).unwrap_or("");
@@ -211,8 +226,8 @@ impl Facts {
         for doc in catalog.kustomizations() {
             // A path-less Kustomization builds its source's root: that proves nothing about
             // which repository the source is.
-            let Some(path) = local_path(repo, doc).filter(|p| !p.is_empty()) else { continue };
-            if !doc.file.starts_with(&format!("{path}/")) {
+            let Some(path) = catalog.local_path(doc).filter(|p| !p.is_empty()) else { continue };
+            if !is_inside(doc.file, &path) {
                 continue;
             }
             let files = kustomize::files(repo, &path, &Overlay { components: doc.components(&path), ..Overlay::default() });
