@@ -215,12 +215,21 @@ impl Cache {
         Ok(rendered)
     }
 
-    async fn draw(&self, lane: Lane, render: impl FnOnce() -> Rendered + Send + 'static) -> Result<Arc<Rendered>, Busy> {
-        let admission = match lane {
+    /// Runs `work` through `lane`, uncached: what is not a page (an MCP tool's answer) waits
+    /// its turn with the pages of its kind. `None` when the work panicked.
+    pub async fn admit<T: Send + 'static>(&self, lane: Lane, work: impl FnOnce() -> T + Send + 'static) -> Result<Option<T>, Busy> {
+        self.admission(lane).run(work).await
+    }
+
+    fn admission(&self, lane: Lane) -> &Admission {
+        match lane {
             Lane::Pages => &self.pages,
             Lane::Diffs => &self.diffs,
-        };
-        Ok(Arc::new(admission.run(render).await?.unwrap_or_else(|| {
+        }
+    }
+
+    async fn draw(&self, lane: Lane, render: impl FnOnce() -> Rendered + Send + 'static) -> Result<Arc<Rendered>, Busy> {
+        Ok(Arc::new(self.admission(lane).run(render).await?.unwrap_or_else(|| {
             Rendered::new(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", "this page could not be drawn\n".into())
         })))
     }

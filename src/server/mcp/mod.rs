@@ -29,6 +29,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
 
+use crate::server::cache::Lane;
 use crate::server::{AppState, Current};
 use answers::Ctx;
 
@@ -44,6 +45,11 @@ pub enum McpError {
     StillReading,
     #[error("the answer could not be computed: {0}")]
     Task(tokio::task::JoinError),
+    #[error("the answer could not be computed")]
+    Panicked,
+    /// The lane the tool's work goes through is full (as the diff page answers 503).
+    #[error("fluxgraph is busy with other comparisons; try again in a moment")]
+    Busy,
     #[error("the MCP session did not start: {0}")]
     Start(String),
     #[error("the MCP session ended: {0}")]
@@ -128,10 +134,24 @@ impl Fluxgraph {
     /// Runs `answer` on the current snapshot, off the async runtime (a diff reads git, a build
     /// list may be long).
     async fn answer<T: Send + 'static>(&self, answer: impl FnOnce(&Ctx<'_>) -> T + Send + 'static) -> Result<T, McpError> {
+        self.answer_in(None, answer).await
+    }
+
+    /// [`Self::answer`], admitted through the server's `lane` when there is one: heavy work
+    /// queues with the pages of its kind, and is refused when their queue is full.
+    async fn answer_in<T: Send + 'static>(&self, lane: Option<Lane>, answer: impl FnOnce(&Ctx<'_>) -> T + Send + 'static) -> Result<T, McpError> {
         let current = self.current().await?;
         self.first_status().await;
         let state = self.state.clone();
-        tokio::task::spawn_blocking(move || answer(&Ctx { state: &state, current: &current })).await.map_err(McpError::Task)
+        let work = move || answer(&Ctx { state: &state, current: &current });
+        match lane {
+            None => tokio::task::spawn_blocking(work).await.map_err(McpError::Task),
+            Some(lane) => match self.state.pages().admit(lane, work).await {
+                Ok(Some(answer)) => Ok(answer),
+                Ok(None) => Err(McpError::Panicked),
+                Err(_) => Err(McpError::Busy),
+            },
+        }
     }
 
     /// Tells the client of every new snapshot, for each resource it subscribed to, until it is
@@ -247,8 +267,9 @@ impl ServerHandler for Fluxgraph {
 
     async fn call_tool(&self, request: CallToolRequestParams, _context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let (name, arguments) = (request.name.to_string(), request.arguments);
+        let lane = tools::spec(&name).and_then(|t| t.lane);
         let result = self
-            .answer(move |ctx| {
+            .answer_in(lane, move |ctx| {
                 let failure = ctx.current.failure.clone();
                 tool_result(tools::call(ctx, &name, arguments), failure)
             })
@@ -359,4 +380,59 @@ pub async fn serve_stdio(state: AppState) -> Result<(), McpError> {
     let running = Fluxgraph::new(state).serve(rmcp::transport::stdio()).await.map_err(|e| McpError::Start(e.to_string()))?;
     running.waiting().await.map_err(|e| McpError::Ended(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::server::Options;
+    use crate::server::cache::DIFF_QUEUE;
+    use crate::snapshot::Snapshot;
+
+    /// The diff tool reads and resolves two revisions: it waits its turn with the diff pages,
+    /// and is refused at once when their queue is full, as the page is (503); the light tools
+    /// never wait behind it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_diff_tool_is_admitted_with_the_diff_pages() {
+        assert_eq!(tools::spec("diff").and_then(|t| t.lane), Some(Lane::Diffs));
+        assert!(tools::spec("critical_path").is_some_and(|t| t.lane.is_none()));
+        let state = AppState::new(Options::default());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rpi-cluster");
+        state.publish(Snapshot::read(&root, None).unwrap(), None, None);
+        let server = Fluxgraph::new(state.clone());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let release = Arc::new(std::sync::Barrier::new(cores + 1));
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut held = Vec::new();
+        for _ in 0..cores + DIFF_QUEUE {
+            let (state, release, started) = (state.clone(), Arc::clone(&release), Arc::clone(&started));
+            held.push(tokio::spawn(async move {
+                state
+                    .pages()
+                    .admit(Lane::Diffs, move || {
+                        if started.fetch_add(1, Ordering::SeqCst) < cores {
+                            release.wait();
+                        }
+                    })
+                    .await
+            }));
+        }
+        while started.load(Ordering::SeqCst) < cores {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let refused = server.answer_in(Some(Lane::Diffs), |_| ()).await;
+        assert!(matches!(refused, Err(McpError::Busy)), "{refused:?}");
+        assert!(McpError::Busy.to_string().contains("try again"));
+        let light = tokio::time::timeout(Duration::from_secs(5), server.answer_in(None, |ctx| ctx.current.snapshot.clusters.len()));
+        assert_eq!(light.await.ok().and_then(Result::ok), Some(1), "a light tool answers while every diff place is taken");
+        tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
+        for h in held {
+            assert!(h.await.unwrap().is_ok());
+        }
+        assert!(server.answer_in(Some(Lane::Diffs), |_| ()).await.is_ok(), "admitted again once the lane has room");
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::answers::{self, Ctx, Reply};
 use super::{McpError, args};
+use crate::server::cache::Lane;
 
 /// One tool: what `tools/list` says of it, and how a call is answered.
 pub struct Spec {
@@ -20,6 +21,10 @@ pub struct Spec {
     call: fn(&Ctx<'_>, Value) -> Reply,
     /// Whether it reads the live cluster rather than the repository alone.
     live: bool,
+    /// The server's lane its work is admitted through when it is heavy (a diff reads and
+    /// resolves two revisions): it then queues with the diff pages, and is refused when they
+    /// are full, as they are.
+    pub lane: Option<Lane>,
 }
 
 /// Reads `arguments` as `T` and runs `answer` on them.
@@ -36,6 +41,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::None>(),
         call: |ctx, a| with(ctx, a, |ctx, _: &args::None| answers::clusters(ctx)),
         live: false,
+        lane: None,
     },
     Spec {
         name: "object",
@@ -44,6 +50,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Object>(),
         call: |ctx, a| with(ctx, a, answers::object),
         live: false,
+        lane: None,
     },
     Spec {
         name: "why_level",
@@ -52,6 +59,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Object>(),
         call: |ctx, a| with(ctx, a, answers::why_level),
         live: false,
+        lane: None,
     },
     Spec {
         name: "critical_path",
@@ -60,6 +68,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Cluster>(),
         call: |ctx, a| with(ctx, a, answers::critical_path),
         live: false,
+        lane: None,
     },
     Spec {
         name: "cycles",
@@ -68,6 +77,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Cluster>(),
         call: |ctx, a| with(ctx, a, answers::cycles),
         live: false,
+        lane: None,
     },
     Spec {
         name: "diagnostics",
@@ -76,6 +86,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Diagnostics>(),
         call: |ctx, a| with(ctx, a, answers::diagnostics),
         live: false,
+        lane: None,
     },
     Spec {
         name: "blast_radius",
@@ -84,6 +95,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::BlastRadius>(),
         call: |ctx, a| with(ctx, a, answers::blast_radius),
         live: false,
+        lane: None,
     },
     Spec {
         name: "build",
@@ -92,6 +104,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Build>(),
         call: |ctx, a| with(ctx, a, answers::build),
         live: false,
+        lane: None,
     },
     Spec {
         name: "diff",
@@ -100,6 +113,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Diff>(),
         call: |ctx, a| with(ctx, a, answers::diff),
         live: false,
+        lane: Some(Lane::Diffs),
     },
     Spec {
         name: "blocked",
@@ -108,6 +122,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Cluster>(),
         call: |ctx, a| with(ctx, a, answers::blocked),
         live: true,
+        lane: None,
     },
     Spec {
         name: "search",
@@ -116,6 +131,7 @@ pub const TOOLS: &[Spec] = &[
         schema: |t| t.with_input_schema::<args::Search>(),
         call: |ctx, a| with(ctx, a, answers::search),
         live: false,
+        lane: None,
     },
 ];
 
@@ -130,9 +146,14 @@ pub fn list() -> Vec<Tool> {
         .collect()
 }
 
+/// The tool named `name`.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
 /// Runs tool `name` with `arguments` (an absent object is taken as `{}`).
 pub fn call(ctx: &Ctx<'_>, name: &str, arguments: Option<JsonObject>) -> Reply {
-    let Some(spec) = TOOLS.iter().find(|t| t.name == name) else {
+    let Some(spec) = spec(name) else {
         let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
         return Err(McpError::Tool(format!("no tool {name:?}; the tools are {}", names.join(", "))));
     };
