@@ -318,8 +318,6 @@ const ERRORS: u8 = 1;
 const COULD_NOT_RUN: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
-    // Fails only when the pool is already running (a test calling twice): it keeps its stacks.
-    let _ = rayon::ThreadPoolBuilder::new().stack_size(crate::snapshot::THREAD_STACK).build_global();
     let result = match cli.command {
         Command::Check { input, format } => check(&input, format),
         Command::Graph { input, format } => graph(&input, format),

@@ -131,6 +131,7 @@ pub fn repository(
     read_input: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Repository {
     let spend = Spend::new(*options);
+    crate::snapshot::ensure_pool();
     let found: Vec<SourceFile> = files.into_par_iter().filter_map(|file| source_file(file, earlier, &spend)).collect();
     let mut diagnostics = problems;
     diagnostics.extend(spend.diagnostic());
