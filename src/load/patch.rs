@@ -22,7 +22,8 @@ use serde_json::Value as J;
 use super::kustomize::ResId;
 use super::{LoadError, scalar};
 use super::manifest::Manifest;
-use super::yaml::{Node, Schema, Value, parse_documents_with};
+use super::SourceFile;
+use super::yaml::{Document, Node, Schema, Value, YamlError, parse_documents_with};
 
 /// Where a patch is written: the kustomization file (or Flux Kustomization) and the line of
 /// its entry.
@@ -193,6 +194,13 @@ fn parse_set(text: &str) -> Vec<String> {
     text.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|s| s.trim().to_string()).collect()
 }
 
+/// How a patch's text is read: a JSON 6902 patch as sigs.k8s.io/yaml reads it (YAML 1.1), a
+/// strategic-merge patch as kustomize reads resources (Go's YAML).
+fn schema_of(text: &str) -> Schema {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('-') || trimmed.starts_with('[') { Schema::Yaml11 } else { Schema::Go }
+}
+
 impl Patch {
     /// Reads a patch from its YAML text (inline `patch:` or a patch file's content): a list is
     /// a JSON 6902 patch, a mapping a strategic-merge patch.
@@ -240,12 +248,26 @@ impl Patch {
     /// Every strategic-merge patch of a multi-document text (`patchesStrategicMerge`), or the one
     /// JSON 6902 patch it is.
     pub fn parse_all(text: &str, target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, LoadError> {
-        let trimmed = text.trim_start();
-        // A JSON 6902 patch is read as sigs.k8s.io/yaml reads it: YAML 1.1.
-        let schema = if trimmed.starts_with('-') || trimmed.starts_with('[') { Schema::Yaml11 } else { Schema::Go };
+        let documents = parse_documents_with(text, schema_of(text));
+        Patch::from_documents(&documents, target, origin)
+    }
+
+    /// [`Patch::parse_all`] of a file of the repository. Its documents as loaded serve when they
+    /// were read as the patch reads them (Go's YAML: a strategic-merge patch, in a file that is
+    /// no kustomization file); a JSON 6902 patch is read again, as YAML 1.1. A patch file that
+    /// many builds share is then parsed once.
+    pub fn from_file(file: &SourceFile, target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, LoadError> {
+        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+        if schema_of(&file.text) == Schema::Go && !super::kustomize::KUSTOMIZATION_FILES.contains(&name) {
+            return Patch::from_documents(&file.documents, target, origin);
+        }
+        Patch::parse_all(&file.text, target, origin)
+    }
+
+    fn from_documents(documents: &[Result<Document, YamlError>], target: Option<Target>, origin: Origin) -> Result<Vec<Patch>, LoadError> {
         let mut out = Vec::new();
-        for doc in parse_documents_with(text, schema) {
-            let doc = doc.map_err(LoadError::PatchYaml)?;
+        for doc in documents {
+            let doc = doc.as_ref().map_err(|e| LoadError::PatchYaml(e.clone()))?;
             out.push(Patch::from_node(&doc.root, target.clone(), origin.clone())?);
         }
         Ok(out)

@@ -21,7 +21,7 @@ use super::{Built, Builder, Change, Overlay, Resource, origin, scope};
 use crate::load::patch::Origin;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::patch::{Patch, PatchBody, Target, changed_fields};
-use crate::load::{Node, Value};
+use crate::load::{LoadError, Node, Value};
 use crate::load::Manifest;
 
 /// One `images:` entry: which image, and what it becomes.
@@ -275,22 +275,28 @@ impl Builder<'_> {
         let mut out = Vec::new();
         for entry in root.get(key).map(Node::as_seq).unwrap_or_default() {
             let target = entry.get("target").map(Target::read);
-            let text = match (entry.get("patch").and_then(Node::as_str), entry.get("path").and_then(Node::as_str)) {
-                (Some(inline), _) => inline.to_string(),
-                (None, Some(path)) => match self.listed_file(dir, path, from, entry.line, "patch file") {
-                    Some(file) => file.text.to_string(),
-                    None => continue,
-                },
+            let at = origin(from, entry.line);
+            // A build that only follows files has read the patch file by now: parsing it is waste.
+            let parsed = match (entry.get("patch").and_then(Node::as_str), entry.get("path").and_then(Node::as_str)) {
+                (Some(inline), _) => {
+                    if !self.manifests {
+                        continue;
+                    }
+                    Patch::parse_at(inline, target, at)
+                }
+                (None, Some(path)) => {
+                    let Some(file) = self.listed_file(dir, path, from, entry.line, "patch file") else { continue };
+                    if !self.manifests {
+                        continue;
+                    }
+                    Patch::from_file(file, target, at).and_then(|p| p.into_iter().next().ok_or(LoadError::EmptyPatch))
+                }
                 (None, None) => {
                     self.error(Code::InvalidYaml, from, entry.line, "a patch needs `patch:` or `path:`".to_string());
                     continue;
                 }
             };
-            // A build that only follows files has read the patch file by now: parsing it is waste.
-            if !self.manifests {
-                continue;
-            }
-            match Patch::parse_at(&text, target, origin(from, entry.line)) {
+            match parsed {
                 Ok(p) => out.push(p.allowing(entry.get("options"))),
                 Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
             }
@@ -305,18 +311,19 @@ impl Builder<'_> {
             let Some(value) = entry.as_str() else { continue };
             // kustomize first reads the entry as patches, then as a file name.
             let inline = crate::load::yaml::parse_documents(value).iter().any(|d| d.as_ref().is_ok_and(|d| d.root.is_map()));
-            let text = if inline {
-                value.to_string()
+            let parsed = if inline {
+                if !self.manifests {
+                    continue;
+                }
+                Patch::parse_all(value, None, origin(from, entry.line))
             } else {
                 match self.listed_file(dir, value, from, entry.line, "patch file") {
-                    Some(file) => file.text.to_string(),
+                    Some(_) if !self.manifests => continue,
+                    Some(file) => Patch::from_file(file, None, origin(from, entry.line)),
                     None => continue,
                 }
             };
-            if !self.manifests {
-                continue;
-            }
-            match Patch::parse_all(&text, None, origin(from, entry.line)) {
+            match parsed {
                 Ok(p) => out.extend(p),
                 Err(message) => self.error(Code::InvalidYaml, from, entry.line, message.to_string()),
             }
