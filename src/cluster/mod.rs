@@ -422,10 +422,12 @@ fn outside_diagnostics(catalog: &Catalog<'_>, clusters: &[Cluster], entries: &[E
     // Folders some build reads from, with every folder above them (needed only when
     // something is out of reach).
     let mut reached_dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for file in clusters.iter().flat_map(|c| c.files.iter()).filter(|_| !unreached.is_empty()) {
-        let mut dir = crate::load::parent_dir(file);
-        while reached_dirs.insert(dir) && !dir.is_empty() {
-            dir = crate::load::parent_dir(dir);
+    if !unreached.is_empty() {
+        for file in clusters.iter().flat_map(|c| c.files.iter()) {
+            let mut dir = crate::load::parent_dir(file);
+            while reached_dirs.insert(dir) && !dir.is_empty() {
+                dir = crate::load::parent_dir(dir);
+            }
         }
     }
     let mut by_folder: BTreeMap<Option<&str>, Vec<(&str, u32, ObjectId)>> = BTreeMap::new();

@@ -245,13 +245,14 @@ impl Repository {
 
     /// Builds a repository from in-memory files (tests, and the Flux-artifact mode).
     pub fn from_files<'a>(root: &Path, files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Repository {
-        let mut repo = Repository { root: root.to_path_buf(), ..Repository::default() };
-        repo.dirs.insert(String::new(), Dir::default());
-        for (path, text) in files {
-            let documents = if is_yaml_name(path) { documents_of(path, text) } else { Vec::new() };
-            repo.insert(SourceFile { path: path.to_string(), text: text.into(), documents, unreadable: None });
-        }
-        repo
+        let files = files
+            .into_iter()
+            .map(|(path, text)| {
+                let documents = if is_yaml_name(path) { documents_of(path, text) } else { Vec::new() };
+                SourceFile { path: path.to_string(), text: text.into(), documents, unreadable: None }
+            })
+            .collect();
+        Repository::with_files(root.to_path_buf(), files, Vec::new())
     }
 
     /// A repository at `root` holding `found` (any order), with the read's findings on its
@@ -271,15 +272,6 @@ impl Repository {
         diagnostics.sort();
         repo.diagnostics = diagnostics;
         repo
-    }
-
-    fn insert(&mut self, file: SourceFile) {
-        self.link(&file.path);
-        if is_yaml_name(&file.path) {
-            self.files.insert(file.path.clone(), file);
-        } else {
-            self.other_files.insert(file.path);
-        }
     }
 
     /// Lists the file at `path` in its folder, and the folder in its parents.

@@ -653,8 +653,7 @@ fn go_folding(text: &str) -> String {
 }
 
 fn is_number(t: &str) -> bool {
-    // Most plain scalars are words: those are refused before the number reader is called.
-    matches!(t.as_bytes().first(), Some(b'.' | b'+' | b'-' | b'0'..=b'9')) && number(t).is_some()
+    number(t).is_some()
 }
 
 #[cfg(test)]

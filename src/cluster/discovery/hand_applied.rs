@@ -304,10 +304,8 @@ pub fn needs(cluster: &Cluster) -> BTreeSet<ResourceId> {
         substituted.extend(post_build.substitute_from.iter().map(|from| (from.kind.as_str(), o.id.namespace.as_str(), from.name.as_str())));
     }
     if !substituted.is_empty() {
-        for (by, a) in cluster.inventory.iter().flat_map(|(by, items)| items.iter().map(move |a| (by, a))) {
-            if (a.kind == "ConfigMap" || a.kind == "Secret") && !a.api_version.contains('/') {
-                substituted.remove(&(a.kind.as_str(), a.namespace.as_deref().unwrap_or(&by.namespace), a.name.as_str()));
-            }
+        for (_, kind, namespace, name) in applied_settings(cluster).filter(|(group, ..)| group.is_empty()) {
+            substituted.remove(&(kind, namespace, name));
         }
         out.extend(substituted.into_iter().map(|(kind, namespace, name)| ResourceId::new("", kind, namespace, name)));
     }
@@ -317,13 +315,18 @@ pub fn needs(cluster: &Cluster) -> BTreeSet<ResourceId> {
 /// What a cluster holds: its Flux objects and every ConfigMap and Secret its builds apply.
 fn provides(cluster: &Cluster) -> BTreeSet<ResourceId> {
     let objects = cluster.objects.keys().map(ResourceId::of);
-    let applied = cluster.inventory.iter().flat_map(|(by, items)| {
+    objects.chain(applied_settings(cluster).map(|(group, kind, namespace, name)| ResourceId::new(group, kind, namespace, name))).collect()
+}
+
+/// The ConfigMaps and Secrets a cluster's builds apply, as (group, kind, namespace, name); an
+/// object without a namespace lands in its applier's.
+fn applied_settings(cluster: &Cluster) -> impl Iterator<Item = (&str, &str, &str, &str)> {
+    cluster.inventory.iter().flat_map(|(by, items)| {
         items.iter().filter(|a| a.kind == "ConfigMap" || a.kind == "Secret").map(move |a| {
             let group = a.api_version.rsplit_once('/').map_or("", |(g, _)| g);
-            ResourceId::new(group, a.kind.clone(), a.namespace.clone().unwrap_or_else(|| by.namespace.clone()), a.name.clone())
+            (group, a.kind.as_str(), a.namespace.as_deref().unwrap_or(&by.namespace), a.name.as_str())
         })
-    });
-    objects.chain(applied).collect()
+    })
 }
 
 /// Whether `group` (Kustomizations nothing applies, reading an entry's own source) was

@@ -118,11 +118,14 @@ enum Holder {
 impl Found {
     fn of(root: &Node, in_patch_file: bool) -> Option<Found> {
         let kindless = root.get("kind").is_none();
-        let object = match () {
-            _ if in_patch_file => None,
-            _ if is_instance(root) => Some(Holder::Instance),
-            _ if kindless && root.get("releases").is_some() => Some(Holder::Helmfile),
-            _ => None,
+        let object = if in_patch_file {
+            None
+        } else if is_instance(root) {
+            Some(Holder::Instance)
+        } else if kindless && root.get("releases").is_some() {
+            Some(Holder::Helmfile)
+        } else {
+            None
         };
         let install_values = kindless && root.at(&["instance", "sync"]).is_some();
         (object.is_some() || install_values).then_some(Found { object, install_values })

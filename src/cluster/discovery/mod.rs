@@ -99,10 +99,17 @@ impl Doc<'_> {
     /// Kustomization's, its kind to GitRepository.
     pub fn source(&self) -> Option<ObjectId> {
         let r = self.node.at(&["spec", "sourceRef"])?;
-        let kind = r.get("kind").and_then(Node::as_str).map_or(Some(Kind::GitRepository), Kind::parse)?;
+        let kind = self.source_kind()?;
         let name = r.get("name").and_then(Node::scalar_str)?;
         let ns = r.get("namespace").and_then(Node::scalar_str).filter(|s| !s.is_empty()).unwrap_or(self.namespace());
         Some(ObjectId::new(kind, ns, name))
+    }
+
+    /// The kind of [`Doc::source`], without building its id (looked at for every document).
+    pub fn source_kind(&self) -> Option<Kind> {
+        let r = self.node.at(&["spec", "sourceRef"])?;
+        r.get("name").and_then(Node::scalar_str)?;
+        r.get("kind").and_then(Node::as_str).map_or(Some(Kind::GitRepository), Kind::parse)
     }
 
     pub fn id(&self) -> Option<ObjectId> {
@@ -190,10 +197,7 @@ impl<'r> Catalog<'r> {
 /// GitRepository source, no variable, a folder that exists. An absent path is the source's
 /// root, which is this repository's only when its source is (see [`Facts`]).
 pub fn local_path(repo: &Repository, doc: &Doc<'_>) -> Option<String> {
-    // As `doc.source()` reads the kind, without building the source's id for every document.
-    let source = doc.node.at(&["spec", "sourceRef"]).filter(|r| r.get("name").and_then(Node::scalar_str).is_some());
-    let kind = source.map(|r| r.get("kind").and_then(Node::as_str).map_or(Some(Kind::GitRepository), Kind::parse));
-    if kind.flatten().is_some_and(|k| k != Kind::GitRepository) {
+    if doc.source_kind().is_some_and(|k| k != Kind::GitRepository) {
         return None;
     }
     let written = doc.node.at(&["spec", "path"]).and_then(Node::scalar_str).unwrap_or("");
